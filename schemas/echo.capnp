@@ -1,0 +1,14 @@
+# bitcoind-ipc-exporter wire schema. The interface it mirrors is Bitcoin Core's
+# src/ipc/capnp/echo.capnp on the multiprocess branch pr/trace (Copyright (c) The Bitcoin Core
+# developers, MIT license). File ID, type names, ordinals and field types are kept identical so the
+# encoding on the socket is the same; C++ binding annotations, which do not change the encoding, are
+# left out.
+
+@0x888b4f7f51e691f7;
+
+using Proxy = import "/mp/proxy.capnp";
+
+interface Echo {
+    destroy @0 (context :Proxy.Context) -> ();
+    echo @1 (context :Proxy.Context, echo: Text) -> (result :Text);
+}

@@ -1,0 +1,30 @@
+# bitcoind-ipc-exporter wire schema. The interface it mirrors is Bitcoin Core's
+# src/ipc/capnp/init.capnp on the multiprocess branch pr/trace (Copyright (c) The Bitcoin Core
+# developers, MIT license). File ID, type names, ordinals and field types are kept identical so the
+# encoding on the socket is the same; C++ binding annotations, which do not change the encoding, are
+# left out.
+
+@0xf2c5cfa319406aa6;
+
+using Proxy = import "/mp/proxy.capnp";
+
+using Chain = import "chain.capnp";
+using Common = import "common.capnp";
+using Echo = import "echo.capnp";
+using Mining = import "mining.capnp";
+using Node = import "node.capnp";
+using Tracing = import "tracing.capnp";
+using Wallet = import "wallet.capnp";
+
+interface Init {
+    construct @0 (threadMap: Proxy.ThreadMap) -> (threadMap :Proxy.ThreadMap);
+    makeEcho @1 (context :Proxy.Context) -> (result :Echo.Echo);
+    makeMining @3 (context :Proxy.Context) -> (result :Mining.Mining);
+    makeChain @4 (context :Proxy.Context) -> (result :Chain.Chain);
+    makeNode @5 (context :Proxy.Context) -> (result :Node.Node);
+    makeWalletLoader @6 (context :Proxy.Context, globalArgs :Common.GlobalArgs, chain :Chain.Chain) -> (result :Wallet.WalletLoader);
+    makeTracing @7 (context :Proxy.Context) -> (result :Tracing.Tracing);
+
+    # DEPRECATED: no longer supported; server returns an error.
+    makeMiningOld2 @2 () -> ();
+}

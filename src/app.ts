@@ -1,0 +1,140 @@
+/**
+ * Wires the exporter together and owns the process lifecycle: HTTP server, IPC exporter, signals,
+ * and the process-wide guard that turns any unexpected exception into a logged error and an orderly
+ * disconnect instead of an abrupt exit (an abrupt exit with subscriptions live kills the node).
+ */
+import { ChainNotificationsCollector } from "./collectors/chain_notifications.ts";
+import { NodeGaugesCollector } from "./collectors/node_gauges.ts";
+import { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
+import type { ListenAddress } from "./cli.ts";
+import { Exporter } from "./exporter.ts";
+import { metricsHandler } from "./http.ts";
+import type { Logger } from "./log.ts";
+import { MetricsRegistry } from "./registry.ts";
+
+export interface RunOptions {
+  socketPath: string;
+  listen: ListenAddress;
+  debug: boolean;
+  log: Logger;
+  version: string;
+  /** Resolves to stop the exporter (tests); signals do the same in production. */
+  stop?: Promise<void>;
+  /** Timeouts and backoff, overridable for tests. */
+  callTimeoutMs?: number;
+  scrapeTimeoutMs?: number;
+  scrapeCacheMs?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  ibdPollMs?: number;
+}
+
+const SHUTDOWN_DEADLINE_MS = 5000;
+
+export async function run(o: RunOptions): Promise<number> {
+  const log = o.log;
+  const chain = new ChainNotificationsCollector(log);
+  const utxo = new UtxoCacheCollector(log);
+  const node = new NodeGaugesCollector(log, {
+    cacheMs: o.scrapeCacheMs ?? 1000,
+    timeoutMs: o.scrapeTimeoutMs ?? 3000,
+  });
+  const exporter = new Exporter({
+    socketPath: o.socketPath,
+    log,
+    callTimeoutMs: o.callTimeoutMs ?? 5000,
+    backoffMinMs: o.backoffMinMs ?? 500,
+    backoffMaxMs: o.backoffMaxMs ?? 30_000,
+    ibdPollMs: o.ibdPollMs ?? 10_000,
+    user: await currentUser(),
+  }, { chain, utxo, node });
+  const registry = new MetricsRegistry();
+  registry.add(...exporter.families());
+  for (const c of exporter.collectors) registry.add(...c.families());
+
+  let server: Deno.HttpServer;
+  try {
+    server = Deno.serve({
+      hostname: o.listen.hostname,
+      port: o.listen.port,
+      onListen: () => {},
+      onError: (e) => {
+        log.error(`http: ${e instanceof Error ? e.message : e}`);
+        return new Response("Internal Server Error\n", { status: 500 });
+      },
+    }, metricsHandler({ registry, refresh: () => exporter.refresh(), log }));
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      log.error(`cannot listen on ${o.listen.permission}: address already in use (another exporter running?)`);
+    } else {
+      log.error(`cannot listen on ${o.listen.permission}: ${e instanceof Error ? e.message : e}`);
+    }
+    return 1;
+  }
+  log.info(
+    `bitcoind-ipc-exporter ${o.version} serving http://${o.listen.permission}/metrics, node socket ${o.socketPath}`,
+  );
+
+  let stopping: Promise<number> | undefined;
+  let stopped!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => stopped = resolve);
+  const stop = (why: string, code: number): Promise<number> => {
+    stopping ??= (async () => {
+      log.info(`${why}: shutting down`);
+      const deadline = setTimeout(() => {
+        log.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`);
+        Deno.exit(code || 1);
+      }, SHUTDOWN_DEADLINE_MS);
+      try {
+        await server.shutdown();
+        await exporter.stop();
+      } catch (e) {
+        log.error(`during shutdown: ${e instanceof Error ? e.message : e}`);
+      } finally {
+        clearTimeout(deadline);
+      }
+      log.info("stopped");
+      stopped(code);
+      return code;
+    })();
+    return stopping;
+  };
+
+  const onSignal = (name: string) => () => void stop(`received ${name}`, 0);
+  const sigint = onSignal("SIGINT"), sigterm = onSignal("SIGTERM");
+  Deno.addSignalListener("SIGINT", sigint);
+  Deno.addSignalListener("SIGTERM", sigterm);
+  const onRejection = (ev: PromiseRejectionEvent) => {
+    ev.preventDefault();
+    log.error(`internal error (unhandled rejection): ${describe(ev.reason)}`);
+    void stop("internal error", 1);
+  };
+  const onError = (ev: ErrorEvent) => {
+    ev.preventDefault();
+    log.error(`internal error: ${describe(ev.error ?? ev.message)}`);
+    void stop("internal error", 1);
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  globalThis.addEventListener("error", onError);
+
+  exporter.start();
+  if (o.stop) void o.stop.then(() => stop("stop requested", 0));
+  try {
+    return await finished;
+  } finally {
+    Deno.removeSignalListener("SIGINT", sigint);
+    Deno.removeSignalListener("SIGTERM", sigterm);
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    globalThis.removeEventListener("error", onError);
+  }
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** The uid to name in a permission-denied message, if we may know it without asking for more. */
+async function currentUser(): Promise<string | undefined> {
+  if ((await Deno.permissions.query({ name: "sys", kind: "uid" })).state !== "granted") return undefined;
+  return `uid ${Deno.uid()}`;
+}

@@ -1,0 +1,103 @@
+/**
+ * The command line, drop-in compatible with ipc-exporter-rust:
+ *   bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] <socket-path>
+ * plus --web.listen-address (the Prometheus ecosystem's name for --metrics-addr), --help, --version.
+ */
+import { parseArgs } from "node:util";
+
+export const USAGE = "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] <socket-path>";
+
+export const HELP = `${USAGE}
+
+Prometheus exporter for Bitcoin Core over its multiprocess IPC socket (-ipcbind=unix).
+
+Arguments:
+  <socket-path>                 the node's IPC socket, e.g. ~/.bitcoin/regtest/node.sock
+
+Options:
+  --metrics-addr HOST:PORT      where to serve /metrics (default 127.0.0.1:9332)
+  --web.listen-address HOST:PORT
+                                the same, under the Prometheus ecosystem's name
+  --debug                       log every event from the node (blocks, transactions, UTXO cache)
+  --help                        show this help
+  --version                     print the version
+
+Deno permissions it needs (and checks for at startup):
+  --allow-read=<socket-path> --allow-write=<socket-path> --allow-net=unix:<socket-path>,<HOST:PORT>
+`;
+
+export interface ListenAddress {
+  /** The host as written (without brackets for IPv6), for Deno.serve. */
+  hostname: string;
+  port: number;
+  /** HOST:PORT as Deno's --allow-net matches it (IPv6 in brackets). */
+  permission: string;
+}
+
+export type Command =
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "run"; socketPath: string; listen: ListenAddress; debug: boolean };
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export const DEFAULT_LISTEN = "127.0.0.1:9332";
+
+export function parseCommandLine(args: string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        debug: { type: "boolean" },
+        "metrics-addr": { type: "string" },
+        "web.listen-address": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError(cleanParseError(e));
+  }
+  const v = parsed.values;
+  if (v.help) return { kind: "help" };
+  if (v.version) return { kind: "version" };
+  if (v["metrics-addr"] !== undefined && v["web.listen-address"] !== undefined) {
+    throw new UsageError("--metrics-addr and --web.listen-address are the same option; give one");
+  }
+  if (parsed.positionals.length === 0) throw new UsageError("missing <socket-path>");
+  if (parsed.positionals.length > 1) {
+    throw new UsageError(
+      `expected one <socket-path>, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`,
+    );
+  }
+  const socketPath = parsed.positionals[0];
+  if (socketPath === "") throw new UsageError("empty <socket-path>");
+  const listen = parseListenAddress(v["metrics-addr"] ?? v["web.listen-address"] ?? DEFAULT_LISTEN);
+  return { kind: "run", socketPath, listen, debug: v.debug ?? false };
+}
+
+export function parseListenAddress(text: string): ListenAddress {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]\s]+)):(\d{1,5})$/.exec(text);
+  if (!m) {
+    throw new UsageError(`invalid listen address "${text}": expected HOST:PORT, e.g. 127.0.0.1:9332 or [::1]:9332`);
+  }
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) throw new UsageError(`invalid port ${m[3]} in "${text}": expected 1-65535`);
+  const hostname = m[1] ?? m[2];
+  return { hostname, port, permission: m[1] !== undefined ? `[${hostname}]:${port}` : `${hostname}:${port}` };
+}
+
+function cleanParseError(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  // node:util's messages carry hints meant for scripts; keep the first sentence.
+  const unknown = /Unknown option '([^']+)'/.exec(msg);
+  if (unknown) return `unknown flag: ${unknown[1]}`;
+  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(msg);
+  if (missing) return `${missing[1].split(",").pop()!.trim()} requires a value`;
+  return msg.split(". ")[0];
+}

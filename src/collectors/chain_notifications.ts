@@ -1,0 +1,178 @@
+/**
+ * Chain events pushed by the node through `Chain.handleNotifications`: counters, and the height of
+ * the last connected block.
+ *
+ * Each callback blocks the node's notification queue (which validation waits on) until we answer,
+ * so the handler only bumps numbers; payloads are decoded only for what is counted (BlockInfo.height)
+ * or when debug logging is on. It never throws: an exception answered to the real node kills it.
+ */
+import { ChainNotifications$Client, ChainNotifications_BlockConnected$Params } from "../gen/chain.ts";
+import {
+  ChainNotifications_BlockDisconnected$Params,
+  ChainNotifications_ChainStateFlushed$Params,
+  ChainNotifications_TransactionAddedToMempool$Params,
+  ChainNotifications_TransactionRemovedFromMempool$Params,
+} from "../gen/chain.ts";
+import { displayHash, txid } from "../bitcoin/tx.ts";
+import { int32Field, setCapAt } from "../ipc/capnp.ts";
+import type { IncomingCall, LocalServer, RemoteCap, Results } from "../ipc/rpc.ts";
+import { Chain$Client, type Session } from "../ipc/session.ts";
+import type { Logger } from "../log.ts";
+import type { Family } from "../registry.ts";
+import type { Collector } from "./collector.ts";
+
+/** BlockInfo.height: Int32 at data offset 0, schema default -1 (stored XOR the default). */
+const BLOCK_INFO_HEIGHT = { offset: 0, default: -1 } as const;
+
+/** MemPoolRemovalReason, in Bitcoin Core's order. */
+export const REMOVAL_REASONS = ["expiry", "sizelimit", "reorg", "block", "conflict", "replaced"] as const;
+
+const M = {
+  destroy: 0,
+  transactionAddedToMempool: 1,
+  transactionRemovedFromMempool: 2,
+  blockConnected: 3,
+  blockDisconnected: 4,
+  updatedBlockTip: 5,
+  chainStateFlushed: 6,
+} as const;
+
+export class ChainNotificationsCollector implements Collector, LocalServer {
+  readonly name = "chain_notifications";
+  readonly interfaceId = ChainNotifications$Client.interfaceId;
+  blocksConnected = 0;
+  blocksDisconnected = 0;
+  txAdded = 0;
+  txRemoved = 0;
+  readonly txRemovedByReason = new Array<number>(REMOVAL_REASONS.length + 1).fill(0);
+  tipUpdates = 0;
+  flushes = 0;
+  blockHeight = -1;
+  #handler: RemoteCap | undefined;
+
+  constructor(readonly log: Logger) {}
+
+  get subscribed(): boolean {
+    return this.#handler !== undefined;
+  }
+
+  async attach(session: Session): Promise<void> {
+    this.#handler = await session.subscribe(
+      session.chain,
+      Chain$Client.methods[39],
+      (p, caps) => setCapAt(p, 1, caps.add(this)),
+    );
+    this.log.info("subscribed to chain notifications");
+  }
+
+  detach(): void {
+    this.#handler = undefined;
+  }
+
+  dispatch(call: IncomingCall): Results {
+    try {
+      switch (call.methodId) {
+        case M.transactionAddedToMempool:
+          this.txAdded++;
+          if (this.log.debugEnabled) {
+            this.#logTx("added", call.params(ChainNotifications_TransactionAddedToMempool$Params).tx);
+          }
+          break;
+        case M.transactionRemovedFromMempool: {
+          this.txRemoved++;
+          const p = call.params(ChainNotifications_TransactionRemovedFromMempool$Params);
+          const reason = p.reason;
+          this.txRemovedByReason[reason >= 0 && reason < REMOVAL_REASONS.length ? reason : REMOVAL_REASONS.length]++;
+          if (this.log.debugEnabled) this.#logTx(`removed (${REMOVAL_REASONS[reason] ?? reason})`, p.tx);
+          break;
+        }
+        case M.blockConnected: {
+          this.blocksConnected++;
+          const p = call.params(ChainNotifications_BlockConnected$Params);
+          const block = p.block;
+          this.blockHeight = int32Field(block, BLOCK_INFO_HEIGHT.offset, BLOCK_INFO_HEIGHT.default);
+          if (this.log.debugEnabled) {
+            const role = p.role.historical ? "historical" : "validated";
+            this.log.debug(`block connected height=${this.blockHeight} hash=${hashOf(block.hash)} role=${role}`);
+          }
+          break;
+        }
+        case M.blockDisconnected:
+          this.blocksDisconnected++;
+          if (this.log.debugEnabled) {
+            const block = call.params(ChainNotifications_BlockDisconnected$Params).block;
+            const height = int32Field(block, BLOCK_INFO_HEIGHT.offset, BLOCK_INFO_HEIGHT.default);
+            this.log.debug(`block disconnected height=${height} hash=${hashOf(block.hash)}`);
+          }
+          break;
+        case M.updatedBlockTip:
+          this.tipUpdates++;
+          if (this.log.debugEnabled) this.log.debug("tip updated");
+          break;
+        case M.chainStateFlushed:
+          this.flushes++;
+          if (this.log.debugEnabled) {
+            const p = call.params(ChainNotifications_ChainStateFlushed$Params);
+            this.log.debug(`chain state flushed role=${p.role.historical ? "historical" : "validated"}`);
+          }
+          break;
+        case M.destroy:
+          break;
+        default:
+          this.log.warn(`chain notification with unknown method ${call.methodId} answered as done`);
+      }
+    } catch (e) {
+      // Answer success regardless: an exception returned to the node takes the node down.
+      this.log.error(`chain notification ${call.methodId} could not be read: ${e instanceof Error ? e.message : e}`);
+    }
+    return undefined;
+  }
+
+  #logTx(what: string, tx: { toUint8Array(): Uint8Array }): void {
+    const bytes = tx.toUint8Array();
+    this.log.debug(`mempool tx ${what} txid=${txid(bytes) ?? "?"} size=${bytes.length}`);
+  }
+
+  families(): Family[] {
+    return [
+      counter("bitcoin_blocks_connected_total", "Blocks connected via ChainNotifications.", () => this.blocksConnected),
+      counter(
+        "bitcoin_blocks_disconnected_total",
+        "Blocks disconnected via ChainNotifications.",
+        () => this.blocksDisconnected,
+      ),
+      counter("bitcoin_mempool_tx_added_total", "Transactions added to mempool.", () => this.txAdded),
+      counter(
+        "bitcoin_mempool_tx_removed_total",
+        "Transactions removed from mempool for expiry, size limit, reorg, conflict or replacement; transactions mined in a block leave with blockConnected and are not counted here.",
+        () => this.txRemoved,
+      ),
+      {
+        name: "bitcoin_mempool_tx_removed_by_reason_total",
+        help: "Transactions removed from mempool, by Bitcoin Core's MemPoolRemovalReason.",
+        type: "counter",
+        read: () =>
+          [...REMOVAL_REASONS, "unknown"].map((reason, i) => ({
+            labels: { reason },
+            value: this.txRemovedByReason[i],
+          })),
+      },
+      counter("bitcoin_tip_updates_total", "Block tip updates received.", () => this.tipUpdates),
+      counter("bitcoin_chain_state_flushes_total", "Chain state flush events.", () => this.flushes),
+      {
+        name: "bitcoin_block_height",
+        help: "Height of the last connected block (-1 until one is connected).",
+        type: "gauge",
+        read: () => this.blockHeight,
+      },
+    ];
+  }
+}
+
+function hashOf(data: { toUint8Array(): Uint8Array }): string {
+  return displayHash(data.toUint8Array());
+}
+
+function counter(name: string, help: string, read: () => number): Family {
+  return { name, help, type: "counter", read };
+}

@@ -1,0 +1,229 @@
+/**
+ * The connection lifecycle: connect, handshake, attach collectors (subscriptions), watch the
+ * connection, and on any failure come back with capped, jittered exponential backoff. Stopping
+ * disconnects every subscription before the socket closes — the node dies otherwise.
+ */
+import type { Collector } from "./collectors/collector.ts";
+import type { ChainNotificationsCollector } from "./collectors/chain_notifications.ts";
+import type { NodeGaugesCollector } from "./collectors/node_gauges.ts";
+import type { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
+import { Chain$Client, FlavourError, Session } from "./ipc/session.ts";
+import { DisconnectedError, errorText } from "./ipc/rpc.ts";
+import type { Logger } from "./log.ts";
+import type { Family } from "./registry.ts";
+
+export interface ExporterOptions {
+  socketPath: string;
+  log: Logger;
+  callTimeoutMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  /** How often to ask the node whether it left IBD while the UTXO subscription is deferred. */
+  ibdPollMs: number;
+  /** Who we run as, for the permission-denied message. */
+  user?: string;
+}
+
+export class Exporter {
+  readonly #o: ExporterOptions;
+  readonly #chain: ChainNotificationsCollector;
+  readonly #utxo: UtxoCacheCollector;
+  readonly #node: NodeGaugesCollector;
+  #session: Session | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> | undefined;
+  #ibdTimer: ReturnType<typeof setTimeout> | undefined;
+  // Self-metrics.
+  up = 0;
+  connectAttempts = 0;
+  connects = 0;
+  lastConnectSeconds: number | undefined;
+  flavour: string | undefined;
+
+  constructor(
+    options: ExporterOptions,
+    collectors: { chain: ChainNotificationsCollector; utxo: UtxoCacheCollector; node: NodeGaugesCollector },
+  ) {
+    this.#o = options;
+    this.#chain = collectors.chain;
+    this.#utxo = collectors.utxo;
+    this.#node = collectors.node;
+  }
+
+  get collectors(): Collector[] {
+    return [this.#chain, this.#utxo, this.#node];
+  }
+
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async #run(): Promise<void> {
+    const log = this.#o.log;
+    let delay = this.#o.backoffMinMs;
+    let lastFailure = "";
+    while (!this.#stopping) {
+      this.connectAttempts++;
+      let session: Session | undefined;
+      try {
+        session = await Session.open(this.#o.socketPath, {
+          callTimeoutMs: this.#o.callTimeoutMs,
+          onWarning: (m) => log.warn(`ipc: ${m}`),
+          onProtocolError: (e) => log.error(`ipc: ${e.message}; disconnecting subscriptions and reconnecting`),
+        });
+        if (this.#stopping) {
+          await session.shutdown();
+          break;
+        }
+        this.#session = session;
+        await this.#attach(session);
+        this.up = 1;
+        this.connects++;
+        this.lastConnectSeconds = Date.now() / 1000;
+        delay = this.#o.backoffMinMs;
+        lastFailure = "";
+        log.info(`connected to ${this.#o.socketPath} (flavour ${session.flavour})`);
+        await session.closed;
+        if (!this.#stopping) {
+          log.warn(`connection to the node lost: ${session.conn.closed?.message ?? "closed"}`);
+        }
+      } catch (e) {
+        const msg = this.#describeFailure(e);
+        // Repeated identical failures are logged once, not once per retry.
+        if (msg !== lastFailure) log.error(`${msg}; retrying with backoff (up to ${this.#o.backoffMaxMs / 1000} s)`);
+        lastFailure = msg;
+        if (session && !session.conn.closed) await session.shutdown(new DisconnectedError(msg)).catch(() => {});
+      } finally {
+        this.#detach();
+        if (this.#session === session) this.#session = undefined;
+      }
+      if (this.#stopping) break;
+      await this.#sleep(delay * (0.5 + Math.random() * 0.5));
+      delay = Math.min(delay * 2, this.#o.backoffMaxMs);
+    }
+  }
+
+  async #attach(session: Session): Promise<void> {
+    this.flavour = session.flavour;
+    await this.#node.attach(session);
+    await this.#chain.attach(session);
+    const ibd = await session.callWithContext(session.chain, Chain$Client.methods[33], undefined, (r) => r.result);
+    await this.#utxo.attach(session, ibd);
+    if (this.#utxo.available && !this.#utxo.subscribed) this.#pollIbd(session);
+  }
+
+  /** While the UTXO subscription is deferred, ask the node whether it has left IBD. */
+  #pollIbd(session: Session): void {
+    this.#ibdTimer = setTimeout(async () => {
+      this.#ibdTimer = undefined;
+      if (this.#session !== session || this.#stopping) return;
+      try {
+        const ibd = await session.callWithContext(session.chain, Chain$Client.methods[33], undefined, (r) => r.result);
+        if (this.#session !== session || this.#stopping) return;
+        if (!ibd) {
+          this.#o.log.info("initial block download complete");
+          await this.#utxo.attach(session, false);
+          return;
+        }
+      } catch (e) {
+        this.#o.log.warn(`checking initial block download failed: ${errorText(e)}`);
+      }
+      if (this.#session === session && !this.#stopping) this.#pollIbd(session);
+    }, this.#o.ibdPollMs);
+  }
+
+  #detach(): void {
+    if (this.#ibdTimer !== undefined) clearTimeout(this.#ibdTimer);
+    this.#ibdTimer = undefined;
+    this.up = 0;
+    for (const c of this.collectors) c.detach?.();
+  }
+
+  #describeFailure(e: unknown): string {
+    const path = this.#o.socketPath;
+    if (e instanceof Deno.errors.NotFound) {
+      return `IPC socket ${path} does not exist (is bitcoin-node running with -ipcbind=unix?)`;
+    }
+    if (e instanceof Deno.errors.ConnectionRefused) {
+      return `IPC socket ${path} refused the connection (node not listening)`;
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      const who = this.#o.user ? `the exporter's user (${this.#o.user})` : "the exporter's user";
+      return `permission denied opening IPC socket ${path}: ${who} needs write access to it; run the exporter as the node's user, or as a member of its group with the socket made group-writable (bitcoind creates it under its umask)`;
+    }
+    if (e instanceof FlavourError) return e.message;
+    return `IPC session failed: ${errorText(e)}`;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Brings node readings up to date for a scrape (bounded by the node collector's timeout). */
+  refresh(): Promise<void> {
+    return this.#node.refresh();
+  }
+
+  /** Orderly stop: disconnect subscriptions, close, end the loop. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wake?.();
+    const s = this.#session;
+    if (s && !s.conn.closed) {
+      const errors = await s.shutdown(new DisconnectedError("exporter stopping"));
+      for (const e of errors) this.#o.log.warn(`disconnecting a subscription failed: ${e.message}`);
+      this.#o.log.info("subscriptions disconnected, connection closed");
+    }
+    await this.#loop;
+  }
+
+  families(): Family[] {
+    return [
+      {
+        name: "bitcoin_up",
+        help: "1 while connected to the node with the IPC handshake done, 0 otherwise.",
+        type: "gauge",
+        read: () => this.up,
+      },
+      {
+        name: "bitcoind_ipc_exporter_connect_attempts_total",
+        help: "Attempts to connect to the node's IPC socket.",
+        type: "counter",
+        read: () => this.connectAttempts,
+      },
+      {
+        name: "bitcoind_ipc_exporter_connects_total",
+        help: "Successful connections (handshake and subscriptions done).",
+        type: "counter",
+        read: () => this.connects,
+      },
+      {
+        name: "bitcoind_ipc_exporter_last_connect_timestamp_seconds",
+        help: "Unix time of the last successful connection.",
+        type: "gauge",
+        read: () => this.lastConnectSeconds,
+      },
+      {
+        name: "bitcoind_ipc_exporter_node_info",
+        help: "The connected node's IPC flavour (interfaces it offers).",
+        type: "gauge",
+        read: () => this.flavour === undefined ? undefined : [{ labels: { flavour: this.flavour }, value: 1 }],
+      },
+    ];
+  }
+}

@@ -1,0 +1,112 @@
+import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { encodeFrame, FrameDecoder, FrameWriter, FramingError } from "./framing.ts";
+
+function segment(words: number, fill: number): Uint8Array {
+  return new Uint8Array(words * 8).fill(fill);
+}
+
+function collect(decoder: FrameDecoder, chunks: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of chunks) decoder.push(c, (f) => out.push(f));
+  return out;
+}
+
+Deno.test("a three-segment message survives every split point", () => {
+  const frame = encodeFrame([segment(1, 1), segment(3, 2), segment(2, 3)]);
+  for (let cut = 0; cut <= frame.length; cut++) {
+    const frames = collect(new FrameDecoder(), [frame.subarray(0, cut), frame.subarray(cut)]);
+    assertEquals(frames.length, 1, `cut at ${cut}`);
+    assertEquals(frames[0], frame);
+  }
+});
+
+Deno.test("byte-at-a-time delivery and many messages per chunk", () => {
+  const a = encodeFrame([segment(2, 7)]);
+  const b = encodeFrame([segment(1, 8), segment(1, 9)]);
+  const both = new Uint8Array([...a, ...b, ...a]);
+  const bytewise = collect(new FrameDecoder(), [...both].map((x) => new Uint8Array([x])));
+  assertEquals(bytewise, [a, b, a]);
+  const decoder = new FrameDecoder();
+  assertEquals(collect(decoder, [both]), [a, b, a]);
+  assertEquals(decoder.pending, 0);
+});
+
+Deno.test("frames handed out are copies that later input cannot overwrite", () => {
+  const decoder = new FrameDecoder();
+  const a = encodeFrame([segment(4, 0xaa)]);
+  const b = encodeFrame([segment(4, 0xbb)]);
+  const got: Uint8Array[] = [];
+  decoder.push(a.subarray(0, 10), (f) => got.push(f));
+  decoder.push(new Uint8Array([...a.subarray(10), ...b.subarray(0, 5)]), (f) => got.push(f));
+  decoder.push(b.subarray(5), (f) => got.push(f));
+  assertEquals(got, [a, b]);
+});
+
+Deno.test("a large (8 MiB) message arriving in 64 KiB chunks", () => {
+  const frame = encodeFrame([segment(1, 1), segment(1024 * 1024, 5)]);
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < frame.length; i += 65536) chunks.push(frame.subarray(i, i + 65536));
+  const frames = collect(new FrameDecoder(), chunks);
+  assertEquals(frames.length, 1);
+  assertEquals(frames[0].length, frame.length);
+});
+
+Deno.test("oversize and malformed tables are refused before buffering", () => {
+  const limits = { maxMessageBytes: 1024, maxSegments: 4 };
+  const tooMany = new Uint8Array(8);
+  new DataView(tooMany.buffer).setUint32(0, 9, true);
+  assertThrows(() => new FrameDecoder(limits).push(tooMany, () => {}), FramingError, "segments");
+  const tooBig = new Uint8Array(8);
+  new DataView(tooBig.buffer).setUint32(4, 1000, true);
+  assertThrows(() => new FrameDecoder(limits).push(tooBig, () => {}), FramingError, "exceeds");
+  // 2^32-1 segments: the count alone is refused, nothing is allocated for it.
+  assertThrows(() => new FrameDecoder().push(new Uint8Array([255, 255, 255, 255]), () => {}), FramingError);
+  const empty = new Uint8Array(8);
+  assertThrows(() => new FrameDecoder().push(empty, () => {}), FramingError, "empty");
+});
+
+Deno.test("a truncated message stays pending and produces nothing", () => {
+  const frame = encodeFrame([segment(3, 1)]);
+  const decoder = new FrameDecoder();
+  assertEquals(collect(decoder, [frame.subarray(0, frame.length - 1)]), []);
+  assertEquals(decoder.pending, frame.length - 1);
+});
+
+Deno.test("random bytes never crash, hang or over-allocate the decoder", () => {
+  let seed = 12345;
+  const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const limits = { maxMessageBytes: 1 << 20, maxSegments: 64 };
+  for (let i = 0; i < 3000; i++) {
+    const decoder = new FrameDecoder(limits);
+    const bytes = new Uint8Array(Math.floor(rand() * 200)).map(() => Math.floor(rand() * 256));
+    try {
+      decoder.push(bytes, (f) => assert(f.length <= limits.maxMessageBytes));
+    } catch (e) {
+      assert(e instanceof FramingError, `unexpected ${e}`);
+    }
+    assert(decoder.pending <= bytes.length);
+  }
+});
+
+Deno.test("FrameWriter coalesces queued frames and fails cleanly after a write error", async () => {
+  const writes: number[] = [];
+  let fail = false;
+  const errors: Error[] = [];
+  const w = new FrameWriter({
+    write: async (p) => {
+      await new Promise((r) => setTimeout(r, 1));
+      if (fail) throw new Error("broken pipe");
+      writes.push(p.length);
+      return p.length;
+    },
+  }, (e) => errors.push(e));
+  for (let i = 0; i < 5; i++) w.send(new Uint8Array(8));
+  await w.flushed();
+  assertEquals(writes.reduce((a, b) => a + b, 0), 40);
+  assert(writes.length < 5, `expected coalescing, got ${writes.length} writes`);
+  fail = true;
+  w.send(new Uint8Array(8));
+  await w.flushed();
+  assertEquals(errors.length, 1);
+  assertEquals(w.send(new Uint8Array(8)), false);
+});

@@ -1,0 +1,820 @@
+/**
+ * A minimal two-party Cap'n Proto RPC endpoint (the client side of Bitcoin Core's IPC socket), on
+ * top of capnp-es's serialization.
+ *
+ * Why our own rather than capnp-es's `Conn`: measured against the real node and the C++ peer, `Conn`
+ * ignores Resolve, Release and Disembargo, leaves calls unsettled forever when the socket closes and
+ * loses messages in its transport. Every one of those is a leak or a hang for a long-running
+ * exporter. What we need is small: calls out with capabilities in their params, calls in on objects
+ * we export, exceptions both ways, and exact reference counting so neither side leaks.
+ *
+ * What is supported: Bootstrap (as client), Call/Return/Finish both ways, capability descriptors
+ * senderHosted / senderPromise / receiverHosted / receiverAnswer, Resolve (recorded, and any
+ * capability it carries that we do not hold is released at once), Release of our exports,
+ * Disembargo senderLoopback (reflected), Abort, Unimplemented. We never make calls on a promise, so
+ * no embargo of ours is ever needed; we export no promises, so we never send Resolve.
+ */
+import * as $ from "capnp-es";
+import {
+  CapDescriptor,
+  Message as RpcMessage,
+  Message_Which as Which,
+  MessageTarget,
+  type Payload,
+  Return as RpcReturn,
+} from "capnp-es/capnp/rpc";
+import { capIndexAt } from "./capnp.ts";
+import { FrameDecoder, type FrameLimits, FrameWriter } from "./framing.ts";
+
+/** The remote side threw, or answered in a way that is an error for this call. */
+export class RemoteError extends Error {
+  override name = "RemoteError";
+  constructor(readonly reason: string, readonly type: string = "failed") {
+    super(reason);
+  }
+}
+
+/** The connection ended (or was never usable) before the call completed. */
+export class DisconnectedError extends Error {
+  override name = "DisconnectedError";
+}
+
+/** A call took longer than its timeout. The question is cancelled with Finish. */
+export class CallTimeoutError extends Error {
+  override name = "CallTimeoutError";
+}
+
+/** The peer broke the protocol; the connection is aborted. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+/** A capability hosted by the peer (an entry of our import table). */
+export class RemoteCap {
+  /** References the peer counts for us: one per descriptor received and kept. */
+  refs = 0;
+  released = false;
+  resolution: RemoteCap | LocalServer | RemoteError | undefined;
+  constructor(readonly conn: RpcConnection, readonly importId: number, readonly isPromise: boolean) {}
+
+  /** Drops every reference we hold; the peer may free the object. Idempotent. */
+  release(): void {
+    this.conn.releaseImport(this);
+  }
+}
+
+/** The call being answered, as seen by a LocalServer. */
+export interface IncomingCall {
+  readonly interfaceId: bigint;
+  readonly methodId: number;
+  /** The params struct, read as `ctor`. Valid only during `dispatch`. */
+  params<T extends $.Struct>(ctor: $.StructCtor<T>): T;
+}
+
+/**
+ * Results for a call: `undefined` for empty results (answered from a pre-encoded message, the
+ * common case for callbacks), or a writer that fills the results struct and may add capabilities.
+ */
+export type Results = undefined | {
+  ctor: $.StructCtor<$.Struct>;
+  write(results: $.Struct, caps: CapTable): void;
+};
+
+/** An object we export to the peer. */
+export interface LocalServer {
+  readonly interfaceId: bigint;
+  /** Called for each call on this object. Throwing answers the call with an exception. */
+  dispatch(call: IncomingCall): Results | Promise<Results>;
+  /** Called when the peer has released every reference to it. */
+  released?(): void;
+}
+
+/** Collects capabilities for an outgoing message's cap table. */
+export class CapTable {
+  readonly entries: (RemoteCap | LocalServer | null)[] = [];
+  add(cap: RemoteCap | LocalServer | null): number {
+    this.entries.push(cap);
+    return this.entries.length - 1;
+  }
+}
+
+/** The capabilities of a received results message, valid during `decode`. */
+export interface ResultCaps {
+  /** Takes ownership of the capability at cap-table index `i` (-1 gives null). */
+  cap(i: number): RemoteCap | LocalServer | null;
+}
+
+export interface CallOptions {
+  /** Rejects with CallTimeoutError and cancels the question after this many ms. */
+  timeoutMs?: number;
+}
+
+interface Question {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  decode(payload: Payload, caps: ResultCaps): unknown;
+  paramExports: number[];
+  timer: ReturnType<typeof setTimeout> | undefined;
+  abandoned: boolean;
+}
+
+interface Export {
+  server: LocalServer;
+  refs: number;
+}
+
+export interface Transport {
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+export interface RpcOptions {
+  limits?: FrameLimits;
+  /** Called once when the connection ends, with the reason. */
+  onClose?: (reason: Error) => void;
+  /** Diagnostics about protocol events worth a log line (unknown ids, late answers, etc.). */
+  onWarning?: (message: string) => void;
+  /**
+   * Called instead of aborting when the peer's input cannot be parsed. Reading stops; sending still
+   * works, so the owner can send last calls (Handler.disconnect) before it aborts the connection.
+   */
+  onProtocolError?: (error: ProtocolError) => void;
+}
+
+const EMPTY_RETURN = buildEmptyReturnTemplate();
+
+export class RpcConnection {
+  readonly #transport: Transport;
+  readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  readonly #questions = new Map<number, Question>();
+  readonly #exports = new Map<number, Export>();
+  readonly #exportIds = new Map<LocalServer, number>();
+  readonly #imports = new Map<number, RemoteCap>();
+  /** Our answers that carried capabilities, kept until Finish for receiverAnswer and release. */
+  readonly #answers = new Map<number, (RemoteCap | LocalServer | null)[]>();
+  readonly #options: RpcOptions;
+  #nextQuestion = 0;
+  #nextExport = 0;
+  #closed: Error | undefined;
+  #readBroken: ProtocolError | undefined;
+
+  constructor(transport: Transport, options: RpcOptions = {}) {
+    this.#transport = transport;
+    this.#options = options;
+    this.#decoder = new FrameDecoder(options.limits);
+    this.#writer = new FrameWriter(transport, (e) => this.close(new DisconnectedError(`write failed: ${e.message}`)));
+  }
+
+  get closed(): Error | undefined {
+    return this.#closed;
+  }
+
+  /** Counts for tests and diagnostics. */
+  get stats(): { questions: number; exports: number; imports: number; answers: number } {
+    return {
+      questions: this.#questions.size,
+      exports: this.#exports.size,
+      imports: this.#imports.size,
+      answers: this.#answers.size,
+    };
+  }
+
+  /** Bytes queued for the socket but not yet written. */
+  get queuedBytes(): number {
+    return this.#writer.queuedBytes;
+  }
+
+  /** Feeds bytes read from the socket. A protocol error stops reading (see onProtocolError). */
+  receive(chunk: Uint8Array): void {
+    if (this.#closed || this.#readBroken) return;
+    try {
+      this.#decoder.push(chunk, (frame) => this.#handleFrame(frame));
+    } catch (e) {
+      const err = e instanceof ProtocolError ? e : new ProtocolError(errorText(e));
+      this.#readBroken = err;
+      if (this.#options.onProtocolError) this.#options.onProtocolError(err);
+      else this.abort(err);
+    }
+  }
+
+  /** Set once the peer's input could not be parsed; nothing more is read. */
+  get readBroken(): ProtocolError | undefined {
+    return this.#readBroken;
+  }
+
+  /** The peer's bootstrap capability. */
+  bootstrap(options?: CallOptions): Promise<RemoteCap> {
+    return this.#ask((m, qid) => {
+      m._initBootstrap().questionId = qid;
+      return [];
+    }, (payload, caps) => {
+      const cap = caps.cap(capIndexAt(payload, 0));
+      if (!(cap instanceof RemoteCap)) throw new ProtocolError("bootstrap did not return a remote capability");
+      return cap;
+    }, options);
+  }
+
+  /**
+   * Calls `method` on `target`. `build` fills the params struct; `decode` reads the results (and
+   * takes any capabilities it keeps) before the message is dropped.
+   */
+  call<P extends $.Struct, R extends $.Struct, T>(
+    target: RemoteCap,
+    method: $.Method<P, R>,
+    build: ((params: P, caps: CapTable) => void) | undefined,
+    decode: (results: R, caps: ResultCaps) => T,
+    options?: CallOptions,
+  ): Promise<T> {
+    if (target.released) return Promise.reject(new DisconnectedError("call on a released capability"));
+    return this.#ask(
+      (m, qid) => {
+        const call = m._initCall();
+        call.questionId = qid;
+        call.target.importedCap = target.importId;
+        call.interfaceId = method.interfaceId;
+        call.methodId = method.methodId;
+        const payload = call._initParams();
+        const params = $.utils.initStructAt(0, method.ParamsClass, payload);
+        const caps = new CapTable();
+        build?.(params, caps);
+        return this.#writeCapTable(payload, caps);
+      },
+      (payload, caps) => decode($.utils.getStruct(0, method.ResultsClass, payload), caps),
+      options,
+    );
+  }
+
+  #ask<R>(
+    fill: (m: RpcMessage, qid: number) => number[],
+    decode: (payload: Payload, caps: ResultCaps) => R,
+    options: CallOptions | undefined,
+  ): Promise<R> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    const qid = this.#allocQuestion();
+    const msg = new $.Message();
+    const root = msg.initRoot(RpcMessage);
+    let paramExports: number[];
+    try {
+      paramExports = fill(root, qid);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<R>((resolve, reject) => {
+      const q: Question = {
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        decode,
+        paramExports,
+        timer: undefined,
+        abandoned: false,
+      };
+      if (options?.timeoutMs !== undefined) {
+        q.timer = setTimeout(() => this.#timeout(qid, q, options.timeoutMs!), options.timeoutMs);
+      }
+      this.#questions.set(qid, q);
+      this.#send(msg);
+    });
+  }
+
+  #timeout(qid: number, q: Question, ms: number): void {
+    q.timer = undefined;
+    q.abandoned = true;
+    q.reject(new CallTimeoutError(`no answer within ${ms} ms`));
+    // Finish before Return asks the peer to cancel; the question stays reserved until its Return.
+    this.#sendFinish(qid, true);
+  }
+
+  #allocQuestion(): number {
+    for (;;) {
+      const id = this.#nextQuestion;
+      this.#nextQuestion = (this.#nextQuestion + 1) >>> 0;
+      if (!this.#questions.has(id)) return id;
+    }
+  }
+
+  /** Fills a payload's cap table; returns the export ids it references (for releaseParamCaps). */
+  #writeCapTable(payload: Payload, caps: CapTable): number[] {
+    const exported: number[] = [];
+    if (caps.entries.length === 0) return exported;
+    const list = payload._initCapTable(caps.entries.length);
+    caps.entries.forEach((cap, i) => {
+      const d = list.get(i);
+      if (cap === null) {
+        d.none = true;
+      } else if (cap instanceof RemoteCap) {
+        if (cap.released) throw new DisconnectedError("sending a released capability");
+        d.receiverHosted = cap.importId;
+      } else {
+        const id = this.#export(cap);
+        exported.push(id);
+        d.senderHosted = id;
+      }
+    });
+    return exported;
+  }
+
+  #export(server: LocalServer): number {
+    let id = this.#exportIds.get(server);
+    if (id === undefined) {
+      do {
+        id = this.#nextExport;
+        this.#nextExport = (this.#nextExport + 1) >>> 0;
+      } while (this.#exports.has(id));
+      this.#exports.set(id, { server, refs: 0 });
+      this.#exportIds.set(server, id);
+    }
+    this.#exports.get(id)!.refs++;
+    return id;
+  }
+
+  #unexport(id: number, count: number): void {
+    const e = this.#exports.get(id);
+    if (!e) {
+      this.#options.onWarning?.(`peer released unknown export ${id}`);
+      return;
+    }
+    e.refs -= count;
+    if (e.refs <= 0) {
+      this.#exports.delete(id);
+      this.#exportIds.delete(e.server);
+      try {
+        e.server.released?.();
+      } catch (err) {
+        this.#options.onWarning?.(`release handler failed: ${errorText(err)}`);
+      }
+    }
+  }
+
+  /** True while the peer holds a reference to `server`. */
+  isExported(server: LocalServer): boolean {
+    return this.#exportIds.has(server);
+  }
+
+  releaseImport(cap: RemoteCap): void {
+    if (cap.released) return;
+    cap.released = true;
+    if (this.#imports.get(cap.importId) === cap) this.#imports.delete(cap.importId);
+    if (cap.refs > 0 && !this.#closed) this.#sendRelease(cap.importId, cap.refs);
+    cap.refs = 0;
+  }
+
+  /** Aborts the connection: tells the peer why (best effort), then closes. */
+  abort(reason: Error): void {
+    if (this.#closed) return;
+    try {
+      const msg = new $.Message();
+      const ex = msg.initRoot(RpcMessage)._initAbort();
+      ex.reason = reason.message;
+      this.#send(msg);
+    } catch { /* closing anyway */ }
+    this.close(reason);
+  }
+
+  /** Ends the connection: every pending call is rejected with `reason`; tables are cleared. */
+  close(reason: Error = new DisconnectedError("connection closed")): void {
+    if (this.#closed) return;
+    this.#closed = reason instanceof DisconnectedError || reason instanceof ProtocolError
+      ? reason
+      : new DisconnectedError(reason.message);
+    const err = this.#closed;
+    for (const q of this.#questions.values()) {
+      if (q.timer !== undefined) clearTimeout(q.timer);
+      if (!q.abandoned) q.reject(err);
+    }
+    this.#questions.clear();
+    for (const cap of this.#imports.values()) {
+      cap.released = true;
+      cap.refs = 0;
+    }
+    this.#imports.clear();
+    const servers = [...this.#exports.values()].map((e) => e.server);
+    this.#exports.clear();
+    this.#exportIds.clear();
+    this.#answers.clear();
+    for (const s of servers) {
+      try {
+        s.released?.();
+      } catch { /* closing anyway */ }
+    }
+    this.#options.onClose?.(err);
+    // Let queued writes (an Abort, final Releases) go out before the socket closes.
+    void this.#writer.flushed().then(() => {
+      try {
+        this.#transport.close();
+      } catch { /* already closed */ }
+    });
+  }
+
+  /** Resolves once everything queued has been written. */
+  flushed(): Promise<void> {
+    return this.#writer.flushed();
+  }
+
+  // ---- sending ----
+
+  #send(msg: $.Message): void {
+    this.#sendFrame(encodeMessage(msg));
+  }
+
+  #sendFrame(frame: Uint8Array): void {
+    if (this.#closed && this.#writer.failed) return;
+    this.#writer.send(frame);
+  }
+
+  #sendFinish(questionId: number, releaseResultCaps: boolean): void {
+    const msg = new $.Message();
+    const f = msg.initRoot(RpcMessage)._initFinish();
+    f.questionId = questionId;
+    f.releaseResultCaps = releaseResultCaps;
+    this.#send(msg);
+  }
+
+  #sendRelease(id: number, count: number): void {
+    const msg = new $.Message();
+    const r = msg.initRoot(RpcMessage)._initRelease();
+    r.id = id;
+    r.referenceCount = count;
+    this.#send(msg);
+  }
+
+  #sendException(answerId: number, reason: string): void {
+    const msg = new $.Message();
+    const ret = msg.initRoot(RpcMessage)._initReturn();
+    ret.answerId = answerId;
+    ret.releaseParamCaps = true;
+    ret._initException().reason = reason;
+    this.#send(msg);
+  }
+
+  // ---- receiving ----
+
+  #handleFrame(frame: Uint8Array): void {
+    if (this.#readBroken) return;
+    let root: RpcMessage;
+    let which: number;
+    try {
+      const msg = new $.Message(frame, false);
+      root = msg.getRoot(RpcMessage);
+      which = root.which();
+    } catch (e) {
+      throw new ProtocolError(`undecodable message: ${errorText(e)}`);
+    }
+    try {
+      switch (which) {
+        case Which.CALL:
+          return this.#onCall(root);
+        case Which.RETURN:
+          return this.#onReturn(root.return);
+        case Which.FINISH:
+          return this.#onFinish(root.finish.questionId, root.finish.releaseResultCaps);
+        case Which.RESOLVE:
+          return this.#onResolve(root);
+        case Which.RELEASE:
+          return this.#unexport(root.release.id, root.release.referenceCount);
+        case Which.DISEMBARGO:
+          return this.#onDisembargo(root);
+        case Which.ABORT:
+          return this.close(new DisconnectedError(`peer aborted: ${root.abort.reason}`));
+        case Which.UNIMPLEMENTED:
+          return this.#onUnimplemented(root.unimplemented);
+        case Which.BOOTSTRAP: {
+          this.#sendException(root.bootstrap.questionId, "this vat offers no bootstrap interface");
+          return;
+        }
+        default: {
+          // Tell the peer we do not understand it, as the protocol asks.
+          const msg = new $.Message();
+          msg.initRoot(RpcMessage).unimplemented = root;
+          this.#send(msg);
+        }
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) throw e;
+      throw new ProtocolError(`malformed ${whichName(which)} message: ${errorText(e)}`);
+    }
+  }
+
+  #onCall(root: RpcMessage): void {
+    const call = root.call;
+    const answerId = call.questionId;
+    const target = call.target;
+    let server: LocalServer | undefined;
+    if (target.which() === MessageTarget.IMPORTED_CAP) {
+      server = this.#exports.get(target.importedCap)?.server;
+    } else {
+      const cap = this.#fromAnswer(target.promisedAnswer.questionId, target.promisedAnswer.transform);
+      if (cap && !(cap instanceof RemoteCap)) server = cap;
+    }
+    if (!server) {
+      this.#sendException(answerId, "call on an unknown capability");
+      return;
+    }
+    const interfaceId = call.interfaceId;
+    const methodId = call.methodId;
+    const incoming: IncomingCall = {
+      interfaceId,
+      methodId,
+      params: (ctor) => $.utils.getStruct(0, ctor, call.params),
+    };
+    let result: Results | Promise<Results>;
+    try {
+      result = server.dispatch(incoming);
+    } catch (e) {
+      this.#sendException(answerId, errorText(e));
+      return;
+    }
+    if (result === undefined) {
+      this.#sendFrame(EMPTY_RETURN.forAnswer(answerId));
+    } else if (result instanceof Promise) {
+      result.then(
+        (r) => {
+          if (!this.#closed) this.#sendResults(answerId, r);
+        },
+        (e) => {
+          if (!this.#closed) this.#sendException(answerId, errorText(e));
+        },
+      );
+    } else {
+      this.#sendResults(answerId, result);
+    }
+  }
+
+  #sendResults(answerId: number, results: Results): void {
+    if (results === undefined) {
+      this.#sendFrame(EMPTY_RETURN.forAnswer(answerId));
+      return;
+    }
+    const msg = new $.Message();
+    const ret = msg.initRoot(RpcMessage)._initReturn();
+    ret.answerId = answerId;
+    ret.releaseParamCaps = true;
+    const payload = ret._initResults();
+    const content = $.utils.initStructAt(0, results.ctor, payload);
+    const caps = new CapTable();
+    try {
+      results.write(content, caps);
+    } catch (e) {
+      this.#sendException(answerId, errorText(e));
+      return;
+    }
+    this.#writeCapTable(payload, caps);
+    if (caps.entries.length > 0) this.#answers.set(answerId, caps.entries);
+    this.#send(msg);
+  }
+
+  /** The capability at `transform` within our answer `answerId`, for promisedAnswer/receiverAnswer. */
+  #fromAnswer(answerId: number, transform: { length: number }): RemoteCap | LocalServer | null | undefined {
+    const caps = this.#answers.get(answerId);
+    if (!caps) return undefined;
+    // Our results structs hold at most one capability, at the pointer the transform names; the
+    // cap table lists them in pointer order, so a single-cap answer resolves directly.
+    if (transform.length > 1) return undefined;
+    return caps.length === 1 ? caps[0] : undefined;
+  }
+
+  #onFinish(answerId: number, releaseResultCaps: boolean): void {
+    const caps = this.#answers.get(answerId);
+    if (!caps) return;
+    this.#answers.delete(answerId);
+    if (!releaseResultCaps) return;
+    for (const cap of caps) {
+      if (cap && !(cap instanceof RemoteCap)) {
+        const id = this.#exportIds.get(cap);
+        if (id !== undefined) this.#unexport(id, 1);
+      }
+    }
+  }
+
+  #onReturn(ret: RpcReturn): void {
+    const qid = ret.answerId;
+    const q = this.#questions.get(qid);
+    if (!q) throw new ProtocolError(`return for unknown question ${qid}`);
+    this.#questions.delete(qid);
+    if (q.timer !== undefined) clearTimeout(q.timer);
+    if (ret.releaseParamCaps) {
+      for (const id of q.paramExports) this.#unexport(id, 1);
+    }
+    const kind = ret.which();
+    if (kind === RpcReturn.RESULTS) {
+      const payload = ret.results;
+      const table = this.#readCapTable(payload);
+      const taken = new Array<boolean>(table.length).fill(false);
+      const results: ResultCaps = {
+        cap: (i) => {
+          if (i < 0) return null;
+          if (i >= table.length) throw new ProtocolError(`capability index ${i} outside the cap table`);
+          taken[i] = true;
+          return table[i];
+        },
+      };
+      let value: unknown;
+      let error: Error | undefined;
+      if (!q.abandoned) {
+        try {
+          value = q.decode(payload, results);
+        } catch (e) {
+          error = e instanceof Error ? e : new Error(String(e));
+        }
+      }
+      // Every capability the decoder did not keep is released now, so the peer can free it.
+      table.forEach((cap, i) => {
+        if (!taken[i] || error || q.abandoned) {
+          if (cap instanceof RemoteCap) this.#dropImportRef(cap);
+        }
+      });
+      if (!q.abandoned) this.#sendFinish(qid, false);
+      if (q.abandoned) return;
+      if (error) q.reject(error);
+      else q.resolve(value);
+      return;
+    }
+    if (!q.abandoned) this.#sendFinish(qid, false);
+    if (q.abandoned) return;
+    switch (kind) {
+      case RpcReturn.EXCEPTION:
+        q.reject(new RemoteError(ret.exception.reason, exceptionType(ret.exception.type)));
+        return;
+      case RpcReturn.CANCELED:
+        q.reject(new RemoteError("call canceled", "disconnected"));
+        return;
+      default:
+        q.reject(new ProtocolError(`unsupported return kind ${kind}`));
+    }
+  }
+
+  /** Maps a received payload's cap table to capabilities, counting each import reference. */
+  #readCapTable(payload: Payload): (RemoteCap | LocalServer | null)[] {
+    if (!payload._hasCapTable()) return [];
+    const list = payload.capTable;
+    const out: (RemoteCap | LocalServer | null)[] = [];
+    for (let i = 0; i < list.length; i++) out.push(this.#readDescriptor(list.get(i)));
+    return out;
+  }
+
+  #readDescriptor(d: CapDescriptor): RemoteCap | LocalServer | null {
+    switch (d.which()) {
+      case CapDescriptor.NONE:
+        return null;
+      case CapDescriptor.SENDER_HOSTED:
+        return this.#importRef(d.senderHosted, false);
+      case CapDescriptor.SENDER_PROMISE:
+        return this.#importRef(d.senderPromise, true);
+      case CapDescriptor.RECEIVER_HOSTED: {
+        const e = this.#exports.get(d.receiverHosted);
+        if (!e) throw new ProtocolError(`receiverHosted names unknown export ${d.receiverHosted}`);
+        return e.server;
+      }
+      case CapDescriptor.RECEIVER_ANSWER: {
+        const a = d.receiverAnswer;
+        const cap = this.#fromAnswer(a.questionId, a.transform);
+        if (cap === undefined) throw new ProtocolError(`receiverAnswer names unknown answer ${a.questionId}`);
+        return cap;
+      }
+      default:
+        throw new ProtocolError(`unsupported capability descriptor ${d.which()}`);
+    }
+  }
+
+  #importRef(id: number, isPromise: boolean): RemoteCap {
+    let cap = this.#imports.get(id);
+    if (!cap) {
+      cap = new RemoteCap(this, id, isPromise);
+      this.#imports.set(id, cap);
+    }
+    cap.refs++;
+    return cap;
+  }
+
+  #dropImportRef(cap: RemoteCap): void {
+    if (cap.released || cap.refs === 0) return;
+    cap.refs--;
+    this.#sendRelease(cap.importId, 1);
+    if (cap.refs === 0) {
+      cap.released = true;
+      this.#imports.delete(cap.importId);
+    }
+  }
+
+  #onResolve(root: RpcMessage): void {
+    const r = root.resolve;
+    const promise = this.#imports.get(r.promiseId);
+    if (r.which() === 1 /* exception */) {
+      if (promise) promise.resolution = new RemoteError(r.exception.reason, exceptionType(r.exception.type));
+      return;
+    }
+    const resolution = this.#readDescriptor(r.cap);
+    if (promise && !promise.released) {
+      promise.resolution = resolution ?? undefined;
+      return;
+    }
+    // A promise we no longer hold (e.g. a callback's Context.thread, released with the Return):
+    // the new reference the Resolve carries is ours to give back.
+    if (resolution instanceof RemoteCap) this.#dropImportRef(resolution);
+  }
+
+  #onDisembargo(root: RpcMessage): void {
+    const d = root.disembargo;
+    const ctx = d.context;
+    if (ctx.which() !== 0 /* senderLoopback */) {
+      // receiverLoopback answers an embargo of ours; we never start one.
+      this.#options.onWarning?.(`ignored disembargo of kind ${ctx.which()}`);
+      return;
+    }
+    // The peer's promise resolved to a capability it hosts; reflect so it can lift its embargo.
+    const t = d.target;
+    let importId: number | undefined;
+    if (t.which() === MessageTarget.PROMISED_ANSWER) {
+      const cap = this.#fromAnswer(t.promisedAnswer.questionId, t.promisedAnswer.transform);
+      if (cap instanceof RemoteCap) importId = cap.importId;
+    }
+    // An importedCap target would be a promise we exported, and we export none.
+    if (importId === undefined) {
+      throw new ProtocolError("disembargo target does not resolve to a capability of the peer");
+    }
+    const msg = new $.Message();
+    const out = msg.initRoot(RpcMessage)._initDisembargo();
+    out.target.importedCap = importId;
+    out.context.receiverLoopback = ctx.senderLoopback;
+    this.#send(msg);
+  }
+
+  #onUnimplemented(echo: RpcMessage): void {
+    if (echo.which() === Which.CALL) {
+      const q = this.#questions.get(echo.call.questionId);
+      if (!q) return;
+      this.#questions.delete(echo.call.questionId);
+      if (q.timer !== undefined) clearTimeout(q.timer);
+      for (const id of q.paramExports) this.#unexport(id, 1);
+      if (!q.abandoned) q.reject(new RemoteError("peer does not implement calls", "unimplemented"));
+      return;
+    }
+    this.#options.onWarning?.(`peer did not understand our ${whichName(echo.which())} message`);
+  }
+}
+
+function encodeMessage(msg: $.Message): Uint8Array {
+  // capnp-es's toArrayBuffer writes the stream framing (segment table) itself.
+  return new Uint8Array(msg.toArrayBuffer());
+}
+
+/**
+ * The Return for a call with empty results is the same bytes every time except the answer id, so
+ * it is encoded once and patched: answering a callback costs one small copy and no capnp-es work.
+ */
+function buildEmptyReturnTemplate(): { forAnswer(id: number): Uint8Array } {
+  const encode = (id: number) => {
+    const msg = new $.Message();
+    const ret = msg.initRoot(RpcMessage)._initReturn();
+    ret.answerId = id;
+    ret.releaseParamCaps = true;
+    ret._initResults();
+    return encodeMessage(msg);
+  };
+  const a = encode(0x00000000);
+  const b = encode(0xffffffff);
+  let offset = -1;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      offset = i;
+      break;
+    }
+  }
+  if (a.length !== b.length || offset < 0 || a.subarray(offset + 4).some((x, i) => x !== b[offset + 4 + i])) {
+    throw new Error("could not locate the answer id in the encoded Return");
+  }
+  return {
+    forAnswer(id: number): Uint8Array {
+      const out = a.slice();
+      new DataView(out.buffer).setUint32(offset, id, true);
+      return out;
+    },
+  };
+}
+
+function exceptionType(t: number): string {
+  return ["failed", "overloaded", "disconnected", "unimplemented"][t] ?? "failed";
+}
+
+function whichName(which: number): string {
+  return [
+    "unimplemented",
+    "abort",
+    "call",
+    "return",
+    "finish",
+    "resolve",
+    "release",
+    "obsoleteSave",
+    "bootstrap",
+    "obsoleteDelete",
+    "provide",
+    "accept",
+    "join",
+    "disembargo",
+  ][which] ?? `#${which}`;
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

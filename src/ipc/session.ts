@@ -1,0 +1,391 @@
+/**
+ * A session with a multiprocess Bitcoin Core node: the Unix socket, the RPC connection, and
+ * libmultiprocess's handshake (`Init.construct` → `ThreadMap.makeThread` → `Init.make*`), plus the
+ * rule every later call follows: it carries a `Proxy.Context` whose `thread` is our Thread, and calls
+ * on one Thread never overlap (the node rejects a second concurrent call with "thread busy").
+ */
+import type * as $ from "capnp-es";
+import type { Context } from "../gen/mp/proxy.ts";
+import {
+  Thread$Client,
+  Thread_GetName$Results,
+  ThreadMap$Client,
+  ThreadMap_MakeThread$Results,
+} from "../gen/mp/proxy.ts";
+import { Init$Client } from "../gen/init.ts";
+import { Chain$Client } from "../gen/chain.ts";
+import { Node$Client } from "../gen/node.ts";
+import { Tracing$Client } from "../gen/tracing.ts";
+import { Handler$Client } from "../gen/handler.ts";
+import { capIndexAt, setCapAt } from "./capnp.ts";
+import type { FrameLimits } from "./framing.ts";
+import {
+  type CallOptions,
+  CallTimeoutError,
+  type CapTable,
+  DisconnectedError,
+  errorText,
+  type IncomingCall,
+  type LocalServer,
+  RemoteCap,
+  RemoteError,
+  type ResultCaps,
+  type Results,
+  RpcConnection,
+} from "./rpc.ts";
+
+export const THREAD_NAME = "bitcoind-ipc-exporter";
+/** How long the node gets to act on our last Handler.disconnect calls before an abort closes. */
+const EMERGENCY_GRACE_MS = 250;
+
+/** What the node turned out to be; see detectFlavour. */
+export type Flavour = "multiprocess";
+
+/** The node does not offer the interfaces this exporter reads. */
+export class FlavourError extends Error {
+  override name = "FlavourError";
+}
+
+export interface SessionOptions {
+  /** Timeout for each handshake step and each call unless the call says otherwise. */
+  callTimeoutMs?: number;
+  limits?: FrameLimits;
+  onClose?: (reason: Error) => void;
+  onWarning?: (message: string) => void;
+  /** The node's input could not be parsed; the session is disconnecting and will close. */
+  onProtocolError?: (error: Error) => void;
+}
+
+/** A Thread object of ours, handed to the node through our ThreadMap. */
+class LocalThread implements LocalServer {
+  readonly interfaceId = Thread$Client.interfaceId;
+  constructor(readonly name: string) {}
+  dispatch(call: IncomingCall): Results {
+    if (call.methodId !== 0) throw new RemoteError(`Thread has no method ${call.methodId}`);
+    return {
+      ctor: Thread_GetName$Results,
+      write: (r) => (r as Thread_GetName$Results).result = this.name,
+    };
+  }
+}
+
+/**
+ * Our ThreadMap, passed to `Init.construct`. libmultiprocess uses it to name the thread on our side
+ * that its callbacks run on; without one, every callback from the node arrives with a broken
+ * promise ("Called null capability") as its Context.thread, and a Resolve message to match.
+ */
+class LocalThreadMap implements LocalServer {
+  readonly interfaceId = ThreadMap$Client.interfaceId;
+  readonly threads: LocalThread[] = [];
+  dispatch(call: IncomingCall): Results {
+    if (call.methodId !== 0) throw new RemoteError(`ThreadMap has no method ${call.methodId}`);
+    const name = call.params(ThreadMap$Client.methods[0].ParamsClass).name;
+    const thread = new LocalThread(name);
+    this.threads.push(thread);
+    return {
+      ctor: ThreadMap_MakeThread$Results,
+      write: (r, caps) => setCapAt(r, 0, caps.add(thread)),
+    };
+  }
+}
+
+/** Serialises calls that share one Thread, dropping those whose deadline passes while they wait. */
+class ThreadQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(deadline: number, fn: (remainingMs: number) => Promise<T>): Promise<T> {
+    const start = this.#tail;
+    const result = start.then(() => {
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw new CallTimeoutError("timed out waiting for the IPC thread");
+      return fn(remaining);
+    });
+    // The next call waits for this one's Return, even past its timeout: the node's thread is still
+    // busy until then, and a call sent meanwhile would be rejected.
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+}
+
+/** A Thread of the node and the queue that keeps its calls from overlapping. */
+interface Lane {
+  thread: RemoteCap;
+  queue: ThreadQueue;
+}
+
+export interface SessionCallOptions extends CallOptions {
+  /**
+   * "control" runs the call on a second Thread reserved for subscribe/unsubscribe, so a slow or
+   * stuck read can never delay (or make the node reject as "thread busy") a Handler.disconnect.
+   */
+  lane?: "read" | "control";
+}
+
+export class Session {
+  readonly conn: RpcConnection;
+  readonly #socket: Deno.UnixConn;
+  readonly #timeoutMs: number;
+  #read!: Lane;
+  #control!: Lane;
+  readonly threadMap = new LocalThreadMap();
+  /** Live subscription Handlers, disconnected before the socket closes. */
+  readonly subscriptions = new Set<RemoteCap>();
+  init!: RemoteCap;
+  chain!: RemoteCap;
+  node!: RemoteCap;
+  /** Absent on multiprocess builds without the tracing interface. */
+  tracing: RemoteCap | undefined;
+  flavour: Flavour = "multiprocess";
+  readonly #done: Promise<void>;
+  readonly #onProtocolError: ((e: Error) => void) | undefined;
+
+  private constructor(socket: Deno.UnixConn, options: SessionOptions) {
+    this.#socket = socket;
+    this.#timeoutMs = options.callTimeoutMs ?? 5000;
+    this.#onProtocolError = options.onProtocolError;
+    this.conn = new RpcConnection({
+      write: (p) => socket.write(p),
+      close: () => socket.close(),
+    }, {
+      limits: options.limits,
+      onClose: options.onClose,
+      onWarning: options.onWarning,
+      onProtocolError: (e) => void this.#emergencyShutdown(e),
+    });
+    this.#done = this.#readLoop();
+  }
+
+  /** Connects to the node's socket and performs the handshake. */
+  static async open(path: string, options: SessionOptions = {}): Promise<Session> {
+    const socket = await Deno.connect({ transport: "unix", path });
+    const session = new Session(socket, options);
+    try {
+      await session.#handshake();
+    } catch (e) {
+      session.close(e instanceof Error ? e : new Error(String(e)));
+      await session.closed;
+      throw e;
+    }
+    return session;
+  }
+
+  /** Resolves when the socket's read side has ended. */
+  get closed(): Promise<void> {
+    return this.#done;
+  }
+
+  async #readLoop(): Promise<void> {
+    const buf = new Uint8Array(256 * 1024);
+    try {
+      for (;;) {
+        const n = await this.#socket.read(buf);
+        if (n === null) {
+          this.conn.close(new DisconnectedError("the node closed the connection"));
+          return;
+        }
+        this.conn.receive(buf.subarray(0, n));
+        if (this.conn.closed) return;
+      }
+    } catch (e) {
+      this.conn.close(new DisconnectedError(`read failed: ${errorText(e)}`));
+    }
+  }
+
+  async #handshake(): Promise<void> {
+    const opts = { timeoutMs: this.#timeoutMs };
+    this.init = await this.conn.bootstrap(opts);
+    // The node answers construct with its own ThreadMap; we keep it only long enough to make a thread.
+    const remoteMap = await this.conn.call(
+      this.init,
+      Init$Client.methods[0],
+      (p, caps) => setCapAt(p, 0, caps.add(this.threadMap)),
+      (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.construct"),
+      opts,
+    );
+    const makeThread = (name: string) =>
+      this.conn.call(
+        remoteMap,
+        ThreadMap$Client.methods[0],
+        (p) => p.name = name,
+        (r, caps) => takeRemote(caps, capIndexAt(r, 0), "ThreadMap.makeThread"),
+        opts,
+      );
+    try {
+      this.#read = { thread: await makeThread(THREAD_NAME), queue: new ThreadQueue() };
+      this.#control = { thread: await makeThread(`${THREAD_NAME}-control`), queue: new ThreadQueue() };
+    } finally {
+      remoteMap.release();
+    }
+    await this.#makeInterfaces();
+  }
+
+  /**
+   * Obtains Chain, Node and Tracing, refusing nodes that do not really offer them. Stock releases
+   * answer makeNode (@5) with "method not implemented", and stock master answers makeChain (@4)
+   * with an Rpc object: a Chain call on it is rejected by the node, so one harmless Chain call
+   * proves the interface before any data is read through it.
+   */
+  async #makeInterfaces(): Promise<void> {
+    try {
+      this.node = await this.callWithContext(
+        this.init,
+        Init$Client.methods[5],
+        undefined,
+        (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.makeNode"),
+      );
+    } catch (e) {
+      if (e instanceof RemoteError) {
+        throw new FlavourError(
+          `the node has no Node interface (Init.makeNode failed: ${e.reason}); this looks like a stock Bitcoin Core release, and this exporter needs a multiprocess build that offers Chain and Node (e.g. the pr/trace branch)`,
+        );
+      }
+      throw e;
+    }
+    this.chain = await this.callWithContext(
+      this.init,
+      Init$Client.methods[4],
+      undefined,
+      (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.makeChain"),
+    );
+    try {
+      await this.callWithContext(this.chain, Chain$Client.methods[1], undefined, () => undefined);
+    } catch (e) {
+      if (e instanceof RemoteError) {
+        throw new FlavourError(
+          `Init.makeChain did not return a working Chain interface (${e.reason}); the node is not a multiprocess build this exporter supports`,
+        );
+      }
+      throw e;
+    }
+    try {
+      this.tracing = await this.callWithContext(
+        this.init,
+        Init$Client.methods[7],
+        undefined,
+        (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.makeTracing"),
+      );
+    } catch (e) {
+      if (!(e instanceof RemoteError)) throw e;
+      this.tracing = undefined;
+    }
+  }
+
+  /**
+   * Calls a method whose first parameter is a `Proxy.Context`, filling it with our Thread, and
+   * serialised with every other call on that Thread.
+   */
+  callWithContext<P extends $.Struct & { _initContext(): Context }, R extends $.Struct, T>(
+    target: RemoteCap,
+    method: $.Method<P, R>,
+    build: ((params: P, caps: CapTable) => void) | undefined,
+    decode: (results: R, caps: ResultCaps) => T,
+    options?: SessionCallOptions,
+  ): Promise<T> {
+    const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
+    const deadline = performance.now() + timeoutMs;
+    const lane = options?.lane === "control" ? this.#control : this.#read;
+    return lane.queue.run(deadline, (remaining) => this.#callOn(lane, target, method, build, decode, remaining));
+  }
+
+  #callOn<P extends $.Struct & { _initContext(): Context }, R extends $.Struct, T>(
+    lane: Lane,
+    target: RemoteCap,
+    method: $.Method<P, R>,
+    build: ((params: P, caps: CapTable) => void) | undefined,
+    decode: (results: R, caps: ResultCaps) => T,
+    timeoutMs: number,
+  ): Promise<T> {
+    return this.conn.call(
+      target,
+      method,
+      (p, caps) => {
+        setCapAt(p._initContext(), 0, caps.add(lane.thread));
+        build?.(p, caps);
+      },
+      decode,
+      { timeoutMs },
+    );
+  }
+
+  /**
+   * Registers a subscription (a call that passes one of our objects and returns a Handler). The
+   * Handler is tracked so that every way this session ends disconnects it first.
+   */
+  async subscribe<P extends $.Struct & { _initContext(): Context }, R extends $.Struct>(
+    target: RemoteCap,
+    method: $.Method<P, R>,
+    build: (params: P, caps: CapTable) => void,
+  ): Promise<RemoteCap> {
+    const handler = await this.callWithContext(
+      target,
+      method,
+      build,
+      (r, caps) => takeRemote(caps, capIndexAt(r, 0), method.methodName ?? "subscription"),
+      { lane: "control" },
+    );
+    this.subscriptions.add(handler);
+    return handler;
+  }
+
+  /** `Handler.disconnect` on a subscription, then release it. */
+  async unsubscribe(handler: RemoteCap, options?: CallOptions): Promise<void> {
+    this.subscriptions.delete(handler);
+    try {
+      await this.callWithContext(handler, Handler$Client.methods[1], undefined, () => undefined, {
+        ...options,
+        lane: "control",
+      });
+    } finally {
+      handler.release();
+    }
+  }
+
+  /**
+   * The orderly end: disconnect every subscription (the node dies if the socket closes with one
+   * live), then close. Failures to disconnect are reported, and the socket is closed regardless.
+   */
+  async shutdown(reason: Error = new DisconnectedError("session closed"), timeoutMs = 2000): Promise<Error[]> {
+    const errors: Error[] = [];
+    for (const h of [...this.subscriptions]) {
+      try {
+        await this.unsubscribe(h, { timeoutMs });
+      } catch (e) {
+        errors.push(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    await this.conn.flushed();
+    this.close(reason);
+    await this.closed;
+    return errors;
+  }
+
+  /**
+   * The node sent something we cannot parse, so no answer from it can be read any more. Sending
+   * still works: ask it to disconnect every subscription (on the control Thread, bypassing the
+   * queue, since no earlier call's Return will ever be seen), give it a moment, then abort.
+   */
+  async #emergencyShutdown(error: Error): Promise<void> {
+    this.#onProtocolError?.(error);
+    if (!this.#control) this.subscriptions.clear();
+    for (const h of [...this.subscriptions]) {
+      this.subscriptions.delete(h);
+      this.#callOn(this.#control, h, Handler$Client.methods[1], undefined, () => undefined, EMERGENCY_GRACE_MS)
+        .catch(() => {});
+    }
+    await this.conn.flushed();
+    await new Promise((r) => setTimeout(r, EMERGENCY_GRACE_MS));
+    this.conn.abort(error);
+  }
+
+  /** Closes the connection at once. Use shutdown() unless the connection is already gone. */
+  close(reason: Error = new DisconnectedError("session closed")): void {
+    this.conn.close(reason);
+  }
+}
+
+function takeRemote(caps: ResultCaps, index: number, what: string): RemoteCap {
+  const cap = caps.cap(index);
+  if (!(cap instanceof RemoteCap)) throw new RemoteError(`${what} returned no capability`);
+  return cap;
+}
+
+export { Chain$Client, Handler$Client, Init$Client, Node$Client, Tracing$Client };
