@@ -34,6 +34,7 @@ export class Exporter {
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #ibdTimer: ReturnType<typeof setTimeout> | undefined;
+  #utxoSubscribing = false;
   // Self-metrics.
   up = 0;
   connectAttempts = 0;
@@ -49,6 +50,29 @@ export class Exporter {
     this.#chain = collectors.chain;
     this.#utxo = collectors.utxo;
     this.#node = collectors.node;
+    // A scrape that finds the node out of IBD registers the deferred UTXO subscription at once.
+    this.#node.onReadings = (r) => {
+      const s = this.#session;
+      if (!r.ibd && s && this.#utxoDeferred()) void this.#subscribeUtxo(s);
+    };
+  }
+
+  #utxoDeferred(): boolean {
+    return this.#utxo.available && !this.#utxo.subscribed && !this.#utxoSubscribing;
+  }
+
+  async #subscribeUtxo(session: Session): Promise<void> {
+    if (this.#utxoSubscribing) return;
+    this.#utxoSubscribing = true;
+    try {
+      if (this.#session !== session || this.#stopping || this.#utxo.subscribed) return;
+      this.#o.log.info("initial block download complete");
+      await this.#utxo.attach(session, false);
+    } catch (e) {
+      this.#o.log.warn(`subscribing to the UTXO cache trace failed: ${errorText(e)}`);
+    } finally {
+      this.#utxoSubscribing = false;
+    }
   }
 
   get collectors(): Collector[] {
@@ -125,11 +149,8 @@ export class Exporter {
       try {
         const ibd = await session.callWithContext(session.chain, Chain$Client.methods[33], undefined, (r) => r.result);
         if (this.#session !== session || this.#stopping) return;
-        if (!ibd) {
-          this.#o.log.info("initial block download complete");
-          await this.#utxo.attach(session, false);
-          return;
-        }
+        if (!ibd) await this.#subscribeUtxo(session);
+        if (!this.#utxoDeferred()) return;
       } catch (e) {
         this.#o.log.warn(`checking initial block download failed: ${errorText(e)}`);
       }

@@ -39,6 +39,9 @@ export class NodeGaugesCollector implements Collector {
   /** Rounds of calls made to the node, for tests and the self-metrics. */
   rounds = 0;
 
+  /** Called with each fresh set of readings (the exporter watches `ibd`). */
+  onReadings: ((r: NodeReadings) => void) | undefined;
+
   constructor(readonly log: Logger, readonly options: NodeGaugesOptions) {}
 
   attach(session: Session): Promise<void> {
@@ -111,6 +114,7 @@ export class NodeGaugesCollector implements Collector {
         bytesSent,
       };
       this.#readAt = performance.now();
+      this.onReadings?.(this.#readings);
     } catch (e) {
       this.#readings = undefined;
       this.log.warn(`reading node state failed: ${e instanceof Error ? e.message : e}`);

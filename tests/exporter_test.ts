@@ -1,0 +1,143 @@
+/**
+ * The exporter end to end: main.ts as a subprocess with only its narrow permissions, the C++ peer
+ * playing the node, Prometheus's view through the real HTTP server.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../src/testing/assert.ts";
+import { TestPeer } from "./support/peer.ts";
+import { ExporterProc, samples } from "./support/exporter.ts";
+
+const HASH = "22".repeat(32);
+const TX = "02000000" + "01" + "33".repeat(32) + "00000000" + "00" + "ffffffff" + "01" + "0000000000000000" + "00" +
+  "00000000";
+
+Deno.test("scripted scenario: every metric driven to a known value, whole /metrics compared", async () => {
+  const peer = await TestPeer.start();
+  let exp: ExporterProc | undefined;
+  try {
+    await peer.ok("set isInitialBlockDownload 1");
+    await peer.ok("set getHeaderTip 200 1700000000");
+    await peer.ok("set getVerificationProgress 0.999");
+    await peer.ok("set getMempoolSize 3");
+    await peer.ok("set getMempoolDynamicUsage 4096");
+    await peer.ok("set getMempoolMaxUsage 300000000");
+    await peer.ok("set getNodeCount 8");
+    await peer.ok("set getTotalBytesRecv 1000");
+    await peer.ok("set getTotalBytesSent 2000");
+    exp = await ExporterProc.start({ socketPath: peer.socketPath });
+    await exp.waitLog(/subscribed to chain notifications/);
+    await exp.waitLog(/deferring UTXO cache trace/);
+    // In IBD: the UTXO subscription must not exist yet.
+    assertEquals((await peer.status()).utxo, "0");
+    await peer.ok(`fire blockConnected 106 ${HASH} 0`);
+    await peer.ok(`fire blockConnected 107 ${HASH} 0`);
+    await peer.ok(`fire blockConnected 50 ${HASH} 1`); // a background (historical) chainstate block
+    await peer.ok(`fire blockConnected 108 ${HASH} 0`);
+    await peer.ok(`fire blockDisconnected 108 ${HASH}`);
+    await peer.ok(`fire blockConnected 108 ${HASH} 0`);
+    for (let i = 0; i < 4; i++) await peer.ok("fire updatedBlockTip");
+    for (let i = 0; i < 7; i++) await peer.ok(`fire txAdded ${TX}`);
+    for (let r = 0; r <= 5; r++) await peer.ok(`fire txRemoved ${TX} ${r}`);
+    await peer.ok(`fire chainStateFlushed 0 ${HASH}`);
+    await peer.ok(`fire chainStateFlushed 1 ${HASH}`);
+    const during = samples(await exp.scrape());
+    assertEquals(during.get("bitcoin_ibd"), "1");
+    assertEquals(during.has("bitcoin_utxo_cache_add_total"), true);
+    assertEquals((await peer.status()).utxo, "0");
+    // Leaving IBD: the next read of the node registers the UTXO subscription.
+    await peer.ok("set isInitialBlockDownload 0");
+    await new Promise((r) => setTimeout(r, 1100)); // past the scrape cache
+    await exp.scrape();
+    await peer.waitStatus((s) => s.utxo === "1");
+    await exp.waitLog(/subscribed to UTXO cache trace/);
+    // Value sums past 2^53: 5 x 21e14-ish exceeds 2^53 (9007199254740992).
+    for (let i = 0; i < 5; i++) await peer.ok("fire utxoAdd 2099999997690001 100 0 0");
+    await peer.ok("fire utxoAdd 5000000000 108 0 1");
+    for (let i = 0; i < 3; i++) await peer.ok("fire utxoSpend 2099999997690001 100 1 0");
+    await peer.ok("fire utxoUncache 123 7 2 0");
+    await new Promise((r) => setTimeout(r, 1100));
+    const body = await exp.scrape();
+    assertEquals(body, EXPECTED.replace("LAST_CONNECT", lastConnect(body)));
+    const res = await fetch(exp.url());
+    assertEquals(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    await res.body?.cancel();
+  } finally {
+    const code = await exp?.stop("SIGTERM");
+    assertEquals(code, 0, exp?.lines.join("\n"));
+    const st = await peer.waitStatus((s) => s.connected === "0");
+    assertEquals([st.notifications, st.utxo, st.handler_disconnects], ["0", "0", "2"]);
+    assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+  }
+});
+
+function lastConnect(body: string): string {
+  const v = samples(body).get("bitcoind_ipc_exporter_last_connect_timestamp_seconds");
+  assert(v !== undefined && Math.abs(Number(v) - Date.now() / 1000) < 120, `last connect ${v}`);
+  return v!;
+}
+
+Deno.test("HTTP: HEAD, 404 for other paths, 405 for other methods, query strings ignored", async () => {
+  const peer = await TestPeer.start();
+  const exp = await ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/subscribed to chain notifications/);
+    const head = await fetch(exp.url(), { method: "HEAD" });
+    assertEquals(head.status, 200);
+    assertEquals(await head.text(), "");
+    const nf = await fetch(exp.url("/"));
+    assertEquals(nf.status, 404);
+    await nf.body?.cancel();
+    const post = await fetch(exp.url(), { method: "POST", body: "x" });
+    assertEquals(post.status, 405);
+    assertEquals(post.headers.get("allow"), "GET, HEAD");
+    await post.body?.cancel();
+    const q = await fetch(exp.url("/metrics?name[]=x&%zz"));
+    assertEquals(q.status, 200);
+    assertStringIncludes(await q.text(), "bitcoin_up 1");
+  } finally {
+    assertEquals(await exp.stop("SIGINT"), 0);
+    assertEquals(await peer.stop(), 0);
+  }
+});
+
+Deno.test("shutdown: the peer sees every Handler.disconnect before the close, exit 0 in time", async () => {
+  const peer = await TestPeer.start();
+  await peer.ok("set isInitialBlockDownload 0");
+  const exp = await ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/subscribed to UTXO cache trace/);
+    const from = peer.notices.length;
+    const t0 = performance.now();
+    assertEquals(await exp.stop("SIGTERM"), 0);
+    assert(performance.now() - t0 < 5000, "exit within 5 s");
+    const order = peer.notices.slice(from).filter((n) => /^(unsubscribed|disconnected)/.test(n));
+    assertEquals(order.slice(-1)[0], "disconnected");
+    assertEquals(order.filter((n) => n.startsWith("unsubscribed")).length, 2);
+  } finally {
+    assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+  }
+});
+
+const EXPECTED = `# HELP bitcoin_up 1 while connected to the node with the IPC handshake done, 0 otherwise.
+# TYPE bitcoin_up gauge
+bitcoin_up 1
+
+# HELP bitcoind_ipc_exporter_connect_attempts_total Attempts to connect to the node's IPC socket.
+# TYPE bitcoind_ipc_exporter_connect_attempts_total counter
+bitcoind_ipc_exporter_connect_attempts_total 1
+
+# HELP bitcoind_ipc_exporter_connects_total Successful connections (handshake and subscriptions done).
+# TYPE bitcoind_ipc_exporter_connects_total counter
+bitcoind_ipc_exporter_connects_total 1
+
+# HELP bitcoind_ipc_exporter_last_connect_timestamp_seconds Unix time of the last successful connection.
+# TYPE bitcoind_ipc_exporter_last_connect_timestamp_seconds gauge
+bitcoind_ipc_exporter_last_connect_timestamp_seconds LAST_CONNECT
+
+# HELP bitcoind_ipc_exporter_node_info The connected node's IPC flavour (interfaces it offers).
+# TYPE bitcoind_ipc_exporter_node_info gauge
+bitcoind_ipc_exporter_node_info{flavour="multiprocess"} 1
+
+# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
+# TYPE bitcoin_blocks_connected_total counter
+bitcoin_blocks_connected_total 5
+`;

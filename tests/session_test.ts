@@ -1,0 +1,255 @@
+/**
+ * Interop: our TypeScript RPC + session against the reference C++ Cap'n Proto implementation
+ * (tests/peer), through a real Unix socket.
+ */
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../src/testing/assert.ts";
+import { Chain$Client, Node$Client, Session } from "../src/ipc/session.ts";
+import { CallTimeoutError, DisconnectedError, RemoteError } from "../src/ipc/rpc.ts";
+import { setCapAt } from "../src/ipc/capnp.ts";
+import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";
+import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
+import { memoryLogger } from "../src/log.ts";
+import { TestPeer } from "./support/peer.ts";
+
+const HASH = "11".repeat(32);
+
+async function withPeer(
+  fn: (peer: TestPeer) => Promise<void>,
+  options: { noCrash?: boolean } = {},
+): Promise<void> {
+  const peer = await TestPeer.start(options);
+  try {
+    await fn(peer);
+  } finally {
+    const code = await peer.stop();
+    if (!options.noCrash) assertEquals(code, 0, `peer exit code; notices: ${peer.notices.join(" | ")}`);
+  }
+}
+
+Deno.test("handshake: construct with our ThreadMap, two Threads, Chain/Node/Tracing", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    const st = await peer.status();
+    assertEquals(st.connected, "1");
+    assertEquals(st.client_threadmap, "1");
+    assertEquals(st.threads, "2");
+    assert(s.tracing !== undefined, "tracing interface");
+    await s.shutdown();
+  });
+});
+
+Deno.test("every Chain/Node read the exporter uses returns the peer's values", async () => {
+  await withPeer(async (peer) => {
+    await peer.ok("set getHeaderTip 812345 1700000000");
+    await peer.ok("set isInitialBlockDownload 1");
+    await peer.ok("set getVerificationProgress 0.5");
+    await peer.ok("set getMempoolSize 4294967296");
+    await peer.ok("set getMempoolDynamicUsage 123456789");
+    await peer.ok("set getMempoolMaxUsage 300000000");
+    await peer.ok("set getNodeCount 11");
+    await peer.ok("set getTotalBytesRecv 9007199254740993");
+    await peer.ok("set getTotalBytesSent 77");
+    await peer.ok("set getHeight 812340");
+    const s = await Session.open(peer.socketPath);
+    const n = Node$Client.methods;
+    const tip = await s.callWithContext(s.node, n[31], undefined, (r) => [r.result, r.height]);
+    assertEquals(tip, [true, 812345]);
+    assertEquals(await s.callWithContext(s.chain, Chain$Client.methods[33], undefined, (r) => r.result), true);
+    assertEquals(await s.callWithContext(s.node, n[36], undefined, (r) => r.result), 0.5);
+    assertEquals(await s.callWithContext(s.node, n[28], undefined, (r) => r.result), 4294967296n);
+    assertEquals(await s.callWithContext(s.node, n[29], undefined, (r) => r.result), 123456789n);
+    assertEquals(await s.callWithContext(s.node, n[30], undefined, (r) => r.result), 300000000n);
+    assertEquals(await s.callWithContext(s.node, n[18], (p) => p.flags = 3, (r) => r.result), 11n);
+    assertEquals(await s.callWithContext(s.node, n[26], undefined, (r) => r.result), 9007199254740993n);
+    assertEquals(await s.callWithContext(s.node, n[27], undefined, (r) => r.result), 77n);
+    assertEquals(
+      await s.callWithContext(s.chain, Chain$Client.methods[1], undefined, (r) => [r.hasResult, r.result]),
+      [true, 812340],
+    );
+    assertEquals((await peer.status()).node_count_flags, "3");
+    await peer.ok("set getHeaderTip none");
+    assertEquals(await s.callWithContext(s.node, n[31], undefined, (r) => r.result), false);
+    await s.shutdown();
+  });
+});
+
+Deno.test("a remote exception rejects the call with the node's reason", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    await peer.ok("throw getMempoolSize");
+    const e = await assertRejects(
+      () => s.callWithContext(s.node, Node$Client.methods[28], undefined, (r) => r.result),
+      RemoteError,
+    );
+    assertStringIncludes(e.message, "getMempoolSize failed");
+    await peer.ok("throw none");
+    // The session is still usable after a failed call.
+    await s.callWithContext(s.node, Node$Client.methods[28], undefined, (r) => r.result);
+    await s.shutdown();
+  });
+});
+
+Deno.test("calls on one Thread never overlap: a stalled call delays, not fails, the next", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    await peer.ok("stall getMempoolSize");
+    const first = s.callWithContext(s.node, Node$Client.methods[28], undefined, (r) => r.result, { timeoutMs: 10_000 });
+    const second = s.callWithContext(s.node, Node$Client.methods[30], undefined, (r) => r.result, {
+      timeoutMs: 10_000,
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    await peer.ok("stall none");
+    await first;
+    await second; // the peer rejects overlapping calls with "thread busy", as libmultiprocess does
+    await s.shutdown();
+  });
+});
+
+Deno.test("a stuck call times out, and so do calls queued behind it; no pile-up", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    await peer.ok("stall getMempoolSize");
+    const t0 = performance.now();
+    const calls = [0, 1, 2].map(() =>
+      s.callWithContext(s.node, Node$Client.methods[28], undefined, (r) => r.result, { timeoutMs: 200 })
+    );
+    for (const c of calls) await assertRejects(() => c, CallTimeoutError);
+    assert(performance.now() - t0 < 2000, "timeouts honoured");
+    assertEquals(s.conn.stats.questions, 1, "only the first call reached the node");
+    await peer.ok("stall none");
+    await s.shutdown();
+  });
+});
+
+Deno.test("the connection dropped mid-call rejects every pending call promptly", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    await peer.ok("stall getMempoolSize");
+    const pending = s.callWithContext(s.node, Node$Client.methods[28], undefined, (r) => r.result, {
+      timeoutMs: 30_000,
+    });
+    const queued = s.callWithContext(s.node, Node$Client.methods[29], undefined, (r) => r.result, {
+      timeoutMs: 30_000,
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    await peer.ok("drop");
+    await assertRejects(() => pending, DisconnectedError);
+    await assertRejects(() => queued, DisconnectedError);
+    assert(performance.now() - t0 < 1000, "rejected promptly");
+    await s.closed;
+    await peer.ok("stall none");
+  });
+});
+
+Deno.test("callbacks arrive in order with correct values, senderPromise contexts leak nothing", async () => {
+  await withPeer(async (peer) => {
+    const log = memoryLogger(true);
+    const s = await Session.open(peer.socketPath);
+    const chain = new ChainNotificationsCollector(log);
+    const utxo = new UtxoCacheCollector(log);
+    await chain.attach(s);
+    await utxo.attach(s, false);
+    assertEquals((await peer.status()).notifications, "1");
+    assertEquals((await peer.status()).utxo, "1");
+    await peer.ok(`fire blockConnected 106 ${HASH} 0`);
+    await peer.ok(`fire blockConnected 107 ${HASH} 1`);
+    await peer.ok(`fire blockDisconnected 107 ${HASH}`);
+    await peer.ok("fire updatedBlockTip");
+    await peer.ok("fire txAdded 0200000001" + "00".repeat(36) + "00ffffffff0100000000000000000000000000");
+    for (let r = 0; r <= 5; r++) await peer.ok(`fire txRemoved 02000000000000000000 ${r}`);
+    await peer.ok(`fire chainStateFlushed 0 ${HASH}`);
+    await peer.ok("fire utxoAdd 5000000000 106 0 1");
+    await peer.ok("fire utxoSpend 2100000000000000 2147483647 4294967295 0");
+    await peer.ok("fire utxoUncache 1 1 1 0");
+    const rep = await peer.ok("repeat 500 fire utxoAdd 1 200 1 0");
+    assertEquals(rep.n, "500");
+    assertEquals(chain.blocksConnected, 2);
+    assertEquals(chain.blockHeight, 107);
+    assertEquals(chain.blocksDisconnected, 1);
+    assertEquals(chain.tipUpdates, 1);
+    assertEquals(chain.txAdded, 1);
+    assertEquals(chain.txRemoved, 6);
+    assertEquals(chain.txRemovedByReason, [1, 1, 1, 1, 1, 1, 0]);
+    assertEquals(chain.flushes, 1);
+    assertEquals(utxo.counts.slice(1), [501, 1, 1]);
+    assertEquals(utxo.sums[1].value, 5000000500n);
+    assertEquals(utxo.sums[2].value, 2100000000000000n);
+    assert(log.lines.some((l) => l.includes("block connected height=107") && l.includes("role=historical")));
+    assert(log.lines.some((l) => l.includes("height=2147483647") && l.includes(":4294967295")), "UInt32 edges");
+    // Context.thread promises from callbacks are released with each answer: no import growth.
+    assert(s.conn.stats.imports <= 8, `imports ${JSON.stringify(s.conn.stats)}`);
+    await s.shutdown();
+    const st = await peer.waitStatus((x) => x.connected === "0");
+    assertEquals([st.notifications, st.utxo], ["0", "0"]);
+    assertEquals(st.handler_disconnects, "2");
+  });
+});
+
+Deno.test("Handler.disconnect ends the subscription and the peer releases our callback object", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    const chain = new ChainNotificationsCollector(memoryLogger());
+    await chain.attach(s);
+    assert(s.conn.isExported(chain), "exported while subscribed");
+    const [handler] = [...s.subscriptions];
+    await s.unsubscribe(handler);
+    await peer.waitNotice(/unsubscribed notifications/);
+    assertEquals((await peer.status()).notifications, "0");
+    const deadline = Date.now() + 5000;
+    while (s.conn.isExported(chain) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert(!s.conn.isExported(chain), "peer released our ChainNotifications object");
+    assertEquals((await peer.cmd(`fire blockConnected 1 ${HASH} 0`)).startsWith("err"), true);
+    await s.shutdown();
+  });
+});
+
+Deno.test("hazard reproduced: closing the socket with a live subscription crashes the node (peer)", async () => {
+  const peer = await TestPeer.start();
+  try {
+    const s = await Session.open(peer.socketPath);
+    const chain = new ChainNotificationsCollector(memoryLogger());
+    await chain.attach(s);
+    s.close(); // deliberately skipping shutdown(): what a crash of ours would do
+    await s.closed;
+    assertEquals(await peer.exitCode(), 71);
+    assert(peer.notices.some((n) => n.includes("crash disconnect-with-live-subscription")));
+  } finally {
+    await peer.stop();
+  }
+});
+
+Deno.test("garbage from the node: subscriptions are disconnected before we close, node survives", async () => {
+  await withPeer(async (peer) => {
+    const errors: Error[] = [];
+    const s = await Session.open(peer.socketPath, { onProtocolError: (e) => errors.push(e) });
+    const chain = new ChainNotificationsCollector(memoryLogger());
+    await chain.attach(s);
+    await peer.ok("garbage ffffffff00000000deadbeef");
+    await s.closed;
+    assertEquals(errors.length, 1);
+    const st = await peer.waitStatus((x) => x.connected === "0");
+    assertEquals(st.notifications, "0");
+    assert(!peer.exited, "peer (node) still alive");
+  });
+});
+
+Deno.test("a call whose Context.thread is not one of the node's Threads fails like libmultiprocess", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    // Pass our own Thread object (from our ThreadMap) where the node expects one of its own.
+    const own = s.threadMap.threads[0] ?? { interfaceId: 0n, dispatch: () => undefined };
+    const e = await assertRejects(
+      () =>
+        s.conn.call(
+          s.node,
+          Node$Client.methods[28],
+          (p, caps) => setCapAt(p._initContext(), 0, caps.add(own)),
+          (r) => r.result,
+        ),
+      RemoteError,
+    );
+    assert(e.message.length > 0);
+    await s.shutdown();
+  });
+});
