@@ -1,7 +1,7 @@
 /** Runs main.ts as a subprocess with exactly the narrow permissions it documents. */
 const root = new URL("../../", import.meta.url).pathname;
 
-export async function freePort(): Promise<number> {
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -36,7 +36,7 @@ export class ExporterProc {
   }
 
   static async start(o: ExporterProcOptions): Promise<ExporterProc> {
-    const port = o.port ?? await freePort();
+    const port = o.port ?? freePort();
     const listen = `127.0.0.1:${port}`;
     const args = [
       "run",
