@@ -9,6 +9,7 @@ import { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
 import type { ListenAddress } from "./cli.ts";
 import { Exporter } from "./exporter.ts";
 import { metricsHandler } from "./http.ts";
+import { HttpServer } from "./http_server.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry } from "./registry.ts";
 
@@ -52,17 +53,14 @@ export async function run(o: RunOptions): Promise<number> {
   registry.add(...exporter.families());
   for (const c of exporter.collectors) registry.add(...c.families());
 
-  let server: Deno.HttpServer;
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = new HttpServer({
       hostname: o.listen.hostname,
       port: o.listen.port,
-      onListen: () => {},
-      onError: (e) => {
-        log.error(`http: ${e instanceof Error ? e.message : e}`);
-        return new Response("Internal Server Error\n", { status: 500 });
-      },
-    }, metricsHandler({ registry, refresh: () => exporter.refresh(), log }));
+      handler: metricsHandler({ registry, refresh: () => exporter.refresh(), log }),
+      onError: (m) => log.error(`http: ${m}`),
+    });
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       log.error(`cannot listen on ${o.listen.permission}: address already in use (another exporter running?)`);
