@@ -191,6 +191,7 @@ class HeadReader {
     if (started) deadline = performance.now() + headMs;
     for (;;) {
       const end = findHeadEnd(this.#buf);
+      if (end > this.max) throw new HttpError(431, "request head too large");
       if (end >= 0) {
         const headText = new TextDecoder().decode(this.#buf.subarray(0, end));
         this.#buf = this.#buf.slice(end + 4);

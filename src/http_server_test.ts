@@ -1,0 +1,112 @@
+import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
+import { HttpServer } from "./http_server.ts";
+
+function start(overrides: Partial<ConstructorParameters<typeof HttpServer>[0]> = {}) {
+  return new HttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: (req) => new Response(`${req.method} ${new URL(req.url).pathname}\n`),
+    ...overrides,
+  });
+}
+
+async function raw(port: number, request: string): Promise<string> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  await c.write(new TextEncoder().encode(request));
+  let out = "";
+  const buf = new Uint8Array(65536);
+  for (;;) {
+    const n = await c.read(buf);
+    if (n === null) break;
+    out += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  c.close();
+  return out;
+}
+
+Deno.test("keep-alive: several requests on one connection, HEAD has no body", async () => {
+  const s = start();
+  try {
+    const out = await raw(
+      s.addr.port,
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c?q=%zz HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    const responses = out.split("HTTP/1.1 ").slice(1);
+    assertEquals(responses.length, 3, out);
+    assertStringIncludes(responses[0], "GET /a");
+    assert(!responses[1].includes("HEAD /b"), "HEAD body omitted");
+    assertStringIncludes(responses[1], "Content-Length: 8");
+    assertStringIncludes(responses[2], "GET /c");
+  } finally {
+    await s.shutdown();
+  }
+});
+
+Deno.test("slowloris: a request head not finished in time is answered 408 and closed", async () => {
+  const s = start({ headerTimeoutMs: 300 });
+  try {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+    await c.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+    const t0 = performance.now();
+    const buf = new Uint8Array(1024);
+    const n = await c.read(buf);
+    assert(n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 408"));
+    assert(performance.now() - t0 < 2000);
+    assertEquals(await c.read(buf), null, "closed after 408");
+    c.close();
+    // A connection that never sends anything is closed silently.
+    const idle = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
+    assertEquals(await idle.read(buf), null);
+    idle.close();
+  } finally {
+    await s.shutdown();
+  }
+});
+
+Deno.test("bounded: connection limit, head size, bodies, malformed requests", async () => {
+  const s = start({ maxConnections: 2, headerTimeoutMs: 2000 });
+  try {
+    const held = [
+      await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port }),
+      await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port }),
+    ];
+    await new Promise((r) => setTimeout(r, 50));
+    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 503");
+    for (const c of held) c.close();
+    await new Promise((r) => setTimeout(r, 50));
+    assertStringIncludes(
+      await raw(s.addr.port, `GET /${"a".repeat(10000)} HTTP/1.1\r\nConnection: close\r\n\r\n`),
+      "HTTP/1.1 431",
+    );
+    assertStringIncludes(await raw(s.addr.port, "POST / HTTP/1.1\r\nContent-Length: 999999\r\n\r\n"), "HTTP/1.1 413");
+    assertStringIncludes(
+      await raw(s.addr.port, "POST /x HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"),
+      "POST /x",
+    );
+    assertStringIncludes(await raw(s.addr.port, "NONSENSE\r\n\r\n"), "HTTP/1.1 400");
+    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/2.0\r\n\r\n"), "HTTP/1.1 505");
+    assertStringIncludes(
+      await raw(s.addr.port, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+      "HTTP/1.1 501",
+    );
+  } finally {
+    await s.shutdown();
+  }
+});
+
+Deno.test("a failing handler is a 500, and the server keeps serving", async () => {
+  const errors: string[] = [];
+  const s = start({
+    handler: () => {
+      throw new Error("boom");
+    },
+    onError: (m) => errors.push(m),
+  });
+  try {
+    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), "HTTP/1.1 500");
+    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), "HTTP/1.1 500");
+    assertEquals(errors.length, 2);
+  } finally {
+    await s.shutdown();
+  }
+});
