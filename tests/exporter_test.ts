@@ -120,24 +120,91 @@ Deno.test("shutdown: the peer sees every Handler.disconnect before the close, ex
 const EXPECTED = `# HELP bitcoin_up 1 while connected to the node with the IPC handshake done, 0 otherwise.
 # TYPE bitcoin_up gauge
 bitcoin_up 1
-
 # HELP bitcoind_ipc_exporter_connect_attempts_total Attempts to connect to the node's IPC socket.
 # TYPE bitcoind_ipc_exporter_connect_attempts_total counter
 bitcoind_ipc_exporter_connect_attempts_total 1
-
 # HELP bitcoind_ipc_exporter_connects_total Successful connections (handshake and subscriptions done).
 # TYPE bitcoind_ipc_exporter_connects_total counter
 bitcoind_ipc_exporter_connects_total 1
-
 # HELP bitcoind_ipc_exporter_last_connect_timestamp_seconds Unix time of the last successful connection.
 # TYPE bitcoind_ipc_exporter_last_connect_timestamp_seconds gauge
 bitcoind_ipc_exporter_last_connect_timestamp_seconds LAST_CONNECT
-
 # HELP bitcoind_ipc_exporter_node_info The connected node's IPC flavour (interfaces it offers).
 # TYPE bitcoind_ipc_exporter_node_info gauge
 bitcoind_ipc_exporter_node_info{flavour="multiprocess"} 1
-
 # HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
 # TYPE bitcoin_blocks_connected_total counter
 bitcoin_blocks_connected_total 5
+# HELP bitcoin_blocks_disconnected_total Blocks disconnected via ChainNotifications.
+# TYPE bitcoin_blocks_disconnected_total counter
+bitcoin_blocks_disconnected_total 1
+# HELP bitcoin_mempool_tx_added_total Transactions added to mempool.
+# TYPE bitcoin_mempool_tx_added_total counter
+bitcoin_mempool_tx_added_total 7
+# HELP bitcoin_mempool_tx_removed_total Transactions removed from mempool for expiry, size limit, reorg, conflict or replacement; transactions mined in a block leave with blockConnected and are not counted here.
+# TYPE bitcoin_mempool_tx_removed_total counter
+bitcoin_mempool_tx_removed_total 6
+# HELP bitcoin_mempool_tx_removed_by_reason_total Transactions removed from mempool, by Bitcoin Core's MemPoolRemovalReason.
+# TYPE bitcoin_mempool_tx_removed_by_reason_total counter
+bitcoin_mempool_tx_removed_by_reason_total{reason="expiry"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="sizelimit"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="reorg"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="block"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="conflict"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="replaced"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="unknown"} 0
+# HELP bitcoin_tip_updates_total Block tip updates received.
+# TYPE bitcoin_tip_updates_total counter
+bitcoin_tip_updates_total 4
+# HELP bitcoin_chain_state_flushes_total Chain state flush events.
+# TYPE bitcoin_chain_state_flushes_total counter
+bitcoin_chain_state_flushes_total 2
+# HELP bitcoin_block_height Height of the last connected block (-1 until one is connected).
+# TYPE bitcoin_block_height gauge
+bitcoin_block_height 108
+# HELP bitcoin_utxo_cache_add_total UTXOs added to the cache.
+# TYPE bitcoin_utxo_cache_add_total counter
+bitcoin_utxo_cache_add_total 6
+# HELP bitcoin_utxo_cache_spend_total UTXOs spent from the cache.
+# TYPE bitcoin_utxo_cache_spend_total counter
+bitcoin_utxo_cache_spend_total 3
+# HELP bitcoin_utxo_cache_uncache_total UTXOs evicted from the cache.
+# TYPE bitcoin_utxo_cache_uncache_total counter
+bitcoin_utxo_cache_uncache_total 1
+# HELP bitcoin_utxo_cache_add_value_total Cumulative satoshi value of UTXOs added to cache.
+# TYPE bitcoin_utxo_cache_add_value_total counter
+bitcoin_utxo_cache_add_value_total 10500004988450005
+# HELP bitcoin_utxo_cache_spend_value_total Cumulative satoshi value of UTXOs spent from cache.
+# TYPE bitcoin_utxo_cache_spend_value_total counter
+bitcoin_utxo_cache_spend_value_total 6299999993070003
+# HELP bitcoin_utxo_cache_uncache_value_total Cumulative satoshi value of UTXOs evicted from cache.
+# TYPE bitcoin_utxo_cache_uncache_value_total counter
+bitcoin_utxo_cache_uncache_value_total 123
+# HELP bitcoin_header_height Height of the best known header.
+# TYPE bitcoin_header_height gauge
+bitcoin_header_height 200
+# HELP bitcoin_ibd Whether the node is in initial block download (1=yes, 0=no).
+# TYPE bitcoin_ibd gauge
+bitcoin_ibd 0
+# HELP bitcoin_verification_progress Estimated chain verification progress (0.0 to 1.0).
+# TYPE bitcoin_verification_progress gauge
+bitcoin_verification_progress 0.999
+# HELP bitcoin_mempool_size Number of transactions in the mempool.
+# TYPE bitcoin_mempool_size gauge
+bitcoin_mempool_size 3
+# HELP bitcoin_mempool_bytes Memory usage of the mempool in bytes (dynamic memory usage, not the serialized size of its transactions).
+# TYPE bitcoin_mempool_bytes gauge
+bitcoin_mempool_bytes 4096
+# HELP bitcoin_mempool_max_bytes Maximum mempool memory usage in bytes (-maxmempool).
+# TYPE bitcoin_mempool_max_bytes gauge
+bitcoin_mempool_max_bytes 300000000
+# HELP bitcoin_peers Number of connected peers (inbound and outbound).
+# TYPE bitcoin_peers gauge
+bitcoin_peers 8
+# HELP bitcoin_bytes_recv_total Total bytes received from peers.
+# TYPE bitcoin_bytes_recv_total counter
+bitcoin_bytes_recv_total 1000
+# HELP bitcoin_bytes_sent_total Total bytes sent to peers.
+# TYPE bitcoin_bytes_sent_total counter
+bitcoin_bytes_sent_total 2000
 `;
