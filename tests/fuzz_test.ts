@@ -7,7 +7,7 @@
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
 import { assert, assertEquals } from "../src/testing/assert.ts";
-import { CapTable, ProtocolError, RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
+import { type CapTable, ProtocolError, RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
 import { setCapAt } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
 import { Chain$Client } from "../src/gen/chain.ts";

@@ -35,7 +35,7 @@ export class ExporterProc {
     })();
   }
 
-  static async start(o: ExporterProcOptions): Promise<ExporterProc> {
+  static start(o: ExporterProcOptions): ExporterProc {
     const port = o.port ?? freePort();
     const listen = `127.0.0.1:${port}`;
     const args = [
