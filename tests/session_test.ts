@@ -3,9 +3,17 @@
  * (tests/peer), through a real Unix socket.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../src/testing/assert.ts";
-import { Chain$Client, Node$Client, Session } from "../src/ipc/session.ts";
-import { CallTimeoutError, DisconnectedError, RemoteError } from "../src/ipc/rpc.ts";
-import { setCapAt } from "../src/ipc/capnp.ts";
+import { Chain$Client, Handler$Client, Init$Client, Node$Client, Session } from "../src/ipc/session.ts";
+import {
+  CallTimeoutError,
+  type CapTable,
+  DisconnectedError,
+  RemoteCap,
+  RemoteError,
+  RpcConnection,
+} from "../src/ipc/rpc.ts";
+import { capIndexAt, setCapAt } from "../src/ipc/capnp.ts";
+import { type Context, ThreadMap$Client } from "../src/gen/mp/proxy.ts";
 import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
@@ -100,7 +108,17 @@ Deno.test("calls on one Thread never overlap: a stalled call delays, not fails, 
     await new Promise((r) => setTimeout(r, 100));
     await peer.ok("stall none");
     await first;
-    await second; // the peer rejects overlapping calls with "thread busy", as libmultiprocess does
+    await second;
+    // Without the queue the node refuses the overlap: this is what the queue prevents.
+    await peer.ok("stall getMempoolSize");
+    const thread = s.threads.read;
+    const raw = (m: typeof Node$Client.methods[28]) =>
+      s.conn.call(s.node, m, (p, caps) => setCapAt(p._initContext(), 0, caps.add(thread)), (r) => r.result);
+    const a = raw(Node$Client.methods[28]);
+    const e = await assertRejects(() => raw(Node$Client.methods[28]), RemoteError);
+    assertStringIncludes(e.message, "thread busy");
+    await peer.ok("stall none");
+    await a;
     await s.shutdown();
   });
 });
@@ -179,6 +197,10 @@ Deno.test("callbacks arrive in order with correct values, senderPromise contexts
     assert(log.lines.some((l) => l.includes("height=2147483647") && l.includes(":4294967295")), "UInt32 edges");
     // Context.thread promises from callbacks are released with each answer: no import growth.
     assert(s.conn.stats.imports <= 8, `imports ${JSON.stringify(s.conn.stats)}`);
+    // With our ThreadMap the node made one callback thread on it (pipelined: receiverAnswer, then
+    // receiverHosted) and reused it; no broken promises, no Resolve traffic.
+    assertEquals(s.threadMap.threads.length, 1);
+    assertEquals(s.conn.stats.resolves, 0);
     await s.shutdown();
     const st = await peer.waitStatus((x) => x.connected === "0");
     assertEquals([st.notifications, st.utxo], ["0", "0"]);
@@ -249,7 +271,60 @@ Deno.test("a call whose Context.thread is not one of the node's Threads fails li
         ),
       RemoteError,
     );
-    assert(e.message.length > 0);
+    assertStringIncludes(e.message, "invalid thread handle");
     await s.shutdown();
+  });
+});
+
+Deno.test("a client without ThreadMap (like ipc-exporter-rust) gets broken-promise contexts; handled, no leak", async () => {
+  await withPeer(async (peer) => {
+    const socket = await Deno.connect({ transport: "unix", path: peer.socketPath });
+    const conn = new RpcConnection({ write: (p) => socket.write(p), close: () => socket.close() });
+    const reading = (async () => {
+      const buf = new Uint8Array(65536);
+      for (;;) {
+        const n = await socket.read(buf).catch(() => null);
+        if (n === null) return conn.close();
+        conn.receive(buf.subarray(0, n));
+      }
+    })();
+    const init = await conn.bootstrap();
+    const map = await conn.call(
+      init,
+      Init$Client.methods[0],
+      undefined,
+      (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
+    );
+    const thread = await conn.call(
+      map,
+      ThreadMap$Client.methods[0],
+      (p) => p.name = "t",
+      (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
+    );
+    const ctx = (p: { _initContext(): Context }, caps: CapTable) => setCapAt(p._initContext(), 0, caps.add(thread));
+    const chain = await conn.call(
+      init,
+      Init$Client.methods[4],
+      ctx,
+      (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
+    );
+    const collector = new ChainNotificationsCollector(memoryLogger());
+    const handler = await conn.call(chain, Chain$Client.methods[39], (p, caps) => {
+      ctx(p, caps);
+      setCapAt(p, 1, caps.add(collector));
+    }, (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap);
+    assertEquals((await peer.status()).client_threadmap, "0");
+    for (let i = 0; i < 50; i++) await peer.ok(`fire blockConnected ${i} ${HASH} 0`);
+    assertEquals(collector.blocksConnected, 50);
+    assertEquals(collector.blockHeight, 49);
+    const imports = conn.stats.imports;
+    assert(imports <= 6, `imports after 50 broken-promise callbacks: ${imports}`);
+    assert(conn.stats.resolves >= 50, `Resolve messages seen: ${conn.stats.resolves}`);
+    await conn.call(handler, Handler$Client.methods[1], ctx, () => undefined);
+    handler.release();
+    await peer.waitStatus((s) => s.notifications === "0");
+    await conn.flushed();
+    conn.close();
+    await reading;
   });
 });

@@ -158,6 +158,7 @@ export class RpcConnection {
   #nextExport = 0;
   #closed: Error | undefined;
   #readBroken: ProtocolError | undefined;
+  #resolves = 0;
 
   constructor(transport: Transport, options: RpcOptions = {}) {
     this.#transport = transport;
@@ -171,12 +172,13 @@ export class RpcConnection {
   }
 
   /** Counts for tests and diagnostics. */
-  get stats(): { questions: number; exports: number; imports: number; answers: number } {
+  get stats(): { questions: number; exports: number; imports: number; answers: number; resolves: number } {
     return {
       questions: this.#questions.size,
       exports: this.#exports.size,
       imports: this.#imports.size,
       answers: this.#answers.size,
+      resolves: this.#resolves,
     };
   }
 
@@ -697,6 +699,7 @@ export class RpcConnection {
   }
 
   #onResolve(root: RpcMessage): void {
+    this.#resolves++;
     const r = root.resolve;
     const promise = this.#imports.get(r.promiseId);
     if (r.which() === 1 /* exception */) {

@@ -168,6 +168,11 @@ export class Session {
     return session;
   }
 
+  /** The node's Threads this session runs its calls on. */
+  get threads(): { read: RemoteCap; control: RemoteCap } {
+    return { read: this.#read.thread, control: this.#control.thread };
+  }
+
   /** Resolves when the socket's read side has ended. */
   get closed(): Promise<void> {
     return this.#done;

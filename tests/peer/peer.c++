@@ -492,7 +492,9 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
   for (auto& s : subs)
     if (s->live && s->kind == kind) target = s.get();
   if (!target) return KJ_EXCEPTION(FAILED, "no-subscription");
-  auto start = Clock::now();
+  // The round-trip is timed from the send, not from building the request.
+  Clock::time_point start;
+#define SEND(r) (start = Clock::now(), (r).send().ignoreResult())
   kj::Promise<void> sent = nullptr;
   if (kind == SubKind::Utxo) {
     UtxoCacheTrace::Client cb = KJ_ASSERT_NONNULL(target->utxo);
@@ -508,15 +510,15 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
     if (ev == "utxoAdd") {
       auto r = cb.addRequest();
       fill(r.initUtxoInfo());
-      sent = r.send().ignoreResult();
+      sent = SEND(r);
     } else if (ev == "utxoSpend") {
       auto r = cb.spendRequest();
       fill(r.initUtxoInfo());
-      sent = r.send().ignoreResult();
+      sent = SEND(r);
     } else if (ev == "utxoUncache") {
       auto r = cb.uncacheRequest();
       fill(r.initUtxoInfo());
-      sent = r.send().ignoreResult();
+      sent = SEND(r);
     } else {
       return KJ_EXCEPTION(FAILED, "unknown event");
     }
@@ -542,28 +544,28 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
         r.initRole().setValidated(!historical);
         r.getRole().setHistorical(historical);
         fillBlock(r.initBlock());
-        sent = r.send().ignoreResult();
+        sent = SEND(r);
       } else {
         auto r = cb.blockDisconnectedRequest();
         fillContext(r.initContext());
         fillBlock(r.initBlock());
-        sent = r.send().ignoreResult();
+        sent = SEND(r);
       }
     } else if (ev == "txAdded") {
       auto r = cb.transactionAddedToMempoolRequest();
       fillContext(r.initContext());
       r.setTx(fromHex(a.at(1)));
-      sent = r.send().ignoreResult();
+      sent = SEND(r);
     } else if (ev == "txRemoved") {
       auto r = cb.transactionRemovedFromMempoolRequest();
       fillContext(r.initContext());
       r.setTx(fromHex(a.at(1)));
       r.setReason(std::stoi(a.at(2)));
-      sent = r.send().ignoreResult();
+      sent = SEND(r);
     } else if (ev == "updatedBlockTip") {
       auto r = cb.updatedBlockTipRequest();
       fillContext(r.initContext());
-      sent = r.send().ignoreResult();
+      sent = SEND(r);
     } else if (ev == "chainStateFlushed") {
       auto r = cb.chainStateFlushedRequest();
       fillContext(r.initContext());
@@ -571,11 +573,12 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
       r.initRole().setValidated(!historical);
       r.getRole().setHistorical(historical);
       r.setLocator(fromHex(a.at(2)));
-      sent = r.send().ignoreResult();
+      sent = SEND(r);
     } else {
       return KJ_EXCEPTION(FAILED, "unknown event");
     }
   }
+#undef SEND
   return sent.then(
       [start]() { return std::chrono::duration<double, std::micro>(Clock::now() - start).count(); },
       [this, ev](kj::Exception&& e) -> double {
