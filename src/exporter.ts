@@ -117,7 +117,7 @@ export class Exporter {
           log.warn(`connection to the node lost: ${session.conn.closed?.message ?? "closed"}`);
         }
       } catch (e) {
-        const msg = this.#describeFailure(e);
+        const msg = describeConnectFailure(e, this.#o.socketPath, this.#o.user);
         // Repeated identical failures are logged once, not once per retry.
         if (msg !== lastFailure) log.error(`${msg}; retrying with backoff (up to ${this.#o.backoffMaxMs / 1000} s)`);
         lastFailure = msg;
@@ -163,22 +163,6 @@ export class Exporter {
     this.#ibdTimer = undefined;
     this.up = 0;
     for (const c of this.collectors) c.detach?.();
-  }
-
-  #describeFailure(e: unknown): string {
-    const path = this.#o.socketPath;
-    if (e instanceof Deno.errors.NotFound) {
-      return `IPC socket ${path} does not exist (is bitcoin-node running with -ipcbind=unix?)`;
-    }
-    if (e instanceof Deno.errors.ConnectionRefused) {
-      return `IPC socket ${path} refused the connection (node not listening)`;
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      const who = this.#o.user ? `the exporter's user (${this.#o.user})` : "the exporter's user";
-      return `permission denied opening IPC socket ${path}: ${who} needs write access to it; run the exporter as the node's user, or as a member of its group with the socket made group-writable (bitcoind creates it under its umask)`;
-    }
-    if (e instanceof FlavourError) return e.message;
-    return `IPC session failed: ${errorText(e)}`;
   }
 
   #sleep(ms: number): Promise<void> {
@@ -247,4 +231,20 @@ export class Exporter {
       },
     ];
   }
+}
+
+/** One line saying what went wrong connecting to the node, and what to do about it. */
+export function describeConnectFailure(e: unknown, path: string, user: string | undefined): string {
+  if (e instanceof Deno.errors.NotFound) {
+    return `IPC socket ${path} does not exist (is bitcoin-node running with -ipcbind=unix?)`;
+  }
+  if (e instanceof Deno.errors.ConnectionRefused) {
+    return `IPC socket ${path} refused the connection (node not listening)`;
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    const who = user ? `the exporter's user (${user})` : "the exporter's user";
+    return `permission denied opening IPC socket ${path}: ${who} needs write access to it; run the exporter as the node's user, or as a member of its group with the socket made group-writable (bitcoind creates it under its umask)`;
+  }
+  if (e instanceof FlavourError) return e.message;
+  return `IPC session failed: ${errorText(e)}`;
 }

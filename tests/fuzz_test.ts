@@ -10,7 +10,7 @@ import { assert, assertEquals } from "../src/testing/assert.ts";
 import { type CapTable, ProtocolError, RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
 import { setCapAt } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
-import { Chain$Client } from "../src/gen/chain.ts";
+import { Chain$Client, ChainNotifications$Client } from "../src/gen/chain.ts";
 import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
@@ -124,4 +124,51 @@ Deno.test("thousands of mutated real frames: no throw, no hang, bounded bufferin
   assert(cases >= 3000, `ran ${cases} cases`);
   assert(protocolErrors > 0, "mutations produced protocol errors");
   console.log(`fuzz: ${cases} cases, ${protocolErrors} protocol errors, ${ms.toFixed(0)} ms`);
+});
+
+function callFrame(target: number, interfaceId: bigint, methodId: number, questionId = 7): Uint8Array {
+  const msg = new $.Message();
+  const call = msg.initRoot(RpcMessage)._initCall();
+  call.questionId = questionId;
+  call.target.importedCap = target;
+  call.interfaceId = interfaceId;
+  call.methodId = methodId;
+  call._initParams();
+  return new Uint8Array(msg.toArrayBuffer());
+}
+
+async function returns(written: Uint8Array[], from: number) {
+  const out: { answerId: number; exception?: string; type?: number }[] = [];
+  const decoder = new FrameDecoder();
+  for (const w of written.slice(from)) {
+    decoder.push(w, (f) => {
+      const root = new $.Message(f, false).getRoot(RpcMessage);
+      if (root.which() !== Message_Which.RETURN) return;
+      const r = root.return;
+      out.push(
+        r._isException
+          ? { answerId: r.answerId, exception: r.exception.reason, type: r.exception.type }
+          : { answerId: r.answerId },
+      );
+    });
+  }
+  return await Promise.resolve(out);
+}
+
+Deno.test("wrong interface ids, unknown methods and unknown targets get the protocol's answer", async () => {
+  const { conn, written, errors, chain } = connection();
+  const from = written.length;
+  conn.receive(callFrame(0, 0x1234n, 3, 1)); // our ChainNotifications is export 0
+  conn.receive(callFrame(0, ChainNotifications$Client.interfaceId, 99, 2));
+  conn.receive(callFrame(42, ChainNotifications$Client.interfaceId, 3, 3));
+  await conn.flushed();
+  assertEquals(errors, []);
+  const r = await returns(written, from);
+  assertEquals(r.map((x) => x.answerId), [1, 2, 3]);
+  assertEquals(r[0].type, 3, "unimplemented");
+  assert(r[0].exception!.includes("does not implement interface 0x1234"));
+  // An unknown method on a callback object is answered as done (an exception would kill the node).
+  assertEquals(r[1].exception, undefined);
+  assertEquals(chain.blocksConnected, 0);
+  assert(r[2].exception!.includes("unknown capability"));
 });

@@ -440,12 +440,14 @@ export class RpcConnection {
     this.#send(msg);
   }
 
-  #sendException(answerId: number, reason: string): void {
+  #sendException(answerId: number, reason: string, type: "failed" | "unimplemented" = "failed"): void {
     const msg = new $.Message();
     const ret = msg.initRoot(RpcMessage)._initReturn();
     ret.answerId = answerId;
     ret.releaseParamCaps = true;
-    ret._initException().reason = reason;
+    const ex = ret._initException();
+    ex.reason = reason;
+    if (type === "unimplemented") ex.type = 3;
     this.#send(msg);
   }
 
@@ -512,10 +514,20 @@ export class RpcConnection {
       this.#sendException(answerId, "call on an unknown capability");
       return;
     }
-    const interfaceId = call.interfaceId;
+    // Compare the 64-bit interface id as two words: no BigInt on the callback path.
+    const lo = $.utils.getUint32(8, call), hi = $.utils.getUint32(12, call);
+    const want = interfaceWords(server.interfaceId);
+    if (lo !== want[0] || hi !== want[1]) {
+      this.#sendException(
+        answerId,
+        `object does not implement interface 0x${(BigInt(hi) << 32n | BigInt(lo)).toString(16)}`,
+        "unimplemented",
+      );
+      return;
+    }
     const methodId = call.methodId;
     const incoming: IncomingCall = {
-      interfaceId,
+      interfaceId: server.interfaceId,
       methodId,
       params: (ctor) => $.utils.getStruct(0, ctor, call.params),
     };
@@ -793,6 +805,16 @@ function buildEmptyReturnTemplate(): { forAnswer(id: number): Uint8Array } {
       return out;
     },
   };
+}
+
+const interfaceWordsCache = new Map<bigint, [number, number]>();
+function interfaceWords(id: bigint): [number, number] {
+  let w = interfaceWordsCache.get(id);
+  if (!w) {
+    w = [Number(id & 0xffffffffn), Number(id >> 32n)];
+    interfaceWordsCache.set(id, w);
+  }
+  return w;
 }
 
 function exceptionType(t: number): string {

@@ -1,0 +1,14 @@
+import { assertStringIncludes } from "./testing/assert.ts";
+import { describeConnectFailure } from "./exporter.ts";
+import { FlavourError } from "./ipc/session.ts";
+
+Deno.test("connect failures read as one line with the fix", () => {
+  const path = "/var/lib/bitcoind/node.sock";
+  const denied = describeConnectFailure(new Deno.errors.PermissionDenied("EACCES"), path, "uid 990");
+  assertStringIncludes(denied, path);
+  assertStringIncludes(denied, "uid 990");
+  assertStringIncludes(denied, "group-writable");
+  assertStringIncludes(describeConnectFailure(new Deno.errors.NotFound("x"), path, undefined), "-ipcbind=unix");
+  assertStringIncludes(describeConnectFailure(new Deno.errors.ConnectionRefused("x"), path, undefined), "refused");
+  assertStringIncludes(describeConnectFailure(new FlavourError("stock release"), path, undefined), "stock release");
+});
