@@ -1,0 +1,190 @@
+/**
+ * Packaging, checked as far as this machine allows: every .nix file parses; the real NixOS module,
+ * evaluated with a stand-in for nixpkgs' lib, produces the expected unit; that unit passes
+ * `systemd-analyze verify` and `security`; the plain unit file matches it; the launcher derives the
+ * narrow permissions; the one-file bundle serves the same /metrics as main.ts.
+ */
+import { assert, assertEquals, assertStringIncludes } from "../src/testing/assert.ts";
+import { evalModule, PACKAGING_HEADER, PACKAGING_OPTIONS, renderUnit } from "./support/unit.ts";
+import { TestPeer } from "./support/peer.ts";
+import { ExporterProc, samples } from "./support/exporter.ts";
+import denoConfig from "../deno.json" with { type: "json" };
+
+const root = new URL("../", import.meta.url).pathname;
+const dec = new TextDecoder();
+
+async function run(cmd: string, args: string[], env: Record<string, string> = {}, cwd = root) {
+  const out = await new Deno.Command(cmd, { args, env, cwd, stdout: "piped", stderr: "piped" }).output();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("every .nix file parses", async () => {
+  const files = [
+    "flake.nix",
+    ...[...Deno.readDirSync(`${root}nix`)].filter((e) => e.name.endsWith(".nix")).map((e) => `nix/${e.name}`),
+    ...[...Deno.readDirSync(`${root}nix/tests`)].map((e) => `nix/tests/${e.name}`),
+  ];
+  assert(files.length >= 6);
+  for (const f of files) {
+    const r = await run("nix-instantiate", ["--parse", f]);
+    assertEquals(r.code, 0, `${f}: ${r.stderr}`);
+  }
+});
+
+Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and adds two", async () => {
+  const e = await evalModule("{}");
+  assertEquals(e.optionNames.sort(), [
+    "after",
+    "bindsTo",
+    "debug",
+    "enable",
+    "extraFlags",
+    "group",
+    "metricsAddr",
+    "openFirewall",
+    "package",
+    "socketPath",
+    "user",
+  ]);
+  assertEquals(e.defaults, {
+    after: [],
+    bindsTo: [],
+    debug: false,
+    enable: false,
+    extraFlags: [],
+    group: "root",
+    metricsAddr: "127.0.0.1:9332",
+    openFirewall: false,
+    user: "root",
+  });
+  const sc = e.service.serviceConfig;
+  assertEquals([sc.Restart, sc.RestartSec, e.service.startLimitBurst, e.service.startLimitIntervalSec], [
+    "on-failure",
+    10,
+    20,
+    300,
+  ]);
+  assertEquals(sc.MemoryDenyWriteExecute, false);
+  assertEquals(sc.ReadWritePaths, ["/var/lib/bitcoind"]);
+  assertEquals(e.service.environment.NO_COLOR, "1");
+});
+
+const PKG = "/nix/store/00000000000000000000000000000000-bitcoind-ipc-exporter-0.1.0/bin/bitcoind-ipc-exporter";
+
+async function wrapperCommand(execStart: string): Promise<string> {
+  // Split ExecStart like systemd does (single-quoted arguments), and run the launcher in dry-run mode.
+  const args = [...execStart.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => m[1]?.replaceAll("'\\''", "'") ?? m[2]);
+  assertEquals(args[0], PKG);
+  const r = await run("sh", [`${root}nix/wrapper.sh`, ...args.slice(1)], {
+    BITCOIND_IPC_EXPORTER_DRY_RUN: "1",
+    BITCOIND_IPC_EXPORTER_DENO: "deno",
+    BITCOIND_IPC_EXPORTER_MAIN: "/pkg/main.ts",
+  });
+  assertEquals(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+Deno.test("ExecStart and the permissions derived from it, for four option sets", async () => {
+  const cases: [string, string, string, number[]][] = [
+    [
+      "{}",
+      `${PKG} --metrics-addr 127.0.0.1:9332 /var/lib/bitcoind/node.sock`,
+      "--allow-read=/var/lib/bitcoind/node.sock --allow-write=/var/lib/bitcoind/node.sock --allow-net=unix:/var/lib/bitcoind/node.sock,127.0.0.1:9332",
+      [],
+    ],
+    [
+      "{ debug = true; }",
+      `${PKG} --metrics-addr 127.0.0.1:9332 --debug /var/lib/bitcoind/node.sock`,
+      "--allow-net=unix:/var/lib/bitcoind/node.sock,127.0.0.1:9332",
+      [],
+    ],
+    [
+      `{ metricsAddr = "0.0.0.0:9332"; openFirewall = true; }`,
+      `${PKG} --metrics-addr 0.0.0.0:9332 /var/lib/bitcoind/node.sock`,
+      "--allow-net=unix:/var/lib/bitcoind/node.sock,0.0.0.0:9332",
+      [9332],
+    ],
+    [
+      `{ metricsAddr = "[::]:9400"; openFirewall = true; extraFlags = [ "--debug" ]; }`,
+      `${PKG} --metrics-addr '[::]:9400' --debug /var/lib/bitcoind/node.sock`,
+      "--allow-net=unix:/var/lib/bitcoind/node.sock,[::]:9400",
+      [9400],
+    ],
+  ];
+  for (const [options, execStart, perms, ports] of cases) {
+    const e = await evalModule(options);
+    assertEquals(e.service.serviceConfig.ExecStart, execStart, options);
+    assertEquals(e.firewall, ports, options);
+    const cmd = await wrapperCommand(execStart);
+    assertStringIncludes(cmd, `deno run --cached-only --frozen --no-prompt `);
+    assertStringIncludes(cmd, perms);
+    assert(!/--allow-(all|env|run|ffi|sys)|-A\b/.test(cmd), `no broad permissions: ${cmd}`);
+  }
+});
+
+Deno.test("the unit passes systemd-analyze verify (no output) and security at 'OK' or better", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const e = await evalModule(PACKAGING_OPTIONS);
+    const unit = renderUnit(e.service).replace(/^ExecStart=\S+/m, "ExecStart=/bin/true");
+    await Deno.writeTextFile(`${dir}/bitcoind-ipc-exporter.service`, unit);
+    await Deno.writeTextFile(
+      `${dir}/bitcoind.service`,
+      "[Unit]\nDescription=stub node\n[Service]\nExecStart=/bin/true\n",
+    );
+    const v = await run(
+      "systemd-analyze",
+      ["verify", "--man=no", "./bitcoind.service", "./bitcoind-ipc-exporter.service"],
+      {},
+      dir,
+    );
+    assertEquals([v.code, v.stdout + v.stderr], [0, ""], "systemd-analyze verify");
+    const s = await run("systemd-analyze", ["security", "--offline=true", `${dir}/bitcoind-ipc-exporter.service`]);
+    const level = Number(/Overall exposure level for .*: ([\d.]+)/.exec(s.stdout + s.stderr)?.[1]);
+    console.log(`systemd-analyze security: exposure ${level}`);
+    // 2.0 is the top of systemd's "OK" band; measured here: 1.5.
+    assert(level <= 2.0, `exposure ${level}: ${s.stdout}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("packaging/bitcoind-ipc-exporter.service is exactly the module's unit", async () => {
+  const e = await evalModule(PACKAGING_OPTIONS);
+  const file = await Deno.readTextFile(`${root}packaging/bitcoind-ipc-exporter.service`);
+  assertEquals(file, renderUnit(e.service, PACKAGING_HEADER), "run `deno task unit`");
+});
+
+Deno.test("the one-file bundle serves the same /metrics as main.ts, with the same narrow permissions", async () => {
+  const dir = await Deno.makeTempDir();
+  const bundle = `${dir}/bitcoind-ipc-exporter.js`;
+  const b = await run(Deno.execPath(), ["bundle", "--output", bundle, "main.ts"]);
+  assertEquals(b.code, 0, b.stderr);
+  const v = await run(Deno.execPath(), ["run", "--no-config", "--no-prompt", bundle, "--version"], {}, dir);
+  assertEquals(v.stdout.trim(), `bitcoind-ipc-exporter ${denoConfig.version}`);
+  const peer = await TestPeer.start();
+  try {
+    await peer.ok("set isInitialBlockDownload 0");
+    await peer.ok("set getMempoolSize 12");
+    const scrape = async (entry: string | undefined) => {
+      const exp = ExporterProc.start({ socketPath: peer.socketPath, entry });
+      await exp.waitLog(/subscribed to UTXO cache trace/);
+      await peer.ok(`fire blockConnected 300 ${"66".repeat(32)} 0`);
+      await peer.ok("fire utxoAdd 7 1 1 0");
+      const body = await exp.scrape();
+      assertEquals(await exp.stop(), 0, exp.lines.join("\n"));
+      await peer.waitStatus((s) => s.connected === "0");
+      const m = samples(body);
+      m.delete("bitcoind_ipc_exporter_last_connect_timestamp_seconds");
+      return m;
+    };
+    const fromMain = await scrape(undefined);
+    const fromBundle = await scrape(bundle);
+    // Counters are per exporter process, so both saw the same one block and one coin.
+    assertEquals([...fromBundle.entries()], [...fromMain.entries()]);
+    assertEquals(fromBundle.get("bitcoin_mempool_size"), "12");
+  } finally {
+    assertEquals(await peer.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
