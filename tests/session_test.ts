@@ -8,7 +8,7 @@ import {
   CallTimeoutError,
   type CapTable,
   DisconnectedError,
-  RemoteCap,
+  type RemoteCap,
   RemoteError,
   RpcConnection,
 } from "../src/ipc/rpc.ts";
