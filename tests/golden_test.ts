@@ -27,7 +27,7 @@ async function fromNodeCalls() {
     const bytes = await Deno.readFile(new URL(`frames/${name}`, dir));
     // Each file is exactly one framed message: the decoder must agree.
     const frames: Uint8Array[] = [];
-    new FrameDecoder().push(bytes, (f) => frames.push(f));
+    new FrameDecoder().push(bytes, (f) => frames.push(f.slice()));
     assertEquals(frames.length, 1, name);
     const root = new $.Message(frames[0], false).getRoot(RpcMessage);
     if (root.which() !== Message_Which.CALL) continue;

@@ -16,6 +16,7 @@ import {
 import { displayHash, txid } from "../bitcoin/tx.ts";
 import { int32Field, setCapAt } from "../ipc/capnp.ts";
 import type { IncomingCall, LocalServer, RemoteCap, Results } from "../ipc/rpc.ts";
+import type { WireMessage, WireStruct } from "../ipc/wire.ts";
 import { Chain$Client, type Session } from "../ipc/session.ts";
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
@@ -67,6 +68,41 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
 
   detach(): void {
     this.#handler = undefined;
+  }
+
+  fastDispatch(methodId: number, w: WireMessage, params: WireStruct | null): boolean {
+    if (this.log.debugEnabled) return false; // debug lines decode payloads: the general path
+    switch (methodId) {
+      case M.transactionAddedToMempool:
+        this.txAdded++;
+        return true;
+      case M.transactionRemovedFromMempool: {
+        const reason = params ? w.i32(params, 0) : 0;
+        this.txRemoved++;
+        this.txRemovedByReason[reason >= 0 && reason < REMOVAL_REASONS.length ? reason : REMOVAL_REASONS.length]++;
+        return true;
+      }
+      case M.blockConnected: {
+        const block = params ? w.structAt(params, 2) : null;
+        const height = block ? (w.i32(block, BLOCK_INFO_HEIGHT.offset) ^ BLOCK_INFO_HEIGHT.default) : -1;
+        this.blocksConnected++;
+        this.blockHeight = height;
+        return true;
+      }
+      case M.blockDisconnected:
+        this.blocksDisconnected++;
+        return true;
+      case M.updatedBlockTip:
+        this.tipUpdates++;
+        return true;
+      case M.chainStateFlushed:
+        this.flushes++;
+        return true;
+      case M.destroy:
+        return true;
+      default:
+        return false;
+    }
   }
 
   dispatch(call: IncomingCall): Results {

@@ -10,6 +10,7 @@ import * as $ from "capnp-es";
 import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params, type UtxoInfo } from "../gen/tracing.ts";
 import { setCapAt, uint32Field } from "../ipc/capnp.ts";
 import type { IncomingCall, LocalServer, Results } from "../ipc/rpc.ts";
+import type { WireMessage, WireStruct } from "../ipc/wire.ts";
 import { type Session, Tracing$Client } from "../ipc/session.ts";
 import type { Logger } from "../log.ts";
 import { ExactSum } from "../exact_sum.ts";
@@ -50,6 +51,15 @@ export class UtxoCacheCollector implements Collector, LocalServer {
 
   detach(): void {
     this.subscribed = false;
+  }
+
+  fastDispatch(m: number, w: WireMessage, params: WireStruct | null): boolean {
+    if (m < ADD || m > UNCACHE || this.log.debugEnabled) return m === 0; // destroy: nothing to do
+    const info = params ? w.structAt(params, 0) : null;
+    const value = info ? w.i64(info, VALUE_OFFSET) : 0;
+    this.counts[m]++;
+    this.sums[m].add(value);
+    return true;
   }
 
   dispatch(call: IncomingCall): Results {

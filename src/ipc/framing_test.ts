@@ -7,7 +7,7 @@ function segment(words: number, fill: number): Uint8Array {
 
 function collect(decoder: FrameDecoder, chunks: Uint8Array[]): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const c of chunks) decoder.push(c, (f) => out.push(f));
+  for (const c of chunks) decoder.push(c, (f) => out.push(f.slice()));
   return out;
 }
 
@@ -31,14 +31,14 @@ Deno.test("byte-at-a-time delivery and many messages per chunk", () => {
   assertEquals(decoder.pending, 0);
 });
 
-Deno.test("frames handed out are copies that later input cannot overwrite", () => {
+Deno.test("frames are whole and correct while onFrame runs, across buffer reuse", () => {
   const decoder = new FrameDecoder();
   const a = encodeFrame([segment(4, 0xaa)]);
   const b = encodeFrame([segment(4, 0xbb)]);
   const got: Uint8Array[] = [];
-  decoder.push(a.subarray(0, 10), (f) => got.push(f));
-  decoder.push(new Uint8Array([...a.subarray(10), ...b.subarray(0, 5)]), (f) => got.push(f));
-  decoder.push(b.subarray(5), (f) => got.push(f));
+  decoder.push(a.subarray(0, 10), (f) => got.push(f.slice()));
+  decoder.push(new Uint8Array([...a.subarray(10), ...b.subarray(0, 5)]), (f) => got.push(f.slice()));
+  decoder.push(b.subarray(5), (f) => got.push(f.slice()));
   assertEquals(got, [a, b]);
 });
 

@@ -25,6 +25,7 @@ import {
 } from "capnp-es/capnp/rpc";
 import { capIndexAt } from "./capnp.ts";
 import { FrameDecoder, type FrameLimits, FrameWriter } from "./framing.ts";
+import { WireMessage, type WireStruct } from "./wire.ts";
 
 /** The remote side threw, or answered in a way that is an error for this call. */
 export class RemoteError extends Error {
@@ -85,6 +86,12 @@ export interface LocalServer {
   readonly interfaceId: bigint;
   /** Called for each call on this object. Throwing answers the call with an exception. */
   dispatch(call: IncomingCall): Results | Promise<Results>;
+  /**
+   * Optional fast path for calls with empty results, reading params in place (see wire.ts).
+   * Returns true when it handled the call; false sends it through `dispatch`. It must not change
+   * any state before it has read everything it needs (a WireError sends the call the slow way).
+   */
+  fastDispatch?(methodId: number, msg: WireMessage, params: WireStruct | null): boolean;
   /** Called when the peer has released every reference to it. */
   released?(): void;
 }
@@ -455,6 +462,7 @@ export class RpcConnection {
 
   #handleFrame(frame: Uint8Array): void {
     if (this.#readBroken) return;
+    if (this.#fastCall(frame)) return;
     let root: RpcMessage;
     let which: number;
     try {
@@ -496,6 +504,34 @@ export class RpcConnection {
     } catch (e) {
       if (e instanceof ProtocolError) throw e;
       throw new ProtocolError(`malformed ${whichName(which)} message: ${errorText(e)}`);
+    }
+  }
+
+  /**
+   * A call to one of our objects that can answer from its params in place (the node's callbacks):
+   * read the few words that say which object and method, let the object count, answer from the
+   * pre-encoded Return. Anything unusual returns false and takes the general path.
+   */
+  #fastCall(frame: Uint8Array): boolean {
+    try {
+      const w = new WireMessage(frame);
+      const root = w.root();
+      if (!root || w.u16(root, 0) !== 2 /* call */) return false;
+      const call = w.structAt(root, 0);
+      if (!call) return false;
+      const target = w.structAt(call, 0);
+      if (!target || w.u16(target, 4) !== 0 /* importedCap */) return false;
+      const server = this.#exports.get(w.u32(target, 0))?.server;
+      if (!server?.fastDispatch) return false;
+      const want = interfaceWords(server.interfaceId);
+      if (w.u32(call, 8) !== want[0] || w.u32(call, 12) !== want[1]) return false;
+      const payload = w.structAt(call, 1);
+      const params = payload ? w.structAt(payload, 0) : null;
+      if (!server.fastDispatch(w.u16(call, 4), w, params)) return false;
+      this.#sendFrame(EMPTY_RETURN.forAnswer(w.u32(call, 0)));
+      return true;
+    } catch {
+      return false;
     }
   }
 
