@@ -153,7 +153,10 @@ Deno.test("garbage from the node: disconnect subscriptions, reconnect; the node 
     await exp.waitLog(/connected to /);
     await peer.ok("garbage 0100000002000000ffffffffffffffff");
     await exp.waitLog(/disconnecting subscriptions and reconnecting/);
-    await until("reconnected", () => Promise.resolve(exp.lines.filter((l) => /connected to /.test(l)).length >= 2 || undefined));
+    await until(
+      "reconnected",
+      () => Promise.resolve(exp.lines.filter((l) => /connected to /.test(l)).length >= 2 || undefined),
+    );
     assert(!peer.exited, "the node (peer) survived");
     assertEquals((await peer.waitStatus((s) => s.notifications === "1")).notifications, "1");
   } finally {

@@ -79,7 +79,9 @@ export class WireMessage {
     const dataBytes = (sizes & 0xffff) * 8;
     const ptrCount = sizes >>> 16;
     const v = this.views[seg];
-    if (!v || data < 0 || data + dataBytes + ptrCount * 8 > v.byteLength) throw new WireError("struct outside its segment");
+    if (!v || data < 0 || data + dataBytes + ptrCount * 8 > v.byteLength) {
+      throw new WireError("struct outside its segment");
+    }
     return { seg, data, dataBytes, ptrs: data + dataBytes, ptrCount };
   }
 

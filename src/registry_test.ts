@@ -1,0 +1,45 @@
+import { assertEquals } from "./testing/assert.ts";
+import { MetricsRegistry } from "./registry.ts";
+
+Deno.test("render: prom-client's formatting and escaping, values refreshed each scrape, families omitted", async () => {
+  let n = 1;
+  let present = true;
+  const r = new MetricsRegistry();
+  r.add(
+    { name: "a_total", help: "A counter.", type: "counter", read: () => n },
+    {
+      name: "b",
+      help: "Help with a backslash \\ and\nnewline.",
+      type: "gauge",
+      read: () => [{ labels: { v: 'q"uo\\te\nx' }, value: n / 2 }, { labels: { v: "plain" }, value: NaN }],
+    },
+    { name: "c", help: "Omitted when absent.", type: "gauge", read: () => present ? 7 : undefined },
+    { name: "d_total", help: "Exact.", type: "counter", read: () => 2n ** 60n + 1n },
+  );
+  const first = await r.render();
+  assertEquals(
+    first,
+    [
+      "# HELP a_total A counter.",
+      "# TYPE a_total counter",
+      "a_total 1",
+      "# HELP b Help with a backslash \\\\ and\\nnewline.",
+      "# TYPE b gauge",
+      'b{v="q\\"uo\\\\te\\nx"} 0.5',
+      'b{v="plain"} NaN',
+      "# HELP c Omitted when absent.",
+      "# TYPE c gauge",
+      "c 7",
+      "# HELP d_total Exact.",
+      "# TYPE d_total counter",
+      "d_total 1152921504606846977",
+      "",
+    ].join("\n"),
+  );
+  n = 3;
+  present = false;
+  const second = await r.render();
+  assertEquals(second.includes("a_total 3\n"), true);
+  assertEquals(second.includes('b{v="q\\"uo\\\\te\\nx"} 1.5\n'), true);
+  assertEquals(second.includes("# HELP c"), false);
+});
