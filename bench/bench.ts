@@ -244,7 +244,8 @@ async function main() {
   const path = new URL(`./results${mode === "full" ? "" : "-" + mode}.json`, import.meta.url);
   await Deno.writeTextFile(path, JSON.stringify(json, null, 2) + "\n");
   console.log(`json: ${path.pathname}`);
-  const worst = Math.max(...rows.map((r) => r.p50_ratio));
+  // The targets are about the callbacks the node makes; the trivial client call is a reference row.
+  const worst = Math.max(...rows.filter((r) => r.ours_cpu_s_per_1e6 !== undefined).map((r) => r.p50_ratio));
   console.log(`worst p50 ratio: ${worst.toFixed(2)}`);
 }
 

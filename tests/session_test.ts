@@ -3,7 +3,7 @@
  * (tests/peer), through a real Unix socket.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../src/testing/assert.ts";
-import { Chain$Client, Handler$Client, Init$Client, Node$Client, Session } from "../src/ipc/session.ts";
+import { Chain$Client, FlavourError, Handler$Client, Init$Client, Node$Client, Session } from "../src/ipc/session.ts";
 import {
   CallTimeoutError,
   type CapTable,
@@ -327,4 +327,31 @@ Deno.test("a client without ThreadMap (like ipc-exporter-rust) gets broken-promi
     conn.close();
     await reading;
   });
+});
+
+Deno.test("other flavours are refused with a specific error before any data is read", async () => {
+  for (
+    const [flavour, expect] of [
+      ["v31", /no Node interface .*stock Bitcoin Core release/],
+      ["master", /no Node interface/],
+    ] as const
+  ) {
+    const peer = await TestPeer.start({ extraArgs: ["--flavour", flavour] });
+    try {
+      const e = await assertRejects(() => Session.open(peer.socketPath), FlavourError);
+      assert(expect.test(e.message), e.message);
+      await peer.waitStatus((s) => s.connected === "0");
+    } finally {
+      assertEquals(await peer.stop(), 0);
+    }
+  }
+  // pr/ipc: no Tracing; the session works without it.
+  const ipc = await TestPeer.start({ extraArgs: ["--flavour", "pr-ipc"] });
+  try {
+    const s = await Session.open(ipc.socketPath);
+    assertEquals(s.tracing, undefined);
+    await s.shutdown();
+  } finally {
+    assertEquals(await ipc.stop(), 0);
+  }
 });

@@ -33,6 +33,7 @@
 #include "mining.capnp.h"
 #include "mp/proxy.capnp.h"
 #include "node.capnp.h"
+#include "rpc.capnp.h"
 #include "tracing.capnp.h"
 
 namespace {
@@ -119,6 +120,9 @@ struct Peer {
   kj::AsyncIoContext& io;
   std::string socketPath;
   bool noCrash;
+  // "branch" (pr/trace: Chain, Node, Tracing), "pr-ipc" (no Tracing), "v31" (stock release: no
+  // makeChain/makeNode), "master" (stock master: makeChain's ordinal is makeRpc, an Rpc object).
+  std::string flavour = "branch";
   Values v;
   std::set<std::string> throwing, stalled;
   std::vector<kj::Own<kj::PromiseFulfiller<void>>> stallWaiters;
@@ -448,6 +452,8 @@ class MiningImpl final : public Mining::Server {
   Peer& p;
 };
 
+class RpcImpl final : public Rpc::Server {};
+
 class InitImpl final : public Init::Server {
  public:
   explicit InitImpl(Peer& p) : p(p) {}
@@ -466,13 +472,27 @@ class InitImpl final : public Init::Server {
     return p.onThread(c.getParams().getContext(), "makeMining", [this, c]() mutable { c.getResults().setResult(kj::heap<MiningImpl>(p)); });
   }
   kj::Promise<void> makeChain(MakeChainContext c) override {
-    return p.onThread(c.getParams().getContext(), "makeChain", [this, c]() mutable { c.getResults().setResult(kj::heap<ChainImpl>(p)); });
+    if (p.flavour == "v31") return unimplemented(4);
+    return p.onThread(c.getParams().getContext(), "makeChain", [this, c]() mutable {
+      if (p.flavour == "master") {
+        // Stock master's @4 is makeRpc: the object is an Rpc, whatever the client thinks it asked for.
+        c.getResults().setResult(capnp::Capability::Client(kj::heap<RpcImpl>()).castAs<Chain>());
+      } else {
+        c.getResults().setResult(kj::heap<ChainImpl>(p));
+      }
+    });
   }
   kj::Promise<void> makeNode(MakeNodeContext c) override {
+    if (p.flavour == "v31" || p.flavour == "master") return unimplemented(5);
     return p.onThread(c.getParams().getContext(), "makeNode", [this, c]() mutable { c.getResults().setResult(kj::heap<NodeImpl>(p)); });
   }
   kj::Promise<void> makeTracing(MakeTracingContext c) override {
+    if (p.flavour != "branch") return unimplemented(7);
     return p.onThread(c.getParams().getContext(), "makeTracing", [this, c]() mutable { c.getResults().setResult(kj::heap<TracingImpl>(p)); });
+  }
+  // What a node whose Init has no such method answers (capnp's default for unknown methods).
+  kj::Promise<void> unimplemented(int method) {
+    return KJ_EXCEPTION(UNIMPLEMENTED, "Method not implemented.", "interfaces::Init", method);
   }
   kj::Promise<void> makeMiningOld2(MakeMiningOld2Context c) override {
     p.calls["makeMiningOld2"]++;
@@ -671,9 +691,10 @@ struct Server {
 
 }  // namespace
 
-static int runServer(const std::string& path, bool noCrash) {
+static int runServer(const std::string& path, bool noCrash, const std::string& flavour) {
   auto io = kj::setupAsyncIo();
   Peer p(io, path, noCrash);
+  p.flavour = flavour;
   g_peer = &p;
   ErrorHandler errors;
   kj::TaskSet tasks(errors);
@@ -900,7 +921,7 @@ static int runClient(const std::string& path, long benchCalls, bool subscribe) {
 }
 
 int main(int argc, char** argv) {
-  std::string socket, client;
+  std::string socket, client, flavour = "branch";
   bool noCrash = false, subscribe = false;
   long benchCalls = 0;
   for (int i = 1; i < argc; i++) {
@@ -910,8 +931,9 @@ int main(int argc, char** argv) {
     else if (a == "--bench-calls" && i + 1 < argc) benchCalls = std::stol(argv[++i]);
     else if (a == "--subscribe-utxo") subscribe = true;
     else if (a == "--no-crash") noCrash = true;
+    else if (a == "--flavour" && i + 1 < argc) flavour = argv[++i];
     else {
-      fprintf(stderr, "usage: bitcoind-ipc-test-peer --socket PATH [--no-crash] | --client PATH (--bench-calls N | --subscribe-utxo)\n");
+      fprintf(stderr, "usage: bitcoind-ipc-test-peer --socket PATH [--no-crash] [--flavour F] | --client PATH (--bench-calls N | --subscribe-utxo)\n");
       return 2;
     }
   }
@@ -921,7 +943,11 @@ int main(int argc, char** argv) {
       fprintf(stderr, "--socket PATH is required\n");
       return 2;
     }
-    return runServer(socket, noCrash);
+    if (flavour != "branch" && flavour != "pr-ipc" && flavour != "v31" && flavour != "master") {
+      fprintf(stderr, "--flavour must be branch, pr-ipc, v31 or master\n");
+      return 2;
+    }
+    return runServer(socket, noCrash, flavour);
   } catch (kj::Exception& e) {
     fprintf(stderr, "bitcoind-ipc-test-peer: %s\n", e.getDescription().cStr());
     return 1;
