@@ -62,9 +62,7 @@ else
 fi
 rm -f "$out"
 
-if [ -f bench/bench.ts ]; then
-  step "benchmark smoke run (deno task bench --smoke)" deno run --allow-all bench/bench.ts --smoke
-fi
+step "benchmark smoke run (deno task bench --smoke)" deno run --allow-all bench/bench.ts --smoke
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
