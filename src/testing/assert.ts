@@ -29,6 +29,19 @@ export function assertStringIncludes(actual: string, part: string, msg?: string)
   }
 }
 
+function checkError(
+  e: unknown,
+  // deno-lint-ignore no-explicit-any
+  ErrorClass?: new (...args: any[]) => Error,
+  includes?: string,
+): Error {
+  if (ErrorClass && !(e instanceof ErrorClass)) throw new AssertionError(`expected ${ErrorClass.name}, got ${show(e)}`);
+  if (includes && !(e instanceof Error && e.message.includes(includes))) {
+    throw new AssertionError(`expected error message to include ${show(includes)}, got ${show(e)}`);
+  }
+  return e as Error;
+}
+
 export async function assertRejects(
   fn: () => Promise<unknown>,
   // deno-lint-ignore no-explicit-any
@@ -38,32 +51,21 @@ export async function assertRejects(
   try {
     await fn();
   } catch (e) {
-    if (ErrorClass && !(e instanceof ErrorClass)) {
-      throw new AssertionError(`expected ${ErrorClass.name}, got ${show(e)}`);
-    }
-    if (includes && !(e instanceof Error && e.message.includes(includes))) {
-      throw new AssertionError(`expected error message to include ${show(includes)}, got ${show(e)}`);
-    }
-    return e as Error;
+    return checkError(e, ErrorClass, includes);
   }
   throw new AssertionError("expected the promise to reject");
 }
 
 export function assertThrows(
   fn: () => unknown,
-  ErrorClass?: new (...args: never[]) => Error,
+  // deno-lint-ignore no-explicit-any
+  ErrorClass?: new (...args: any[]) => Error,
   includes?: string,
 ): Error {
   try {
     fn();
   } catch (e) {
-    if (ErrorClass && !(e instanceof ErrorClass)) {
-      throw new AssertionError(`expected ${ErrorClass.name}, got ${show(e)}`);
-    }
-    if (includes && !(e instanceof Error && e.message.includes(includes))) {
-      throw new AssertionError(`expected error message to include ${show(includes)}, got ${show(e)}`);
-    }
-    return e as Error;
+    return checkError(e, ErrorClass, includes);
   }
   throw new AssertionError("expected a throw");
 }
