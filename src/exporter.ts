@@ -35,6 +35,8 @@ export class Exporter {
   #loop: Promise<void> | undefined;
   #ibdTimer: ReturnType<typeof setTimeout> | undefined;
   #utxoSubscribing = false;
+  /** Aborts a handshake in progress when stopping, instead of waiting for its timeouts. */
+  readonly #stopSignal = new AbortController();
   // Self-metrics.
   up = 0;
   connectAttempts = 0;
@@ -53,7 +55,8 @@ export class Exporter {
     // A scrape that finds the node out of IBD registers the deferred UTXO subscription at once.
     this.#node.onReadings = (r) => {
       const s = this.#session;
-      if (!r.ibd && s && this.#utxoDeferred()) void this.#subscribeUtxo(s);
+      // Only once attach has finished: it makes the first decision itself.
+      if (!r.ibd && s && this.up === 1 && this.#utxoDeferred()) void this.#subscribeUtxo(s);
     };
   }
 
@@ -96,6 +99,7 @@ export class Exporter {
       let session: Session | undefined;
       try {
         session = await Session.open(this.#o.socketPath, {
+          signal: this.#stopSignal.signal,
           callTimeoutMs: this.#o.callTimeoutMs,
           onWarning: (m) => log.warn(`ipc: ${m}`),
           onProtocolError: (e) => log.error(`ipc: ${e.message}; disconnecting subscriptions and reconnecting`),
@@ -188,6 +192,7 @@ export class Exporter {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#wake?.();
+    if (!this.#session) this.#stopSignal.abort();
     const s = this.#session;
     if (s && !s.conn.closed) {
       const errors = await s.shutdown(new DisconnectedError("exporter stopping"));

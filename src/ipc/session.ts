@@ -47,6 +47,8 @@ export class FlavourError extends Error {
 }
 
 export interface SessionOptions {
+  /** Aborting it during the handshake closes the connection at once (nothing is subscribed yet). */
+  signal?: AbortSignal;
   /** Timeout for each handshake step and each call unless the call says otherwise. */
   callTimeoutMs?: number;
   limits?: FrameLimits;
@@ -104,6 +106,11 @@ class ThreadQueue {
     this.#tail = result.catch(() => {});
     return result;
   }
+
+  /** Resolves once every call queued so far has settled. */
+  idle(): Promise<unknown> {
+    return this.#tail;
+  }
 }
 
 /** A Thread of the node and the queue that keeps its calls from overlapping. */
@@ -156,14 +163,19 @@ export class Session {
 
   /** Connects to the node's socket and performs the handshake. */
   static async open(path: string, options: SessionOptions = {}): Promise<Session> {
+    options.signal?.throwIfAborted();
     const socket = await Deno.connect({ transport: "unix", path });
     const session = new Session(socket, options);
+    const abort = () => session.close(new DisconnectedError("handshake aborted"));
+    options.signal?.addEventListener("abort", abort);
     try {
       await session.#handshake();
     } catch (e) {
       session.close(e instanceof Error ? e : new Error(String(e)));
       await session.closed;
       throw e;
+    } finally {
+      options.signal?.removeEventListener("abort", abort);
     }
     return session;
   }
@@ -350,6 +362,9 @@ export class Session {
    */
   async shutdown(reason: Error = new DisconnectedError("session closed"), timeoutMs = 2000): Promise<Error[]> {
     const errors: Error[] = [];
+    // A subscribe still in flight would leave a live subscription we do not know of yet: let the
+    // control Thread's queue settle first (each call on it is bounded by its timeout).
+    if (this.#control) await this.#control.queue.idle();
     for (const h of [...this.subscriptions]) {
       try {
         await this.unsubscribe(h, { timeoutMs });
