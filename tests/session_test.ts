@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../src/testing/assert.ts";
 import { Chain$Client, FlavourError, Handler$Client, Init$Client, Node$Client, Session } from "../src/ipc/session.ts";
+import { ChainNotifications$Client } from "../src/gen/chain.ts";
 import {
   CallTimeoutError,
   type CapTable,
@@ -354,4 +355,37 @@ Deno.test("other flavours are refused with a specific error before any data is r
   } finally {
     assertEquals(await ipc.stop(), 0);
   }
+});
+
+Deno.test("hazard reproduced: a callback answered with an exception crashes the node (peer)", async () => {
+  // What a careless client would do; ours never does (see ChainNotificationsCollector). The peer
+  // must die here exactly like bitcoin-node, so such a regression cannot pass CI.
+  const peer = await TestPeer.start();
+  try {
+    const s = await Session.open(peer.socketPath);
+    const throwing = {
+      interfaceId: ChainNotifications$Client.interfaceId,
+      dispatch: (): undefined => {
+        throw new Error("careless handler");
+      },
+    };
+    await s.subscribe(s.chain, Chain$Client.methods[39], (p, caps) => setCapAt(p, 1, caps.add(throwing)));
+    assertStringIncludes(await peer.cmd(`fire updatedBlockTip`).catch((e) => String(e)), "exited");
+    assertEquals(await peer.exitCode(), 70);
+    assert(peer.notices.some((n) => n.startsWith("crash callback-exception")));
+    await s.closed;
+  } finally {
+    await peer.stop();
+  }
+});
+
+Deno.test("the node restarts its listener (peer `restart`): the exporter's session ends cleanly, a new one works", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    await peer.ok("restart");
+    await s.closed;
+    const again = await Session.open(peer.socketPath);
+    assertEquals((await peer.status()).connected, "1");
+    await again.shutdown();
+  });
 });
