@@ -128,6 +128,8 @@ interface Question {
 interface Export {
   server: LocalServer;
   refs: number;
+  /** The server's interface id as two 32-bit words, compared on every incoming call. */
+  words: [number, number];
 }
 
 export interface Transport {
@@ -330,7 +332,7 @@ export class RpcConnection {
         id = this.#nextExport;
         this.#nextExport = (this.#nextExport + 1) >>> 0;
       } while (this.#exports.has(id));
-      this.#exports.set(id, { server, refs: 0 });
+      this.#exports.set(id, { server, refs: 0, words: interfaceWords(server.interfaceId) });
       this.#exportIds.set(server, id);
     }
     this.#exports.get(id)!.refs++;
@@ -521,10 +523,10 @@ export class RpcConnection {
       if (!call) return false;
       const target = w.structAt(call, 0);
       if (!target || w.u16(target, 4) !== 0 /* importedCap */) return false;
-      const server = this.#exports.get(w.u32(target, 0))?.server;
+      const exp = this.#exports.get(w.u32(target, 0));
+      const server = exp?.server;
       if (!server?.fastDispatch) return false;
-      const want = interfaceWords(server.interfaceId);
-      if (w.u32(call, 8) !== want[0] || w.u32(call, 12) !== want[1]) return false;
+      if (w.u32(call, 8) !== exp!.words[0] || w.u32(call, 12) !== exp!.words[1]) return false;
       const payload = w.structAt(call, 1);
       const params = payload ? w.structAt(payload, 0) : null;
       if (!server.fastDispatch(w.u16(call, 4), w, params)) return false;
@@ -843,14 +845,8 @@ function buildEmptyReturnTemplate(): { forAnswer(id: number): Uint8Array } {
   };
 }
 
-const interfaceWordsCache = new Map<bigint, [number, number]>();
 function interfaceWords(id: bigint): [number, number] {
-  let w = interfaceWordsCache.get(id);
-  if (!w) {
-    w = [Number(id & 0xffffffffn), Number(id >> 32n)];
-    interfaceWordsCache.set(id, w);
-  }
-  return w;
+  return [Number(id & 0xffffffffn), Number(id >> 32n)];
 }
 
 function exceptionType(t: number): string {
