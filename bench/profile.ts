@@ -3,7 +3,7 @@
  * UTXO callbacks and 10 clients scrape /metrics in a loop, then prints where its CPU time went.
  */
 import { TestPeer } from "../tests/support/peer.ts";
-import { ExporterProc, freePort, narrowFlags } from "../tests/support/exporter.ts";
+import { ExporterProc } from "../tests/support/exporter.ts";
 
 interface ProfileNode {
   id: number;
@@ -14,12 +14,7 @@ const n = Number(Deno.args[0] ?? 20000);
 const dir = await Deno.makeTempDir({ prefix: "exporter-prof-" });
 const peer = await TestPeer.start();
 await peer.ok("set isInitialBlockDownload 0");
-const port = freePort();
-const exp = ExporterProc.start({
-  socketPath: peer.socketPath,
-  port,
-  permissions: [...narrowFlags(peer.socketPath, `127.0.0.1:${port}`), "--cpu-prof", `--cpu-prof-dir=${dir}`],
-});
+const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: ["--cpu-prof", `--cpu-prof-dir=${dir}`] });
 await exp.waitLog(/subscribed to UTXO cache trace/);
 const stop = { done: false };
 const scrapers = Promise.all(Array.from({ length: 10 }, async () => {

@@ -3,17 +3,12 @@
  * tell a leak (growing without end) from heap sizing (a step while V8 warms up, then flat).
  */
 import { TestPeer } from "../tests/support/peer.ts";
-import { ExporterProc, freePort, narrowFlags } from "../tests/support/exporter.ts";
+import { ExporterProc } from "../tests/support/exporter.ts";
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;
 const peer = await TestPeer.start();
 await peer.ok("set isInitialBlockDownload 0");
-const port = freePort();
-const exp = ExporterProc.start({
-  socketPath: peer.socketPath,
-  port,
-  permissions: [...narrowFlags(peer.socketPath, `127.0.0.1:${port}`), ...Deno.args],
-});
+const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: Deno.args });
 await exp.waitLog(/subscribed to UTXO cache trace/);
 const samples = [rssMiB(exp.child.pid).toFixed(1)];
 for (let i = 0; i < 6; i++) {

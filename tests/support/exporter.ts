@@ -18,6 +18,8 @@ export interface ExporterProcOptions {
   args?: string[];
   /** Replaces the permission flags (to test the permission check). */
   permissions?: string[];
+  /** Extra `deno run` flags after the permissions (profiling, V8 flags). */
+  denoFlags?: string[];
   entry?: string;
 }
 
@@ -43,6 +45,7 @@ export class ExporterProc {
       "--no-prompt",
       "--cached-only",
       ...(o.permissions ?? narrowFlags(o.socketPath, listen)),
+      ...(o.denoFlags ?? []),
       o.entry ?? `${root}main.ts`,
       "--metrics-addr",
       listen,
