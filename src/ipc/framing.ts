@@ -59,6 +59,27 @@ export class FrameDecoder {
       if (offset === chunk.length) return;
     }
     this.#append(chunk, offset);
+    this.#drain(onFrame);
+  }
+
+  /**
+   * Free space at the end of the buffer, for reading from the socket straight into (no copy): at
+   * least `min` bytes, or the rest of the message being assembled if that is more. Valid until the
+   * next call on this decoder; report what was read with commit().
+   */
+  reserve(min = 64 * 1024): Uint8Array {
+    const rest = this.#need > 0 ? this.#need - (this.#end - this.#start) : 0;
+    this.#makeRoom(Math.max(min, rest));
+    return this.#buf.subarray(this.#end);
+  }
+
+  /** `n` bytes were read into the view reserve() returned: hands out every completed frame. */
+  commit(n: number, onFrame: (frame: Uint8Array) => void): void {
+    this.#end += n;
+    this.#drain(onFrame);
+  }
+
+  #drain(onFrame: (frame: Uint8Array) => void): void {
     for (;;) {
       const avail = this.#end - this.#start;
       if (this.#need === 0) {
@@ -96,6 +117,14 @@ export class FrameDecoder {
 
   #append(chunk: Uint8Array, from: number): void {
     const len = chunk.length - from;
+    this.#makeRoom(len);
+    this.#buf.set(chunk.subarray(from), this.#end);
+    this.#end += len;
+  }
+
+  /** Makes `len` bytes free after #end: compacting, or growing (the buffer is kept for reuse). */
+  #makeRoom(len: number): void {
+    if (this.#start === this.#end) this.#start = this.#end = 0;
     if (this.#end + len > this.#buf.length) {
       const live = this.#end - this.#start;
       if (live + len <= this.#buf.length / 2) {
@@ -110,8 +139,6 @@ export class FrameDecoder {
       this.#start = 0;
       this.#end = live;
     }
-    this.#buf.set(chunk.subarray(from), this.#end);
-    this.#end += len;
   }
 }
 

@@ -110,3 +110,21 @@ Deno.test("FrameWriter coalesces queued frames and fails cleanly after a write e
   assertEquals(errors.length, 1);
   assertEquals(w.send(new Uint8Array(8)), false);
 });
+
+Deno.test("reserve/commit: reading straight into the buffer, any split, frames whole", () => {
+  const a = encodeFrame([segment(3, 1)]);
+  const big = encodeFrame([segment(1, 2), segment(40_000, 3)]);
+  const stream = new Uint8Array([...a, ...big, ...a]);
+  for (const step of [1, 7, 100, 4096, 65536, stream.length]) {
+    const decoder = new FrameDecoder();
+    const got: Uint8Array[] = [];
+    for (let at = 0; at < stream.length;) {
+      const space = decoder.reserve(16);
+      const n = Math.min(step, space.length, stream.length - at);
+      space.set(stream.subarray(at, at + n));
+      at += n;
+      decoder.commit(n, (f) => got.push(f.slice()));
+    }
+    assertEquals(got, [a, big, a], `step ${step}`);
+  }
+});

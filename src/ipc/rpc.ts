@@ -202,11 +202,30 @@ export class RpcConnection {
     try {
       this.#decoder.push(chunk, (frame) => this.#handleFrame(frame));
     } catch (e) {
-      const err = e instanceof ProtocolError ? e : new ProtocolError(errorText(e));
-      this.#readBroken = err;
-      if (this.#options.onProtocolError) this.#options.onProtocolError(err);
-      else this.abort(err);
+      this.#protocolFailure(e);
     }
+  }
+
+  /** Where the next socket read should go (no copy between the socket and message handling). */
+  readSpace(): Uint8Array {
+    return this.#decoder.reserve();
+  }
+
+  /** `n` bytes were read into the view readSpace() returned. */
+  received(n: number): void {
+    if (this.#closed || this.#readBroken) return;
+    try {
+      this.#decoder.commit(n, (frame) => this.#handleFrame(frame));
+    } catch (e) {
+      this.#protocolFailure(e);
+    }
+  }
+
+  #protocolFailure(e: unknown): void {
+    const err = e instanceof ProtocolError ? e : new ProtocolError(errorText(e));
+    this.#readBroken = err;
+    if (this.#options.onProtocolError) this.#options.onProtocolError(err);
+    else this.abort(err);
   }
 
   /** Set once the peer's input could not be parsed; nothing more is read. */

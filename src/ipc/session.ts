@@ -191,15 +191,16 @@ export class Session {
   }
 
   async #readLoop(): Promise<void> {
-    const buf = new Uint8Array(256 * 1024);
     try {
       for (;;) {
-        const n = await this.#socket.read(buf);
+        // Read straight into the framing buffer: a 2 MB block is never copied between the socket
+        // and the handler that reads a few words of it.
+        const n = await this.#socket.read(this.conn.readSpace());
         if (n === null) {
           this.conn.close(new DisconnectedError("the node closed the connection"));
           return;
         }
-        this.conn.receive(buf.subarray(0, n));
+        this.conn.received(n);
         if (this.conn.closed) return;
       }
     } catch (e) {
