@@ -1,8 +1,10 @@
 # bitcoind-ipc-exporter wire schema. The interface it mirrors is Bitcoin Core's
-# src/ipc/capnp/mining.capnp on the multiprocess branch pr/trace (Copyright (c) The Bitcoin Core
-# developers, MIT license). File ID, type names, ordinals and field types are kept identical so the
-# encoding on the socket is the same; C++ binding annotations, which do not change the encoding, are
-# left out.
+# src/ipc/capnp/mining.capnp on the multiprocess branch pr/trace, which is also the Mining
+# generation stock v31 and master serve through Init.makeMining @3 (Copyright (c) The Bitcoin Core
+# developers, MIT license); `interrupt @6` is from stock v31. Stock v30's generation, which encodes
+# waitTipChanged's timeout differently, is in v30/mining.capnp. File ID, type names, ordinals and
+# field types are kept identical so the encoding on the socket is the same; C++ binding
+# annotations, which do not change the encoding, are left out.
 
 @0xc77d03df6a41b505;
 
@@ -21,6 +23,7 @@ interface Mining {
     waitTipChanged @3 (context :Proxy.Context, currentTip: Data, timeout: Float64 = .maxDouble) -> (result: Common.BlockRef);
     createNewBlock @4 (context :Proxy.Context, options: BlockCreateOptions) -> (result: BlockTemplate);
     checkBlock @5 (context :Proxy.Context, block: Data, options: BlockCheckOptions) -> (reason: Text, debug: Text, result: Bool);
+    interrupt @6 () -> ();
 }
 
 interface BlockTemplate {

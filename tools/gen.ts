@@ -48,8 +48,11 @@ async function generate(rel: string): Promise<Map<string, string>> {
   const result = new Map<string, string>();
   for (const [name, content] of files) {
     if (!name.endsWith(".ts")) continue;
-    // Deno resolves imports by their real extension.
-    const body = content.replace(/(from\s+["'][^"']+)\.js(["'])/g, "$1.ts$2").replaceAll('".//', '"./').replace(
+    // Deno resolves imports by their real extension. capnp-es writes an absolute schema import
+    // ("/mp/proxy.capnp") as ".//mp/proxy.js" whatever the importing file's folder: make it
+    // relative to that folder.
+    const up = "../".repeat(name.replace(/^\//, "").split("/").length - 1) || "./";
+    const body = content.replace(/(from\s+["'][^"']+)\.js(["'])/g, "$1.ts$2").replaceAll('".//', `"${up}`).replace(
       /^\s+/gm,
       (m) => " ".repeat(m.length / 2),
     );

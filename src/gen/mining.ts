@@ -425,6 +425,31 @@ export class Mining_CheckBlock$Results$Promise {
     return await this.pipeline.struct();
   }
 }
+export class Mining_Interrupt$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "interrupt$Params",
+    id: "a7258ce6c158ebe0",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "Mining_Interrupt$Params_" + super.toString(); }
+}
+export class Mining_Interrupt$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "interrupt$Results",
+    id: "ef712094c22c332c",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "Mining_Interrupt$Results_" + super.toString(); }
+}
+export class Mining_Interrupt$Results$Promise {
+  pipeline: $.Pipeline<any, any, Mining_Interrupt$Results>;
+  constructor(pipeline: $.Pipeline<any, any, Mining_Interrupt$Results>) {
+    this.pipeline = pipeline;
+  }
+  async promise(): Promise<Mining_Interrupt$Results> {
+    return await this.pipeline.struct();
+  }
+}
 export class Mining$Client {
   client: $.Client;
   static readonly interfaceId: bigint = 0xf9c68436df3af39en;
@@ -437,7 +462,8 @@ export class Mining$Client {
     $.Method<Mining_GetTip$Params, Mining_GetTip$Results>,
     $.Method<Mining_WaitTipChanged$Params, Mining_WaitTipChanged$Results>,
     $.Method<Mining_CreateNewBlock$Params, Mining_CreateNewBlock$Results>,
-    $.Method<Mining_CheckBlock$Params, Mining_CheckBlock$Results>
+    $.Method<Mining_CheckBlock$Params, Mining_CheckBlock$Results>,
+    $.Method<Mining_Interrupt$Params, Mining_Interrupt$Results>
   ] = [
     {
       ParamsClass: Mining_IsTestChain$Params,
@@ -486,6 +512,14 @@ export class Mining$Client {
       methodId: 5,
       interfaceName: "mining.capnp:Mining",
       methodName: "checkBlock"
+    },
+    {
+      ParamsClass: Mining_Interrupt$Params,
+      ResultsClass: Mining_Interrupt$Results,
+      interfaceId: Mining$Client.interfaceId,
+      methodId: 6,
+      interfaceName: "mining.capnp:Mining",
+      methodName: "interrupt"
     }
   ];
   isTestChain(paramsFunc?: (params: Mining_IsTestChain$Params) => void): Mining_IsTestChain$Results$Promise {
@@ -536,6 +570,14 @@ export class Mining$Client {
     const pipeline = new $.Pipeline(Mining_CheckBlock$Results, answer);
     return new Mining_CheckBlock$Results$Promise(pipeline);
   }
+  interrupt(paramsFunc?: (params: Mining_Interrupt$Params) => void): Mining_Interrupt$Results$Promise {
+    const answer = this.client.call({
+      method: Mining$Client.methods[6],
+      paramsFunc: paramsFunc
+    });
+    const pipeline = new $.Pipeline(Mining_Interrupt$Results, answer);
+    return new Mining_Interrupt$Results$Promise(pipeline);
+  }
 }
 $.Registry.register(Mining$Client.interfaceId, Mining$Client);
 export interface Mining$Server$Target {
@@ -545,6 +587,7 @@ export interface Mining$Server$Target {
   waitTipChanged(params: Mining_WaitTipChanged$Params, results: Mining_WaitTipChanged$Results): Promise<void>;
   createNewBlock(params: Mining_CreateNewBlock$Params, results: Mining_CreateNewBlock$Results): Promise<void>;
   checkBlock(params: Mining_CheckBlock$Params, results: Mining_CheckBlock$Results): Promise<void>;
+  interrupt(params: Mining_Interrupt$Params, results: Mining_Interrupt$Results): Promise<void>;
 }
 export class Mining$Server extends $.Server {
   readonly target: Mining$Server$Target;
@@ -573,6 +616,10 @@ export class Mining$Server extends $.Server {
       {
         ...Mining$Client.methods[5],
         impl: target.checkBlock
+      },
+      {
+        ...Mining$Client.methods[6],
+        impl: target.interrupt
       }
     ]);
     this.target = target;
