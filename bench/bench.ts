@@ -157,7 +157,7 @@ async function trivialCall(peer: TestPeer, calls: number): Promise<{ ours: Stats
   const t0 = performance.now();
   for (let i = 0; i < calls; i++) {
     const a = performance.now();
-    await s.callWithContext(s.chain, Chain$Client.methods[1], undefined, (r) => r.result);
+    await s.callWithContext(s.chain!, Chain$Client.methods[1], undefined, (r) => r.result);
     times.push((performance.now() - a) * 1000);
   }
   const total = performance.now() - t0;

@@ -6,6 +6,8 @@
 import { ChainNotificationsCollector } from "./collectors/chain_notifications.ts";
 import { NodeGaugesCollector } from "./collectors/node_gauges.ts";
 import { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
+import { TipWatcher } from "./collectors/tip_watcher.ts";
+import type { Flavour } from "./flavour.ts";
 import type { ListenAddress } from "./cli.ts";
 import { Exporter } from "./exporter.ts";
 import { metricsHandler } from "./http.ts";
@@ -17,6 +19,8 @@ export interface RunOptions {
   socketPath: string;
   listen: ListenAddress;
   debug: boolean;
+  /** Forced with --flavour; detected at every connection otherwise. */
+  flavour?: Flavour;
   log: Logger;
   version: string;
   /** Resolves to stop the exporter (tests); signals do the same in production. */
@@ -28,6 +32,8 @@ export interface RunOptions {
   backoffMinMs?: number;
   backoffMaxMs?: number;
   ibdPollMs?: number;
+  /** How long each Mining.waitTipChanged waits on stock nodes. */
+  tipWaitMs?: number;
 }
 
 const SHUTDOWN_DEADLINE_MS = 5000;
@@ -40,15 +46,20 @@ export async function run(o: RunOptions): Promise<number> {
     cacheMs: o.scrapeCacheMs ?? 1000,
     timeoutMs: o.scrapeTimeoutMs ?? 3000,
   });
+  const callTimeoutMs = o.callTimeoutMs ?? 5000;
+  const tips = new TipWatcher(log, chain, { waitMs: o.tipWaitMs ?? 30_000, callTimeoutMs, retryMs: 1000 });
   const exporter = new Exporter({
     socketPath: o.socketPath,
     log,
-    callTimeoutMs: o.callTimeoutMs ?? 5000,
+    callTimeoutMs,
     backoffMinMs: o.backoffMinMs ?? 500,
     backoffMaxMs: o.backoffMaxMs ?? 30_000,
     ibdPollMs: o.ibdPollMs ?? 10_000,
     user: await currentUser(),
-  }, { chain, utxo, node });
+    flavour: o.flavour,
+    // A fatal condition ends the process like a signal does, with exit code 1.
+    onFatal: (m) => void stop(m, 1),
+  }, { chain, utxo, node, tips });
   const registry = new MetricsRegistry();
   registry.add(...exporter.families());
   for (const c of exporter.collectors) registry.add(...c.families());

@@ -4,8 +4,9 @@
  * plus --web.listen-address (the Prometheus ecosystem's name for --metrics-addr), --help, --version.
  */
 import { parseArgs } from "node:util";
+import { type Flavour, FLAVOURS, isFlavour } from "./flavour.ts";
 
-export const USAGE = "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] <socket-path>";
+export const USAGE = "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] <socket-path>";
 
 export const HELP = `${USAGE}
 
@@ -18,6 +19,9 @@ Options:
   --metrics-addr HOST:PORT      where to serve /metrics (default 127.0.0.1:9332)
   --web.listen-address HOST:PORT
                                 the same, under the Prometheus ecosystem's name
+  --flavour auto|${FLAVOURS.join("|")}
+                                the node's IPC flavour (default auto: detected at every
+                                connection); a forced one that does not match is a fatal error
   --debug                       log every event from the node (blocks, transactions, UTXO cache)
   --help                        show this help
   --version                     print the version
@@ -37,7 +41,7 @@ export interface ListenAddress {
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "run"; socketPath: string; listen: ListenAddress; debug: boolean };
+  | { kind: "run"; socketPath: string; listen: ListenAddress; debug: boolean; flavour?: Flavour };
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -56,6 +60,7 @@ export function parseCommandLine(args: string[]): Command {
         debug: { type: "boolean" },
         "metrics-addr": { type: "string" },
         "web.listen-address": { type: "string" },
+        flavour: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -78,7 +83,17 @@ export function parseCommandLine(args: string[]): Command {
   const socketPath = parsed.positionals[0];
   if (socketPath === "") throw new UsageError("empty <socket-path>");
   const listen = parseListenAddress(v["metrics-addr"] ?? v["web.listen-address"] ?? DEFAULT_LISTEN);
-  return { kind: "run", socketPath, listen, debug: v.debug ?? false };
+  const flavour = v.flavour ?? "auto";
+  if (flavour !== "auto" && !isFlavour(flavour)) {
+    throw new UsageError(`invalid --flavour "${flavour}": expected auto, ${FLAVOURS.join(", ")}`);
+  }
+  return {
+    kind: "run",
+    socketPath,
+    listen,
+    debug: v.debug ?? false,
+    ...(flavour === "auto" ? {} : { flavour }),
+  };
 }
 
 export function parseListenAddress(text: string): ListenAddress {

@@ -7,6 +7,8 @@ import type { Collector } from "./collectors/collector.ts";
 import type { ChainNotificationsCollector } from "./collectors/chain_notifications.ts";
 import type { NodeGaugesCollector } from "./collectors/node_gauges.ts";
 import type { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
+import type { TipWatcher } from "./collectors/tip_watcher.ts";
+import { type Flavour, FLAVOUR_TRAITS } from "./flavour.ts";
 import { Chain$Client, FlavourError, Session } from "./ipc/session.ts";
 import { DisconnectedError, errorText } from "./ipc/rpc.ts";
 import type { Logger } from "./log.ts";
@@ -22,6 +24,10 @@ export interface ExporterOptions {
   ibdPollMs: number;
   /** Who we run as, for the permission-denied message. */
   user?: string;
+  /** The flavour the operator insists on (--flavour); a node of another is a fatal error. */
+  flavour?: Flavour;
+  /** A condition retrying cannot fix (a forced flavour that does not match): the process ends. */
+  onFatal?: (message: string) => void;
 }
 
 export class Exporter {
@@ -29,6 +35,7 @@ export class Exporter {
   readonly #chain: ChainNotificationsCollector;
   readonly #utxo: UtxoCacheCollector;
   readonly #node: NodeGaugesCollector;
+  readonly #tips: TipWatcher;
   #session: Session | undefined;
   #stopping = false;
   #wake: (() => void) | undefined;
@@ -46,17 +53,24 @@ export class Exporter {
 
   constructor(
     options: ExporterOptions,
-    collectors: { chain: ChainNotificationsCollector; utxo: UtxoCacheCollector; node: NodeGaugesCollector },
+    collectors: {
+      chain: ChainNotificationsCollector;
+      utxo: UtxoCacheCollector;
+      node: NodeGaugesCollector;
+      tips: TipWatcher;
+    },
   ) {
     this.#o = options;
     this.#chain = collectors.chain;
     this.#utxo = collectors.utxo;
     this.#node = collectors.node;
+    this.#tips = collectors.tips;
+    if (options.flavour) this.#chain.traits = FLAVOUR_TRAITS[options.flavour];
     // A scrape that finds the node out of IBD registers the deferred UTXO subscription at once.
     this.#node.onReadings = (r) => {
       const s = this.#session;
       // Only once attach has finished: it makes the first decision itself.
-      if (!r.ibd && s && this.up === 1 && this.#utxoDeferred()) void this.#subscribeUtxo(s);
+      if (r.ibd === false && s && this.up === 1 && this.#utxoDeferred()) void this.#subscribeUtxo(s);
     };
   }
 
@@ -79,7 +93,7 @@ export class Exporter {
   }
 
   get collectors(): Collector[] {
-    return [this.#chain, this.#utxo, this.#node];
+    return [this.#chain, this.#utxo, this.#node, this.#tips];
   }
 
   get session(): Session | undefined {
@@ -106,6 +120,19 @@ export class Exporter {
         });
         if (this.#stopping) {
           await session.shutdown();
+          break;
+        }
+        log.info(`node flavour ${session.flavour}: ${FLAVOUR_TRAITS[session.flavour].description}`);
+        log.debug(`flavour probes: ${session.probes.join("; ")}`);
+        const forced = this.#o.flavour;
+        if (forced && session.flavour !== forced) {
+          await session.shutdown();
+          const msg = `--flavour ${forced} was given, but the node is ${session.flavour} (${
+            FLAVOUR_TRAITS[session.flavour].description
+          }; probes: ${session.probes.join("; ")}); remove --flavour or correct it`;
+          log.error(msg);
+          this.#stopping = true;
+          this.#o.onFatal?.(msg);
           break;
         }
         this.#session = session;
@@ -138,9 +165,13 @@ export class Exporter {
 
   async #attach(session: Session): Promise<void> {
     this.flavour = session.flavour;
+    this.#chain.traits = FLAVOUR_TRAITS[session.flavour];
     await this.#node.attach(session);
     await this.#chain.attach(session);
-    const ibd = await session.callWithContext(session.chain, Chain$Client.methods[33], undefined, (r) => r.result);
+    await this.#tips.attach(session);
+    const ibd = session.chain
+      ? await session.callWithContext(session.chain, Chain$Client.methods[33], undefined, (r) => r.result)
+      : undefined;
     await this.#utxo.attach(session, ibd);
     if (this.#utxo.available && !this.#utxo.subscribed) this.#pollIbd(session);
   }
@@ -151,7 +182,7 @@ export class Exporter {
       this.#ibdTimer = undefined;
       if (this.#session !== session || this.#stopping) return;
       try {
-        const ibd = await session.callWithContext(session.chain, Chain$Client.methods[33], undefined, (r) => r.result);
+        const ibd = await session.callWithContext(session.chain!, Chain$Client.methods[33], undefined, (r) => r.result);
         if (this.#session !== session || this.#stopping) return;
         if (!ibd) await this.#subscribeUtxo(session);
         if (!this.#utxoDeferred()) return;

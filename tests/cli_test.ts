@@ -16,6 +16,10 @@ Deno.test("flags parse as upstream's, plus --web.listen-address and = forms", ()
   const d = parseCommandLine(["--web.listen-address=[::]:9332", "s.sock"]);
   assert(d.kind === "run" && d.listen.hostname === "::" && d.listen.permission === "[::]:9332");
   assertEquals(parseListenAddress("localhost:1").permission, "localhost:1");
+  const f = parseCommandLine(["--flavour", "v31", "s.sock"]);
+  assert(f.kind === "run" && f.flavour === "v31");
+  const auto = parseCommandLine(["--flavour=auto", "s.sock"]);
+  assert(auto.kind === "run" && auto.flavour === undefined);
 });
 
 Deno.test("bad command lines fail before anything connects, with one clear line and usage", async () => {
@@ -27,6 +31,7 @@ Deno.test("bad command lines fail before anything connects, with one clear line 
       [["--metrics-addr", "9332", "x.sock"], "invalid listen address"],
       [["--metrics-addr", "127.0.0.1:70000", "x.sock"], "invalid port"],
       [["a.sock", "b.sock"], "expected one <socket-path>"],
+      [["--flavour", "v29", "x.sock"], 'invalid --flavour "v29": expected auto, pr-trace, pr-ipc, v30, v31, v32'],
     ] as [string[], string][]
   ) {
     const r = await runCli(args);

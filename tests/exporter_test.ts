@@ -131,7 +131,7 @@ bitcoind_ipc_exporter_connects_total 1
 bitcoind_ipc_exporter_last_connect_timestamp_seconds LAST_CONNECT
 # HELP bitcoind_ipc_exporter_node_info The connected node's IPC flavour (interfaces it offers).
 # TYPE bitcoind_ipc_exporter_node_info gauge
-bitcoind_ipc_exporter_node_info{flavour="multiprocess"} 1
+bitcoind_ipc_exporter_node_info{flavour="pr-trace"} 1
 # HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
 # TYPE bitcoin_blocks_connected_total counter
 bitcoin_blocks_connected_total 5

@@ -1,6 +1,8 @@
 /**
  * Chain events pushed by the node through `Chain.handleNotifications`: counters, and the height of
- * the last connected block.
+ * the last connected block. On stock flavours, which have no ChainNotifications, the tip watcher
+ * (tip_watcher.ts) feeds the block and tip counters it can derive through `recordTip`, and the
+ * counters no source feeds are left out.
  *
  * Each callback blocks the node's notification queue (which validation waits on) until we answer,
  * so the handler only bumps numbers; payloads are decoded only for what is counted (BlockInfo.height)
@@ -19,6 +21,7 @@ import type { IncomingCall, LocalServer, RemoteCap, Results } from "../ipc/rpc.t
 import type { WireMessage, WireStruct } from "../ipc/wire.ts";
 import { Chain$Client, type Session } from "../ipc/session.ts";
 import type { Logger } from "../log.ts";
+import type { FlavourTraits } from "../flavour.ts";
 import type { Family } from "../registry.ts";
 import type { Collector } from "./collector.ts";
 
@@ -50,6 +53,11 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
   flushes = 0;
   blockHeight = -1;
   #handler: RemoteCap | undefined;
+  /**
+   * What the node connected last (or the flavour forced on the command line) provides; undefined
+   * until known, when every family is served as upstream does.
+   */
+  traits: FlavourTraits | undefined;
 
   constructor(readonly log: Logger) {}
 
@@ -58,6 +66,7 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
   }
 
   async attach(session: Session): Promise<void> {
+    if (!session.chain) return;
     this.#handler = await session.subscribe(
       session.chain,
       Chain$Client.methods[39],
@@ -68,6 +77,16 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
 
   detach(): void {
     this.#handler = undefined;
+  }
+
+  /** A tip change seen by the tip watcher; connects/disconnects when it could resolve them. */
+  recordTip(height: number, blocks?: { connected: number; disconnected: number }): void {
+    this.tipUpdates++;
+    this.blockHeight = height;
+    if (blocks) {
+      this.blocksConnected += blocks.connected;
+      this.blocksDisconnected += blocks.disconnected;
+    }
   }
 
   fastDispatch(methodId: number, w: WireMessage, params: WireStruct | null): boolean {
@@ -170,17 +189,33 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
   }
 
   families(): Family[] {
+    // Which source feeds a family on the current flavour; a family no source feeds is left out.
+    const events = () => this.traits === undefined || this.traits.chainNotifications;
+    const blocks = () => events() || this.traits!.derivedBlocks;
+    const counter = (name: string, help: string, present: () => boolean, read: () => number): Family => ({
+      name,
+      help,
+      type: "counter",
+      read: () => present() ? read() : undefined,
+    });
     return [
-      counter("bitcoin_blocks_connected_total", "Blocks connected via ChainNotifications.", () => this.blocksConnected),
+      counter(
+        "bitcoin_blocks_connected_total",
+        "Blocks connected via ChainNotifications.",
+        blocks,
+        () => this.blocksConnected,
+      ),
       counter(
         "bitcoin_blocks_disconnected_total",
         "Blocks disconnected via ChainNotifications.",
+        blocks,
         () => this.blocksDisconnected,
       ),
-      counter("bitcoin_mempool_tx_added_total", "Transactions added to mempool.", () => this.txAdded),
+      counter("bitcoin_mempool_tx_added_total", "Transactions added to mempool.", events, () => this.txAdded),
       counter(
         "bitcoin_mempool_tx_removed_total",
         "Transactions removed from mempool for expiry, size limit, reorg, conflict or replacement; transactions mined in a block leave with blockConnected and are not counted here.",
+        events,
         () => this.txRemoved,
       ),
       {
@@ -188,13 +223,15 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
         help: "Transactions removed from mempool, by Bitcoin Core's MemPoolRemovalReason.",
         type: "counter",
         read: () =>
-          [...REMOVAL_REASONS, "unknown"].map((reason, i) => ({
-            labels: { reason },
-            value: this.txRemovedByReason[i],
-          })),
+          events()
+            ? [...REMOVAL_REASONS, "unknown"].map((reason, i) => ({
+              labels: { reason },
+              value: this.txRemovedByReason[i],
+            }))
+            : undefined,
       },
-      counter("bitcoin_tip_updates_total", "Block tip updates received.", () => this.tipUpdates),
-      counter("bitcoin_chain_state_flushes_total", "Chain state flush events.", () => this.flushes),
+      counter("bitcoin_tip_updates_total", "Block tip updates received.", () => true, () => this.tipUpdates),
+      counter("bitcoin_chain_state_flushes_total", "Chain state flush events.", events, () => this.flushes),
       {
         name: "bitcoin_block_height",
         help: "Height of the last connected block (-1 until one is connected).",
@@ -207,8 +244,4 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
 
 function hashOf(data: { toUint8Array(): Uint8Array }): string {
   return displayHash(data.toUint8Array());
-}
-
-function counter(name: string, help: string, read: () => number): Family {
-  return { name, help, type: "counter", read };
 }

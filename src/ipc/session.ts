@@ -13,6 +13,11 @@ import {
   ThreadMap_MakeThread$Results,
 } from "../gen/mp/proxy.ts";
 import { Init$Client } from "../gen/init.ts";
+import { Init$Client as InitV30$Client } from "../gen/v30/init.ts";
+import { Init$Client as InitV31$Client } from "../gen/v31/init.ts";
+import { Mining$Client } from "../gen/mining.ts";
+import { Mining$Client as MiningV30$Client } from "../gen/v30/mining.ts";
+import { Rpc$Client } from "../gen/rpc.ts";
 import { Chain$Client } from "../gen/chain.ts";
 import { Node$Client } from "../gen/node.ts";
 import { Tracing$Client } from "../gen/tracing.ts";
@@ -35,11 +40,18 @@ import {
 } from "./rpc.ts";
 
 export const THREAD_NAME = "bitcoind-ipc-exporter";
+/**
+ * Passed with every Rpc.executeRpc. Bitcoin Core checks `user` against -rpcwhitelist exactly as for
+ * an HTTP client of that name, so operators can give this exporter a whitelist of its own; `uri`
+ * "/" is the node endpoint (wallet methods would need "/wallet/<name>"; the exporter calls none).
+ */
+export const RPC_USER = "bitcoind-ipc-exporter";
+export const RPC_URI = "/";
 /** How long the node gets to act on our last Handler.disconnect calls before an abort closes. */
 const EMERGENCY_GRACE_MS = 250;
 
-/** What the node turned out to be; see detectFlavour. */
-export type Flavour = "multiprocess";
+import type { Flavour } from "../flavour.ts";
+export type { Flavour } from "../flavour.ts";
 
 /** The node does not offer the interfaces this exporter reads. */
 export class FlavourError extends Error {
@@ -123,8 +135,10 @@ export interface SessionCallOptions extends CallOptions {
   /**
    * "control" runs the call on a second Thread reserved for subscribe/unsubscribe, so a slow or
    * stuck read can never delay (or make the node reject as "thread busy") a Handler.disconnect.
+   * "wait" is a third Thread for long-polls (Mining.waitTipChanged), which hold their Thread on the
+   * node for as long as they wait; it exists on flavours that need it.
    */
-  lane?: "read" | "control";
+  lane?: "read" | "control" | "wait";
 }
 
 export class Session {
@@ -133,16 +147,25 @@ export class Session {
   readonly #timeoutMs: number;
   #read!: Lane;
   #control!: Lane;
+  #wait: Lane | undefined;
   readonly threadMap = new LocalThreadMap();
   /** Live subscription Handlers, disconnected before the socket closes. */
   readonly subscriptions = new Set<RemoteCap>();
   init!: RemoteCap;
-  chain!: RemoteCap;
-  node!: RemoteCap;
-  /** Absent on multiprocess builds without the tracing interface. */
+  /** Multiprocess branches only. */
+  chain: RemoteCap | undefined;
+  node: RemoteCap | undefined;
+  /** pr/trace only. */
   tracing: RemoteCap | undefined;
-  flavour: Flavour = "multiprocess";
+  /** Stock releases: Mining, of the generation its Init served. */
+  mining: { cap: RemoteCap; generation: "v30" | "v31" } | undefined;
+  /** Stock master / v32: JSON-RPC over IPC. */
+  rpc: RemoteCap | undefined;
+  flavour!: Flavour;
+  /** What each probe of the flavour detection answered, for the log and for errors. */
+  readonly probes: string[] = [];
   readonly #done: Promise<void>;
+  readonly #beforeShutdown: (() => Promise<void>)[] = [];
   readonly #onProtocolError: ((e: Error) => void) | undefined;
 
   private constructor(socket: Deno.UnixConn, options: SessionOptions) {
@@ -230,61 +253,105 @@ export class Session {
     try {
       this.#read = { thread: await makeThread(THREAD_NAME), queue: new ThreadQueue() };
       this.#control = { thread: await makeThread(`${THREAD_NAME}-control`), queue: new ThreadQueue() };
+      await this.#detect();
+      if (this.mining) this.#wait = { thread: await makeThread(`${THREAD_NAME}-wait`), queue: new ThreadQueue() };
     } finally {
       remoteMap.release();
     }
-    await this.#makeInterfaces();
   }
 
   /**
-   * Obtains Chain, Node and Tracing, refusing nodes that do not really offer them. Stock releases
-   * answer makeNode (@5) with "method not implemented", and stock master answers makeChain (@4)
-   * with an Rpc object: a Chain call on it is rejected by the node, so one harmless Chain call
-   * proves the interface before any data is read through it.
+   * Decides what the node is, once per connection, by probes that read nothing: the Init interface
+   * ID is the same in every flavour while its ordinals mean different things (makeChain @4 on the
+   * multiprocess branches is makeRpc @4 on stock master), so each capability is proven with one
+   * harmless call of its own interface before anything is read through it. Any answer that fits no
+   * known flavour is a FlavourError, never a guess.
    */
-  async #makeInterfaces(): Promise<void> {
-    try {
-      this.node = await this.callWithContext(
-        this.init,
-        Init$Client.methods[5],
-        undefined,
-        (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.makeNode"),
-      );
-    } catch (e) {
-      if (e instanceof RemoteError) {
-        throw new FlavourError(
-          `the node has no Node interface (Init.makeNode failed: ${e.reason}); this looks like a stock Bitcoin Core release, and this exporter needs a multiprocess build that offers Chain and Node (e.g. the pr/trace branch)`,
-        );
-      }
-      throw e;
+  async #detect(): Promise<void> {
+    this.node = await this.#probeMake("makeNode@5", Init$Client.methods[5]);
+    if (this.node) {
+      this.chain = await this.#probeMake("makeChain@4", Init$Client.methods[4]);
+      if (!this.chain) throw this.#flavourError("the node offers Node but no Chain");
+      await this.#probe("Chain.getHeight", this.chain, Chain$Client.methods[1], "a Chain");
+      this.tracing = await this.#probeMake("makeTracing@7", Init$Client.methods[7]);
+      this.flavour = this.tracing ? "pr-trace" : "pr-ipc";
+      return;
     }
-    this.chain = await this.callWithContext(
-      this.init,
-      Init$Client.methods[4],
-      undefined,
-      (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.makeChain"),
-    );
-    try {
-      await this.callWithContext(this.chain, Chain$Client.methods[1], undefined, () => undefined);
-    } catch (e) {
-      if (e instanceof RemoteError) {
-        throw new FlavourError(
-          `Init.makeChain did not return a working Chain interface (${e.reason}); the node is not a multiprocess build this exporter supports`,
-        );
+    // Stock releases: Mining at @3 (v31+) or @2 (v30), and on master an Rpc at @4.
+    const mining = await this.#probeMake("makeMining@3", InitV31$Client.methods[3]);
+    if (mining) {
+      await this.#probe("Mining.isTestChain", mining, Mining$Client.methods[0], "a Mining interface");
+      this.mining = { cap: mining, generation: "v31" };
+      this.rpc = await this.#probeMake("makeRpc@4", InitV31$Client.methods[4]);
+      if (this.rpc) {
+        await this.#probe("Rpc.executeRpc", this.rpc, Rpc$Client.methods[0], "an Rpc interface", (p) => {
+          p.request = '{"jsonrpc":"2.0","id":"probe","method":"getblockcount"}';
+          p.uri = RPC_URI;
+          p.user = RPC_USER;
+        });
       }
-      throw e;
+      this.flavour = this.rpc ? "v32" : "v31";
+      return;
     }
+    const old = await this.#probeMake("makeMining@2", InitV30$Client.methods[2]);
+    if (!old) throw this.#flavourError("the node offers neither Node nor Mining");
+    await this.#probe("Mining.isTestChain", old, MiningV30$Client.methods[0], "a Mining interface");
+    this.mining = { cap: old, generation: "v30" };
+    this.flavour = "v30";
+  }
+
+  /**
+   * Calls an `Init.make*` method. A method the node does not have answers "unimplemented", which
+   * is an answer (undefined); any other failure fits no flavour and is an error.
+   */
+  async #probeMake<P extends $.Struct & { _initContext(): Context }, R extends $.Struct>(
+    what: string,
+    method: $.Method<P, R>,
+  ): Promise<RemoteCap | undefined> {
     try {
-      this.tracing = await this.callWithContext(
+      const cap = await this.callWithContext(
         this.init,
-        Init$Client.methods[7],
+        method,
         undefined,
-        (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.makeTracing"),
+        (r, caps) => takeRemote(caps, capIndexAt(r, 0), what),
       );
+      this.probes.push(`${what}: ok`);
+      return cap;
     } catch (e) {
       if (!(e instanceof RemoteError)) throw e;
-      this.tracing = undefined;
+      if (e.type === "unimplemented") {
+        this.probes.push(`${what}: not implemented`);
+        return undefined;
+      }
+      this.probes.push(`${what}: ${e.reason}`);
+      throw this.#flavourError(`Init.${what} failed: ${e.reason}`);
     }
+  }
+
+  /** One harmless call proving that `cap` really is the interface `method` belongs to. */
+  async #probe<P extends $.Struct & { _initContext(): Context }, R extends $.Struct>(
+    what: string,
+    cap: RemoteCap,
+    method: $.Method<P, R>,
+    interfaceName: string,
+    build?: (params: P) => void,
+  ): Promise<void> {
+    try {
+      await this.callWithContext(cap, method, build, () => undefined);
+      this.probes.push(`${what}: ok`);
+    } catch (e) {
+      if (!(e instanceof RemoteError)) throw e;
+      this.probes.push(`${what}: ${e.reason}`);
+      throw this.#flavourError(`the object the node returned is not ${interfaceName} (${what} failed: ${e.reason})`);
+    }
+  }
+
+  #flavourError(what: string): FlavourError {
+    return new FlavourError(
+      `unsupported IPC flavour: ${what} (probes: ${
+        this.probes.join("; ")
+      }); supported: multiprocess branches pr/trace and pr/ipc, stock v30, v31 and master/v32`,
+    );
   }
 
   /**
@@ -300,7 +367,8 @@ export class Session {
   ): Promise<T> {
     const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
     const deadline = performance.now() + timeoutMs;
-    const lane = options?.lane === "control" ? this.#control : this.#read;
+    const lane = options?.lane === "control" ? this.#control : options?.lane === "wait" ? this.#wait : this.#read;
+    if (!lane) return Promise.reject(new Error(`this session has no ${options?.lane} Thread`));
     return lane.queue.run(deadline, (remaining) => this.#callOn(lane, target, method, build, decode, remaining));
   }
 
@@ -344,6 +412,11 @@ export class Session {
     return handler;
   }
 
+  /** Work to finish, while the connection still works, before an orderly shutdown closes it. */
+  beforeShutdown(hook: () => Promise<void>): void {
+    this.#beforeShutdown.push(hook);
+  }
+
   /** `Handler.disconnect` on a subscription, then release it. */
   async unsubscribe(handler: RemoteCap, options?: CallOptions): Promise<void> {
     this.subscriptions.delete(handler);
@@ -363,6 +436,9 @@ export class Session {
    */
   async shutdown(reason: Error = new DisconnectedError("session closed"), timeoutMs = 2000): Promise<Error[]> {
     const errors: Error[] = [];
+    for (const hook of this.#beforeShutdown.splice(0)) {
+      await hook().catch((e) => errors.push(e instanceof Error ? e : new Error(String(e))));
+    }
     // A subscribe still in flight would leave a live subscription we do not know of yet: let the
     // control Thread's queue settle first (each call on it is bounded by its timeout).
     if (this.#control) await this.#control.queue.idle();
@@ -409,4 +485,13 @@ function takeRemote(caps: ResultCaps, index: number, what: string): RemoteCap {
   return cap;
 }
 
-export { Chain$Client, Handler$Client, Init$Client, Node$Client, Tracing$Client };
+export {
+  Chain$Client,
+  Handler$Client,
+  Init$Client,
+  Mining$Client,
+  MiningV30$Client,
+  Node$Client,
+  Rpc$Client,
+  Tracing$Client,
+};

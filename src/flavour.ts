@@ -1,0 +1,70 @@
+/**
+ * The Bitcoin Core IPC flavours the exporter serves, and what each one can give. The session decides
+ * the flavour once per connection by probing (src/ipc/session.ts); everything else asks this table
+ * what to read and which metrics exist, so a metric a flavour cannot provide is absent, never zero.
+ */
+
+export const FLAVOURS = ["pr-trace", "pr-ipc", "v30", "v31", "v32"] as const;
+export type Flavour = typeof FLAVOURS[number];
+
+export interface FlavourTraits {
+  /** One line for logs and --help. */
+  readonly description: string;
+  /** `Chain.handleNotifications`: every chain and mempool event counter. */
+  readonly chainNotifications: boolean;
+  /** `Tracing.traceUtxoCache`. */
+  readonly utxoTrace: boolean;
+  /** Where the node gauges come from: Node/Chain getters, JSON-RPC over IPC, or Mining alone. */
+  readonly gauges: "node" | "rpc" | "mining";
+  /** Which Mining generation drives the tip (`waitTipChanged`), if the Chain events do not. */
+  readonly tipWatch: "v30" | "v31" | undefined;
+  /** Blocks connected/disconnected are derived from tip changes (needs JSON-RPC getblockheader). */
+  readonly derivedBlocks: boolean;
+}
+
+export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
+  "pr-trace": {
+    description: "multiprocess branch with Chain, Node and Tracing",
+    chainNotifications: true,
+    utxoTrace: true,
+    gauges: "node",
+    tipWatch: undefined,
+    derivedBlocks: false,
+  },
+  "pr-ipc": {
+    description: "multiprocess branch with Chain and Node (no Tracing)",
+    chainNotifications: true,
+    utxoTrace: false,
+    gauges: "node",
+    tipWatch: undefined,
+    derivedBlocks: false,
+  },
+  v30: {
+    description: "stock v30: Mining (makeMining @2)",
+    chainNotifications: false,
+    utxoTrace: false,
+    gauges: "mining",
+    tipWatch: "v30",
+    derivedBlocks: false,
+  },
+  v31: {
+    description: "stock v31: Mining (makeMining @3)",
+    chainNotifications: false,
+    utxoTrace: false,
+    gauges: "mining",
+    tipWatch: "v31",
+    derivedBlocks: false,
+  },
+  v32: {
+    description: "stock master / v32: Mining and JSON-RPC over IPC (makeRpc @4)",
+    chainNotifications: false,
+    utxoTrace: false,
+    gauges: "rpc",
+    tipWatch: "v31",
+    derivedBlocks: true,
+  },
+};
+
+export function isFlavour(s: string): s is Flavour {
+  return (FLAVOURS as readonly string[]).includes(s);
+}
