@@ -1,25 +1,39 @@
-// bitcoind-ipc-test-peer: plays Bitcoin Core's bitcoin-node (multiprocess pr/trace flavour) on a Unix
-// socket, built on the reference C++ Cap'n Proto library, so the TypeScript client is tested against
-// an independent implementation of the wire protocol. Scripted through stdin; see README.md.
+// bitcoind-ipc-test-peer: plays Bitcoin Core's bitcoin-node on a Unix socket, built on the reference
+// C++ Cap'n Proto library, so the TypeScript client is tested against an independent implementation
+// of the wire protocol. It plays the multiprocess branches (pr/trace, pr-ipc) and the stock releases
+// (v30, v31, master/v32), each answering every Init ordinal the way that node does. Scripted through
+// stdin; see README.md.
 //
 // Where a client can tell the difference, it behaves like libmultiprocess: calls must carry a
 // Context.thread that is one of our Threads ("invalid thread handle" otherwise); two calls at once
-// on one Thread are refused ("thread busy", as libmultiprocess before it queued them); callbacks
+// on one Thread are refused ("thread busy", as libmultiprocess before it queued them), and a call
+// holds its Thread for as long as it runs (a Mining.waitTipChanged long-poll included); callbacks
 // carry a Context whose thread is made through the client's ThreadMap (a pipelined promise, so the
 // client sees senderPromise + Resolve; a broken one when the client gave no ThreadMap). And it dies
 // where the real node dies: a client closing the socket with a subscription live (exit 71), a client
-// answering a callback with an exception (exit 70).
+// answering a callback with an exception (exit 70). On stock master, Rpc.executeRpc answers JSON-RPC
+// the way Bitcoin Core's ExecuteHTTPRPC does (src/httprpc.cpp, src/rpc/request.cpp).
 
+#include <capnp/any.h>
 #include <capnp/capability.h>
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/debug.h>
 
+#include <dirent.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -61,6 +75,27 @@ kj::Array<capnp::byte> fromHex(const std::string& hex) {
   return out;
 }
 
+// A 32-byte hash as Bitcoin Core displays it (uint256::GetHex): the wire bytes reversed, lowercase.
+std::string displayHex(kj::ArrayPtr<const capnp::byte> wire) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = wire.size(); i-- > 0;) {
+    out += digits[wire[i] >> 4];
+    out += digits[wire[i] & 15];
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = (char)tolower((unsigned char)ch);
+  return s;
+}
+
+bool isHex(const std::string& s) {
+  return !s.empty() && s.size() % 2 == 0 &&
+         std::all_of(s.begin(), s.end(), [](char ch) { return isxdigit((unsigned char)ch) != 0; });
+}
+
 std::string fmt(double v) {
   char b[64];
   snprintf(b, sizeof b, "%.2f", v);
@@ -89,8 +124,34 @@ struct Values {
   uint64_t mempoolSize = 0, mempoolDynamicUsage = 0, mempoolMaxUsage = 300000000, nodeCount = 0;
   int64_t bytesRecv = 0, bytesSent = 0;
   int32_t numBlocks = 105;
+  // The active tip. By default the tip of the recorded stock master node
+  // (tests/fixtures/stock-master-regtest), so what the peer computes (getbestblockhash, Mining.getTip)
+  // agrees with the recorded answers it replays (getblockchaininfo, getchaintips).
   int32_t tipHeight = 105;
-  std::string tipHash = std::string(64, '0');
+  std::string tipHash = "6c263fa7fb45f4b6e2d98f614aaefc6d23458b6aba2bcb99f61ec32f033f646a";
+};
+
+// What the node knows of a block (its block index, reduced to what the tests need).
+struct BlockEntry {
+  int32_t height;
+  std::string prev;  // display hex; empty when unknown
+};
+
+// How a waitTipChanged wait ended.
+enum class WaitEnd { Changed, Timeout, Interrupted };
+
+struct TipWaiter {
+  std::string currentTip;  // display hex the client passed
+  uint64_t mining;         // which Mining object it waits on (Mining.interrupt is per object)
+  kj::Own<kj::PromiseFulfiller<WaitEnd>> done;
+};
+
+// A JSON-RPC method answer set over the control channel.
+struct RpcOverride {
+  bool isError = false;
+  std::string raw;  // result JSON text, written as given
+  int code = 0;
+  std::string message;
 };
 
 struct Peer;
@@ -120,8 +181,9 @@ struct Peer {
   kj::AsyncIoContext& io;
   std::string socketPath;
   bool noCrash;
-  // "branch" (pr/trace: Chain, Node, Tracing), "pr-ipc" (no Tracing), "v31" (stock release: no
-  // makeChain/makeNode), "master" (stock master: makeChain's ordinal is makeRpc, an Rpc object).
+  // "branch" (pr/trace: Chain, Node, Tracing), "pr-ipc" (no Tracing), "v30" (stock v30.x: Echo and
+  // Mining at @2), "v31" (stock v31.x: Mining at @3), "master" (stock master / v32: v31 plus makeRpc
+  // at @4, the ordinal the branches use for makeChain). See InitImpl::dispatchCall.
   std::string flavour = "branch";
   Values v;
   std::set<std::string> throwing, stalled;
@@ -135,14 +197,26 @@ struct Peer {
   kj::Maybe<ThreadMap::Client> clientThreadMap;
   kj::Maybe<Thread::Client> callbackThread;
   std::vector<kj::Own<Subscription>> subs;
-  std::vector<kj::Own<kj::PromiseFulfiller<void>>> tipWaiters;
+  // Chain model: every block `set tip` named (display hex -> height, prev); the active chain is the
+  // walk back from the tip through prev links.
+  std::map<std::string, BlockEntry> blocks;
+  std::map<uint64_t, TipWaiter> tipWaiters;
+  uint64_t nextWaiterId = 0, nextMiningId = 0;
+  kj::Maybe<double> lastWaitTimeoutMs;
+  // JSON-RPC over IPC (stock master).
+  std::string rpcFixturesDir;
+  std::map<std::string, std::string> rpcExchanges;  // recorded request text -> the node's response
+  std::map<std::string, RpcOverride> rpcOverrides;
+  kj::Maybe<std::string> rpcLastUri, rpcLastUser;
   // connection
   struct Conn;
   kj::Own<Conn> conn;
   kj::Own<kj::ConnectionReceiver> listener;
   kj::TaskSet* tasks = nullptr;
 
-  Peer(kj::AsyncIoContext& io, std::string path, bool noCrash) : io(io), socketPath(kj::mv(path)), noCrash(noCrash) {}
+  Peer(kj::AsyncIoContext& io, std::string path, bool noCrash) : io(io), socketPath(kj::mv(path)), noCrash(noCrash) {
+    blocks[v.tipHash] = BlockEntry{v.tipHeight, ""};
+  }
 
   void hazard(const std::string& what, int code) {
     if (noCrash) {
@@ -151,6 +225,12 @@ struct Peer {
     }
     say("! crash " + what);
     _exit(code);
+  }
+
+  // What `throw <method>` makes the method answer. Built directly (not with KJ_EXCEPTION, which would
+  // prefix the expression's source text) so the client sees exactly "test peer: <method> failed".
+  static kj::Exception scriptedFailure(const std::string& method) {
+    return kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__, kj::str("test peer: ", method.c_str(), " failed"));
   }
 
   kj::Promise<void> gate(const std::string& method) {
@@ -181,26 +261,46 @@ struct Peer {
   // Runs `body` as a call on the Thread named by `ctx`, with libmultiprocess's checks.
   template <typename F>
   kj::Promise<void> onThread(Context::Reader ctx, const std::string& method, F body) {
+    return onThreadAsync(ctx, method, [body = kj::mv(body)]() mutable -> kj::Promise<void> {
+      body();
+      return kj::READY_NOW;
+    });
+  }
+
+  // Holds a Thread busy, and alive, until the call running on it is over (its promise done or
+  // cancelled). libmultiprocess runs each call on the Thread's worker for the call's whole duration,
+  // so a long-poll keeps its Thread occupied until it returns.
+  struct Occupied {
+    Occupied(Thread::Client c, ThreadImpl* t) : client(kj::mv(c)), thread(t) { thread->busy = true; }
+    ~Occupied() { thread->busy = false; }
+    KJ_DISALLOW_COPY(Occupied);
+    Thread::Client client;
+    ThreadImpl* thread;
+  };
+
+  // Like onThread, for a body that returns a promise: the Thread stays busy until it resolves.
+  template <typename F>
+  kj::Promise<void> onThreadAsync(Context::Reader ctx, const std::string& method, F body) {
     calls[method]++;
     if (!ctx.hasThread()) return KJ_EXCEPTION(FAILED, "std::exception: invalid thread handle");
     auto thread = kj::heap<Thread::Client>(ctx.getThread());
     auto& ref = *thread;
-    return threadSet.getLocalServer(ref)
-        .attach(kj::mv(thread))
-        .then([this, method, body = kj::mv(body)](kj::Maybe<Thread::Server&> found) mutable -> kj::Promise<void> {
+    return threadSet.getLocalServer(ref).then(
+        [this, method, thread = kj::mv(thread), body = kj::mv(body)](
+            kj::Maybe<Thread::Server&> found) mutable -> kj::Promise<void> {
           ThreadImpl* t = nullptr;
           KJ_IF_MAYBE (s, found) { t = static_cast<ThreadImpl*>(s); }
           if (!t) throw std::runtime_error("invalid thread handle");
           if (t->busy) throw std::runtime_error("thread busy");
-          t->busy = true;
+          auto held = kj::heap<Occupied>(*thread, t);
           return gate(method)
-              .then([this, method, body = kj::mv(body)]() mutable {
+              .then([this, method, body = kj::mv(body)]() mutable -> kj::Promise<void> {
                 if (throwing.count(method)) {
-                  kj::throwFatalException(KJ_EXCEPTION(FAILED, ("test peer: " + method + " failed").c_str()));
+                  kj::throwFatalException(scriptedFailure(method));
                 }
-                body();
+                return body();
               })
-              .attach(kj::defer([t] { t->busy = false; }));
+              .attach(kj::mv(held));
         });
   }
 
@@ -208,7 +308,7 @@ struct Peer {
   kj::Promise<void> plain(const std::string& method, F body) {
     calls[method]++;
     return gate(method).then([this, method, body = kj::mv(body)]() mutable {
-      if (throwing.count(method)) kj::throwFatalException(KJ_EXCEPTION(FAILED, ("test peer: " + method + " failed").c_str()));
+      if (throwing.count(method)) kj::throwFatalException(scriptedFailure(method));
       body();
     });
   }
@@ -232,6 +332,64 @@ struct Peer {
     }
     return ctx;
   }
+
+  // ---- chain model ----
+
+  // `set tip`: remember the block, make it the active tip, wake the waits it answers.
+  void setTip(int32_t height, const std::string& hash, const std::string& prev) {
+    auto& b = blocks[hash];
+    b.height = height;
+    if (!prev.empty()) b.prev = prev;
+    v.tipHeight = height;
+    v.tipHash = hash;
+    // Bitcoin Core notifies m_tip_block_cv on every new tip; a waiter wakes once the tip differs
+    // from the currentTip it passed (so a tip set back to that very block does not wake it).
+    std::vector<uint64_t> woken;
+    for (auto& [id, w] : tipWaiters)
+      if (w.currentTip != hash) woken.push_back(id);
+    for (auto id : woken) endWait(id, WaitEnd::Changed);
+  }
+
+  // On the active chain: reachable from the tip through prev links.
+  bool onActiveChain(const std::string& hash) {
+    std::string cur = v.tipHash;
+    for (size_t steps = 0; steps <= blocks.size(); steps++) {
+      if (cur == hash) return true;
+      auto it = blocks.find(cur);
+      if (it == blocks.end() || it->second.prev.empty()) return false;
+      cur = it->second.prev;
+    }
+    return false;  // a cycle in what the test set up
+  }
+
+  void endWait(uint64_t id, WaitEnd how) {
+    auto it = tipWaiters.find(id);
+    if (it == tipWaiters.end()) return;
+    auto done = kj::mv(it->second.done);
+    tipWaiters.erase(it);
+    done->fulfill(kj::cp(how));
+  }
+
+  // Ends the waits on one Mining object (its `interrupt`), or every wait (mining == 0: the client
+  // went away). Returns how many there were.
+  size_t interruptWaits(uint64_t mining) {
+    std::vector<uint64_t> ids;
+    for (auto& [id, w] : tipWaiters)
+      if (mining == 0 || w.mining == mining) ids.push_back(id);
+    for (auto id : ids) endWait(id, WaitEnd::Interrupted);
+    return ids.size();
+  }
+
+  void fillTip(BlockRef::Builder b) {
+    auto h = fromHex(v.tipHash);
+    std::reverse(h.begin(), h.end());
+    b.setHash(h);
+    b.setHeight(v.tipHeight);
+  }
+
+  // ---- JSON-RPC over IPC (see the rpc section below) ----
+  std::string executeRpc(const std::string& request);
+  void loadRpcExchanges();
 
   kj::Promise<double> fire(const std::vector<std::string>& a);
   std::string command(const std::string& line, kj::Promise<std::string>* async);
@@ -422,41 +580,169 @@ class EchoImpl final : public Echo::Server {
   Peer& p;
 };
 
+// Mining, as stock nodes serve it (and the branches, through makeMining @3). The interface ID and
+// the methods the exporter uses are the same in every generation; what differs is v30's encoding of
+// waitTipChanged's timeout and v30 lacking `interrupt` (see below).
 class MiningImpl final : public Mining::Server {
  public:
-  explicit MiningImpl(Peer& p) : p(p) {}
+  explicit MiningImpl(Peer& p)
+      : p(p), id(++p.nextMiningId), v30(p.flavour == "v30"), hasInterrupt(p.flavour == "v31" || p.flavour == "master") {}
+
+  DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
+                                  capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    // `interrupt @6` exists from v31 on; v30's Mining (and the branches') has no method 6, so it
+    // answers as capnp answers any method its schema lacks.
+    if (interfaceId == capnp::typeId<Mining>() && methodId == 6 && !hasInterrupt) {
+      return internalUnimplemented("mining.capnp:Mining", interfaceId, methodId);
+    }
+    return Mining::Server::dispatchCall(interfaceId, methodId, context);
+  }
+
+  kj::Promise<void> isTestChain(IsTestChainContext c) override {
+    // Regtest: Params().IsTestChain().
+    return p.onThread(c.getParams().getContext(), "Mining.isTestChain",
+                      [c]() mutable { c.getResults().setResult(true); });
+  }
   kj::Promise<void> isInitialBlockDownload(IsInitialBlockDownloadContext c) override {
     return p.onThread(c.getParams().getContext(), "Mining.isInitialBlockDownload",
                       [this, c]() mutable { c.getResults().setResult(p.v.ibd); });
   }
   kj::Promise<void> getTip(GetTipContext c) override {
-    return p.onThread(c.getParams().getContext(), "getTip", [this, c]() mutable { setTip(c.getResults().initResult()); c.getResults().setHasResult(true); });
+    return p.onThread(c.getParams().getContext(), "getTip", [this, c]() mutable {
+      p.fillTip(c.getResults().initResult());
+      c.getResults().setHasResult(true);
+    });
   }
+
+  // Stock v30 declares `timeout :Float64` with no default; v31 and master declare it
+  // `= .maxDouble`. Cap'n Proto stores a field XORed with its default, so the same number has
+  // different bits on the wire in the two generations. The getter compiled from our (v31) schema
+  // XORs maxDouble back in, which is right for a v31+ client and wrong for a v30 one; a v30 node
+  // reads the bits as they are. So in v30 mode the word is read raw: `timeout` is the params
+  // struct's first data field, the 8 bytes at offset 0 (little-endian); absent (a shorter data
+  // section) reads as 0.0, as it would for the v30 node.
+  static double rawTimeoutV30(Mining::WaitTipChangedParams::Reader params) {
+    auto data = capnp::AnyStruct::Reader(params).getDataSection();
+    uint64_t bits = 0;
+    for (size_t i = 0; i < 8 && i < data.size(); i++) bits |= uint64_t(data[i]) << (8 * i);
+    double out;
+    memcpy(&out, &bits, sizeof out);
+    return out;
+  }
+
+  // Bitcoin Core's WaitTipChanged (node/miner.cpp, v31/master; v30 has the same logic inline in
+  // node/interfaces.cpp, without the interrupt flag): returns at once when the tip differs from
+  // `currentTip`; otherwise waits until it does, the timeout (milliseconds, MillisecondsDouble)
+  // passes, or `interrupt`; then returns the tip as it is (on a timeout, the unchanged one). After
+  // an interrupt (or when the client is gone: the node's shutdown path) `result` is left unset
+  // (std::nullopt). The call keeps its Thread the whole time, as the worker thread is blocked in
+  // the node.
   kj::Promise<void> waitTipChanged(WaitTipChangedContext c) override {
-    auto pf = kj::newPromiseAndFulfiller<void>();
-    p.tipWaiters.push_back(kj::mv(pf.fulfiller));
-    double timeout = c.getParams().getTimeout();
-    auto waited = timeout < 1e9 ? pf.promise.exclusiveJoin(p.io.provider->getTimer().afterDelay(
-                                      (uint64_t)(timeout * 1000) * kj::MILLISECONDS))
-                                : kj::mv(pf.promise);
-    return p.onThread(c.getParams().getContext(), "waitTipChanged", [] {})
-        .then([waited = kj::mv(waited)]() mutable { return kj::mv(waited); })
-        .then([this, c]() mutable { setTip(c.getResults().initResult()); });
+    return p.onThreadAsync(c.getParams().getContext(), "waitTipChanged", [this, c]() mutable -> kj::Promise<void> {
+      auto params = c.getParams();
+      double timeout = v30 ? rawTimeoutV30(params) : params.getTimeout();
+      p.lastWaitTimeoutMs = timeout;
+      std::string current = displayHex(params.getCurrentTip());
+      Peer* peer = &p;
+      // The interrupt flag is checked first and is sticky: an `interrupt` that found no wait in
+      // progress ends the next one at once (m_interrupt_mining stays set until a wait consumes it).
+      if (interruptPending) {
+        interruptPending = false;
+        return kj::READY_NOW;
+      }
+      if (p.v.tipHash != current) {
+        p.fillTip(c.getResults().initResult());
+        return kj::READY_NOW;
+      }
+      // Core clamps the timeout to [0, 100 years] "to avoid UB in std::chrono". A NaN compares
+      // false both ways there and makes the deadline meaningless; it is taken as 0 here.
+      const double maxMs = 100.0 * 365.2425 * 86400.0 * 1000.0;
+      if (std::isnan(timeout) || timeout < 0) timeout = 0;
+      if (timeout > maxMs) timeout = maxMs;
+      auto pf = kj::newPromiseAndFulfiller<WaitEnd>();
+      uint64_t wid = ++p.nextWaiterId;
+      p.tipWaiters.emplace(wid, TipWaiter{current, id, kj::mv(pf.fulfiller)});
+      auto delay = int64_t(timeout * 1e6) * kj::NANOSECONDS;
+      return pf.promise
+          .exclusiveJoin(p.io.provider->getTimer().afterDelay(delay).then([] { return WaitEnd::Timeout; }))
+          .then([peer, c](WaitEnd how) mutable {
+            if (how != WaitEnd::Interrupted) peer->fillTip(c.getResults().initResult());
+          })
+          .attach(kj::defer([peer, wid] { peer->tipWaiters.erase(wid); }));
+    });
   }
-  void setTip(BlockRef::Builder b) {
-    auto h = fromHex(p.v.tipHash);
-    std::reverse(h.begin(), h.end());
-    b.setHash(h);
-    b.setHeight(p.v.tipHeight);
+
+  // v31+: `interrupt @6 () -> ()` has no Context, so libmultiprocess runs it on its event loop,
+  // not on a Thread, and it is answered even while a waitTipChanged holds the client's Thread.
+  kj::Promise<void> interrupt(InterruptContext c) override {
+    return p.plain("Mining.interrupt", [this] {
+      // InterruptWait: set the flag and notify; a wait in progress consumes it.
+      if (p.interruptWaits(id) == 0) interruptPending = true;
+    });
+  }
+
+  Peer& p;
+  const uint64_t id;
+  const bool v30, hasInterrupt;
+  bool interruptPending = false;
+};
+
+// Stock master's Rpc (src/ipc/capnp/rpc.capnp): executeRpc hands the request to the node's JSON-RPC
+// dispatcher (RpcImpl::executeRpc -> ExecuteHTTPRPC) and returns its reply as text.
+class RpcImpl final : public Rpc::Server {
+ public:
+  explicit RpcImpl(Peer& p) : p(p) {}
+  kj::Promise<void> executeRpc(ExecuteRpcContext c) override {
+    return p.onThread(c.getParams().getContext(), "executeRpc", [this, c]() mutable {
+      auto params = c.getParams();
+      p.rpcLastUri = std::string(params.getUri().cStr());
+      p.rpcLastUser = std::string(params.getUser().cStr());
+      auto req = params.getRequest();
+      c.getResults().setResult(p.executeRpc(std::string(req.begin(), req.size())));
+    });
   }
   Peer& p;
 };
 
-class RpcImpl final : public Rpc::Server {};
-
 class InitImpl final : public Init::Server {
  public:
   explicit InitImpl(Peer& p) : p(p) {}
+
+  // The Init interface ID is the same in every flavour, but the methods behind the ordinals are
+  // not. The peer serves the branch schema (schemas/init.capnp); for the stock flavours each ordinal
+  // is routed to what that node has there, reusing a typed implementation whose params/results have
+  // the same layout ((context) -> (result :SomeInterface) is one pointer in, one pointer out,
+  // whatever the interface). Ordinals a node lacks answer as capnp does for a method its schema
+  // does not have.
+  DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
+                                  capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    const std::string& f = p.flavour;
+    if (interfaceId != capnp::typeId<Init>() || f == "branch" || f == "pr-ipc") {
+      return Init::Server::dispatchCall(interfaceId, methodId, context);
+    }
+    switch (methodId) {
+      case 0:
+        return {construct(internalGetTypedContext<ConstructParams, ConstructResults>(context)), false};
+      case 1:
+        return {makeEcho(internalGetTypedContext<MakeEchoParams, MakeEchoResults>(context)), false};
+      case 2:
+        // v30: `makeMining @2 (context) -> (result :Mining)`; v31 moved Mining to @3 and made @2 the
+        // deprecated stub that throws.
+        if (f == "v30") return {makeMining(internalGetTypedContext<MakeMiningParams, MakeMiningResults>(context)), false};
+        return {makeMiningOld2(internalGetTypedContext<MakeMiningOld2Params, MakeMiningOld2Results>(context)), false};
+      case 3:
+        if (f == "v30") break;
+        return {makeMining(internalGetTypedContext<MakeMiningParams, MakeMiningResults>(context)), false};
+      case 4:
+        // master: `makeRpc @4 (context) -> (result :Rpc)`, where the branches have makeChain.
+        if (f != "master") break;
+        return {makeRpc(internalGetTypedContext<MakeChainParams, MakeChainResults>(context)), false};
+      default:
+        break;
+    }
+    return {unimplemented(methodId), false};
+  }
+
   kj::Promise<void> construct(ConstructContext c) override {
     p.calls["construct"]++;
     auto params = c.getParams();
@@ -471,19 +757,20 @@ class InitImpl final : public Init::Server {
   kj::Promise<void> makeMining(MakeMiningContext c) override {
     return p.onThread(c.getParams().getContext(), "makeMining", [this, c]() mutable { c.getResults().setResult(kj::heap<MiningImpl>(p)); });
   }
-  kj::Promise<void> makeChain(MakeChainContext c) override {
-    if (p.flavour == "v31") return unimplemented(4);
-    return p.onThread(c.getParams().getContext(), "makeChain", [this, c]() mutable {
-      if (p.flavour == "master") {
-        // Stock master's @4 is makeRpc: the object is an Rpc, whatever the client thinks it asked for.
-        c.getResults().setResult(capnp::Capability::Client(kj::heap<RpcImpl>()).castAs<Chain>());
-      } else {
-        c.getResults().setResult(kj::heap<ChainImpl>(p));
-      }
+  // Stock master's makeRpc @4, reached through the makeChain @4 params/results layout.
+  kj::Promise<void> makeRpc(MakeChainContext c) {
+    return p.onThread(c.getParams().getContext(), "makeRpc", [this, c]() mutable {
+      // The result pointer is written as an Rpc capability: the object really is an Rpc::Server, so
+      // a client that takes it for a Chain gets capnp's own "Requested interface not implemented"
+      // naming the Rpc interface, as from a real stock master node.
+      capnp::AnyStruct::Builder results = c.getResults();
+      results.getPointerSection()[0].setAs<Rpc>(kj::heap<RpcImpl>(p));
     });
   }
+  kj::Promise<void> makeChain(MakeChainContext c) override {
+    return p.onThread(c.getParams().getContext(), "makeChain", [this, c]() mutable { c.getResults().setResult(kj::heap<ChainImpl>(p)); });
+  }
   kj::Promise<void> makeNode(MakeNodeContext c) override {
-    if (p.flavour == "v31" || p.flavour == "master") return unimplemented(5);
     return p.onThread(c.getParams().getContext(), "makeNode", [this, c]() mutable { c.getResults().setResult(kj::heap<NodeImpl>(p)); });
   }
   kj::Promise<void> makeTracing(MakeTracingContext c) override {
@@ -502,6 +789,436 @@ class InitImpl final : public Init::Server {
 };
 
 capnp::Capability::Client Peer::Conn::makeInit(Peer& p) { return kj::heap<InitImpl>(p); }
+
+// ---- JSON-RPC over IPC (stock master) ----
+//
+// Rpc.executeRpc hands the request text to the node's HTTP JSON-RPC code path: Bitcoin Core's
+// RpcImpl::executeRpc reads it into a UniValue (ipc/capnp/common-types.h; a parse failure is
+// ignored) and calls ExecuteHTTPRPC (src/httprpc.cpp), which parses each request with
+// JSONRPCRequest::parse and builds replies with JSONRPCReplyObj (src/rpc/request.cpp), running the
+// method through JSONRPCExec (src/rpc/server.cpp). The reply UniValue is written back compactly.
+// This section mirrors those functions, quirks included (noted where they show).
+
+namespace rpc {
+
+using JV = capnp::JsonValue::Reader;
+
+// JSONRPCError(code, message): what the parser and RPC methods throw (a UniValue).
+struct Error {
+  int code;
+  std::string message;
+};
+// A std::exception out of a method (RPCHelpMan throws its help text as one on a wrong argument
+// count): JSONRPCExec turns it into RPC_MISC_ERROR where it catches errors (JSON-RPC 2.0 requests,
+// batches); ExecuteHTTPRPC turns it into RPC_PARSE_ERROR where it does not (a legacy single request).
+struct RuntimeError {
+  std::string what;
+};
+
+constexpr int RPC_MISC_ERROR = -1, RPC_TYPE_ERROR = -3, RPC_INVALID_ADDRESS_OR_KEY = -5,
+              RPC_INVALID_PARAMETER = -8, RPC_INVALID_REQUEST = -32600, RPC_METHOD_NOT_FOUND = -32601,
+              RPC_INTERNAL_ERROR = -32603, RPC_PARSE_ERROR = -32700;
+
+// UniValue's json_escape, quoted: `"` and `\` escaped, control characters as \b \t \n \f \r or
+// \u00XX, DEL as \u007f; all other bytes (UTF-8 included) as they are.
+std::string quote(kj::ArrayPtr<const char> s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    unsigned char u = (unsigned char)ch;
+    switch (ch) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          char b[8];
+          snprintf(b, sizeof b, "\\u%04x", u);
+          out += b;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+std::string quote(const std::string& s) { return quote(kj::arrayPtr(s.data(), s.size())); }
+std::string quote(kj::StringPtr s) { return quote(s.asArray()); }
+
+// UniValue keeps a number as the text it was given and writes that text back; capnp's JSON parser
+// keeps a double. Integers within 2^53 (what JSON-RPC ids are in practice) come back exactly;
+// other numbers in their shortest round-trip form, which can differ from the text sent (1.0 -> 1).
+std::string number(double d) {
+  char b[40];
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9007199254740992.0) {
+    snprintf(b, sizeof b, "%.0f", d);
+  } else {
+    snprintf(b, sizeof b, "%.17g", d);
+  }
+  return b;
+}
+
+// Compact, in the given member order (UniValue::write without indentation).
+std::string write(JV v) {
+  switch (v.which()) {
+    case capnp::JsonValue::NULL_: return "null";
+    case capnp::JsonValue::BOOLEAN: return v.getBoolean() ? "true" : "false";
+    case capnp::JsonValue::NUMBER: return number(v.getNumber());
+    case capnp::JsonValue::STRING: return quote(v.getString());
+    case capnp::JsonValue::ARRAY: {
+      std::string out = "[";
+      for (auto e : v.getArray()) out += (out.size() > 1 ? "," : "") + write(e);
+      return out + "]";
+    }
+    case capnp::JsonValue::OBJECT: {
+      std::string out = "{";
+      for (auto f : v.getObject()) out += (out.size() > 1 ? "," : "") + quote(f.getName()) + ":" + write(f.getValue());
+      return out + "}";
+    }
+    case capnp::JsonValue::CALL: break;
+  }
+  return "null";
+}
+
+// UniValue's uvTypeName.
+const char* typeName(capnp::JsonValue::Which which) {
+  switch (which) {
+    case capnp::JsonValue::BOOLEAN: return "bool";
+    case capnp::JsonValue::NUMBER: return "number";
+    case capnp::JsonValue::STRING: return "string";
+    case capnp::JsonValue::ARRAY: return "array";
+    case capnp::JsonValue::OBJECT: return "object";
+    default: return "null";
+  }
+}
+
+const char* typeName(JV v) { return typeName(v.which()); }
+
+bool hasCall(JV v) {
+  if (v.isCall()) return true;
+  if (v.isArray())
+    for (auto e : v.getArray())
+      if (hasCall(e)) return true;
+  if (v.isObject())
+    for (auto f : v.getObject())
+      if (hasCall(f.getValue())) return true;
+  return false;
+}
+
+// UniValue::find_value: the first member of that name; absent reads as null.
+std::optional<JV> find(JV obj, kj::StringPtr key) {
+  for (auto f : obj.getObject())
+    if (f.getName() == key) return f.getValue();
+  return std::nullopt;
+}
+bool isNull(const std::optional<JV>& v) { return !v || v->isNull(); }
+
+// JSONRPCRequest: `id` starts out as a present null and the version as legacy, and parse() sets
+// them as it goes, so an error thrown part-way (or, in a batch, before parse touched them at all)
+// is answered with whatever they were at that point.
+struct Request {
+  std::optional<std::string> id = std::string("null");  // written JSON text
+  bool v2 = false;
+  std::string method;
+  std::optional<JV> params;  // an array or object; none means []
+  bool isNotification() const { return !id && v2; }
+};
+
+// JSONRPCRequest::parse.
+void parse(Request& r, JV v) {
+  if (!v.isObject()) throw Error{RPC_INVALID_REQUEST, "Invalid Request object"};
+  auto id = find(v, "id");
+  r.id = id ? std::optional<std::string>(write(*id)) : std::nullopt;
+  r.v2 = false;
+  auto version = find(v, "jsonrpc");
+  if (!isNull(version)) {
+    if (!version->isString()) throw Error{RPC_INVALID_REQUEST, "jsonrpc field must be a string"};
+    kj::StringPtr ver = version->getString();
+    if (ver == "1.0") {
+      r.v2 = false;
+    } else if (ver == "2.0") {
+      r.v2 = true;
+    } else {
+      throw Error{RPC_INVALID_REQUEST, "JSON-RPC version not supported"};
+    }
+  }
+  auto method = find(v, "method");
+  if (isNull(method)) throw Error{RPC_INVALID_REQUEST, "Missing method"};
+  if (!method->isString()) throw Error{RPC_INVALID_REQUEST, "Method must be a string"};
+  r.method = method->getString().cStr();
+  auto params = find(v, "params");
+  if (params && (params->isArray() || params->isObject())) {
+    r.params = params;
+  } else if (isNull(params)) {
+    r.params = std::nullopt;
+  } else {
+    throw Error{RPC_INVALID_REQUEST, "Params must be an array or object"};
+  }
+}
+
+// JSONRPCReplyObj: "jsonrpc" in 2.0 only; 2.0 omits the null one of result/error, legacy writes
+// both; "id" only when the request had one.
+std::string reply(const Request& r, const std::string* result, const Error* error) {
+  std::string out = "{";
+  if (r.v2) out += "\"jsonrpc\":\"2.0\",";
+  if (!error) {
+    out += "\"result\":" + *result;
+    if (!r.v2) out += ",\"error\":null";
+  } else {
+    if (!r.v2) out += "\"result\":null,";
+    out += "\"error\":{\"code\":" + std::to_string(error->code) + ",\"message\":" + quote(error->message) + "}";
+  }
+  if (r.id) out += ",\"id\":" + *r.id;
+  return out + "}";
+}
+
+using Method = std::function<std::string(const Request&)>;
+
+// JSONRPCExec.
+std::string exec(const Request& r, bool catchErrors, const Method& method) {
+  std::string result;
+  try {
+    result = method(r);
+  } catch (Error& e) {
+    if (!catchErrors) throw;
+    return reply(r, nullptr, &e);
+  } catch (RuntimeError& e) {
+    if (!catchErrors) throw;
+    Error misc{RPC_MISC_ERROR, e.what};
+    return reply(r, nullptr, &misc);
+  }
+  return reply(r, &result, nullptr);
+}
+
+// ExecuteHTTPRPC, as reached through IPC (no -rpcwhitelist). What it returns empty (a
+// notification, an all-notification batch) is written by the IPC layer as the text `null`.
+std::string executeHttp(JV top, const Method& method) {
+  Request r;
+  try {
+    if (top.isObject()) {
+      parse(r, top);
+      // Legacy requests throw their errors out to here (an HTTP error status over HTTP); 2.0 ones
+      // are answered in place. Over IPC the two replies look alike but for the version fields.
+      std::string out = exec(r, r.v2, method);
+      if (r.isNotification()) return "null";
+      return out;
+    }
+    if (top.isArray()) {
+      std::string out;
+      size_t n = 0;
+      for (auto item : top.getArray()) {
+        std::string one;
+        try {
+          parse(r, item);
+          one = exec(r, true, method);
+        } catch (Error& e) {
+          one = reply(r, nullptr, &e);
+        } catch (RuntimeError& e) {
+          Error parseError{RPC_PARSE_ERROR, e.what};
+          one = reply(r, nullptr, &parseError);
+        }
+        if (!r.isNotification()) {
+          out += (n++ ? "," : "") + one;
+        }
+      }
+      if (n == 0 && top.getArray().size() > 0) return "null";
+      return "[" + out + "]";
+    }
+    throw Error{RPC_PARSE_ERROR, "Top-level object parse error"};
+  } catch (Error& e) {
+    return reply(r, nullptr, &e);  // JSONErrorReply
+  } catch (RuntimeError& e) {
+    Error parseError{RPC_PARSE_ERROR, e.what};
+    return reply(r, nullptr, &parseError);
+  }
+}
+
+struct Arg {
+  const char* name;
+  bool required;
+  capnp::JsonValue::Which type;
+};
+
+// transformNamedArguments (named params to positions), then RPCHelpMan::HandleRequest's argument
+// count and type checks. `usage` stands in for the method's help text, which Core throws whole.
+std::vector<std::optional<JV>> args(const Request& r, const std::string& usage, const std::vector<Arg>& spec) {
+  std::vector<std::optional<JV>> pos;
+  if (r.params && r.params->isObject()) {
+    std::vector<std::pair<std::string, JV>> named;
+    for (auto f : r.params->getObject()) {
+      std::string key = f.getName().cStr();
+      for (auto& [k, _] : named)
+        if (k == key) throw Error{RPC_INVALID_PARAMETER, "Parameter " + key + " specified multiple times"};
+      named.emplace_back(key, f.getValue());
+    }
+    size_t hole = 0;
+    for (auto& a : spec) {
+      auto it = std::find_if(named.begin(), named.end(), [&](auto& kv) { return kv.first == a.name; });
+      if (it == named.end()) {
+        hole++;
+        continue;
+      }
+      for (; hole > 0; hole--) pos.push_back(std::nullopt);  // holes before a given one become nulls
+      pos.push_back(it->second);
+      named.erase(it);
+    }
+    if (!named.empty()) throw Error{RPC_INVALID_PARAMETER, "Unknown named parameter " + named.front().first};
+  } else if (r.params) {
+    for (auto e : r.params->getArray()) pos.push_back(e);
+  }
+  size_t required = 0;
+  for (size_t i = spec.size(); i > 0; i--)
+    if (spec[i - 1].required) {
+      required = i;
+      break;
+    }
+  if (pos.size() < required || pos.size() > spec.size()) throw RuntimeError{usage};
+  std::string mismatch;
+  for (size_t i = 0; i < spec.size(); i++) {
+    std::optional<JV> v = i < pos.size() ? pos[i] : std::nullopt;
+    if (!spec[i].required && isNull(v)) continue;
+    if (v && v->which() == spec[i].type) continue;
+    // UniValue::write(4) of {"Position N (name)": "JSON value of type X is not of expected type Y"}
+    mismatch += std::string(mismatch.empty() ? "" : ",\n") + "    " +
+                quote("Position " + std::to_string(i + 1) + " (" + spec[i].name + ")") + ": " +
+                quote(std::string("JSON value of type ") + (v ? typeName(*v) : "null") +
+                      " is not of expected type " + typeName(spec[i].type));
+  }
+  if (!mismatch.empty()) throw Error{RPC_TYPE_ERROR, "Wrong type passed:\n{\n" + mismatch + "\n}"};
+  pos.resize(spec.size());
+  return pos;
+}
+
+// ParseHashV.
+std::string parseHash(JV v, const std::string& name) {
+  std::string hex = v.getString().cStr();
+  if (hex.size() == 64 && isHex(hex)) return lower(hex);
+  if (hex.size() != 64) {
+    throw Error{RPC_INVALID_PARAMETER, name + " must be of length 64 (not " + std::to_string(hex.size()) + ", for '" + hex + "')"};
+  }
+  throw Error{RPC_INVALID_PARAMETER, name + " must be hexadecimal string (not '" + hex + "')"};
+}
+
+// The key calls= counts a JSON-RPC method under: rpc.<method>, kept to characters status can show.
+std::string callKey(const std::string& method) {
+  std::string out = "rpc.";
+  for (char ch : method) out += (isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '.') ? ch : '_';
+  return out;
+}
+
+}  // namespace rpc
+
+// One JSON-RPC method call. Where the answer comes from, first match wins: an override set with the
+// `rpc` command; the chain model (getblockheader, getbestblockhash, getblockcount); a recorded real
+// answer (<--rpc-fixtures DIR>/<method>.json); else "Method not found", as from tableRPC.execute.
+static std::string rpcMethod(Peer& p, const rpc::Request& r) {
+  using rpc::Error;
+  p.calls[rpc::callKey(r.method)]++;
+  auto o = p.rpcOverrides.find(r.method);
+  if (o != p.rpcOverrides.end()) {
+    if (o->second.isError) throw Error{o->second.code, o->second.message};
+    return o->second.raw;
+  }
+  if (r.method == "getblockcount") {
+    rpc::args(r, "getblockcount", {});
+    return std::to_string(p.v.tipHeight);
+  }
+  if (r.method == "getbestblockhash") {
+    rpc::args(r, "getbestblockhash", {});
+    return rpc::quote(p.v.tipHash);
+  }
+  if (r.method == "getblockheader") {
+    auto a = rpc::args(r, "getblockheader \"blockhash\" ( verbose )",
+                       {{"blockhash", true, capnp::JsonValue::STRING}, {"verbose", false, capnp::JsonValue::BOOLEAN}});
+    std::string hash = rpc::parseHash(*a[0], "hash");
+    bool verbose = rpc::isNull(a[1]) ? true : a[1]->getBoolean();
+    auto it = p.blocks.find(hash);
+    if (it == p.blocks.end()) throw Error{rpc::RPC_INVALID_ADDRESS_OR_KEY, "Block not found"};
+    if (!verbose) {
+      // The serialized header would need header fields the model does not have.
+      throw Error{rpc::RPC_INTERNAL_ERROR, "test peer: getblockheader verbose=false is not modelled"};
+    }
+    const BlockEntry& b = it->second;
+    // blockheaderToJSON: confirmations count on the active chain, -1 off it.
+    int confirmations = p.onActiveChain(hash) ? p.v.tipHeight - b.height + 1 : -1;
+    std::string out = "{\"hash\":" + rpc::quote(hash) + ",\"confirmations\":" + std::to_string(confirmations) +
+                      ",\"height\":" + std::to_string(b.height);
+    if (!b.prev.empty()) out += ",\"previousblockhash\":" + rpc::quote(b.prev);
+    return out + "}";
+  }
+  bool plainName = !r.method.empty() && std::all_of(r.method.begin(), r.method.end(), [](char ch) {
+    return isalnum((unsigned char)ch) || ch == '_';
+  });
+  if (plainName && !p.rpcFixturesDir.empty()) {
+    std::ifstream in(p.rpcFixturesDir + "/" + r.method + ".json", std::ios::binary);
+    if (in) {
+      std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      while (!raw.empty() && isspace((unsigned char)raw.back())) raw.pop_back();
+      return raw;
+    }
+  }
+  throw Error{rpc::RPC_METHOD_NOT_FOUND, "Method not found"};
+}
+
+std::string Peer::executeRpc(const std::string& text) {
+  // A request recorded from the real node gets the node's own answer, byte for byte.
+  auto ex = rpcExchanges.find(text);
+  if (ex != rpcExchanges.end()) return ex->second;
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<capnp::JsonValue>();
+  bool parsed;
+  try {
+    capnp::JsonCodec codec;
+    codec.setMaxNestingDepth(512);  // UniValue's MAX_JSON_DEPTH
+    codec.decodeRaw(kj::arrayPtr(text.data(), text.size()), root);
+    parsed = !rpc::hasCall(root.asReader());  // capnp's `name(...)` extension is not JSON
+  } catch (kj::Exception&) {
+    parsed = false;
+  }
+  if (!parsed) {
+    // UniValue::read gives up without clearing what it had built: text that starts an object is an
+    // object when the parse fails (the recorded node answered "{not json" with "Missing method"),
+    // one that starts an array an array, anything else null ("Top-level object parse error").
+    // UniValue also keeps the members it read before the error; this keeps none of them.
+    size_t i = text.find_first_not_of(" \t\n\r");
+    char first = i == std::string::npos ? 0 : text[i];
+    if (first == '{') root.initObject(0);
+    else if (first == '[') root.initArray(0);
+    else root.setNull();
+  }
+  return rpc::executeHttp(root.asReader(), [this](const rpc::Request& r) { return rpcMethod(*this, r); });
+}
+
+// Every <DIR>/*.exchange.json, {"request": TEXT, "response": TEXT}, written by
+// tools/extract_rpc_fixtures.ts from a real session.
+void Peer::loadRpcExchanges() {
+  if (rpcFixturesDir.empty()) return;
+  DIR* d = opendir(rpcFixturesDir.c_str());
+  if (!d) throw std::runtime_error("--rpc-fixtures: cannot open " + rpcFixturesDir);
+  std::vector<std::string> names;
+  while (auto* e = readdir(d)) {
+    std::string n = e->d_name;
+    const std::string suffix = ".exchange.json";
+    if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0) names.push_back(n);
+  }
+  closedir(d);
+  for (auto& n : names) {
+    std::ifstream in(rpcFixturesDir + "/" + n, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    capnp::MallocMessageBuilder message;
+    auto root = message.initRoot<capnp::JsonValue>();
+    capnp::JsonCodec().decodeRaw(kj::arrayPtr(text.data(), text.size()), root);
+    auto request = root.isObject() ? rpc::find(root.asReader(), "request") : std::nullopt;
+    auto response = root.isObject() ? rpc::find(root.asReader(), "response") : std::nullopt;
+    if (!request || !response || !request->isString() || !response->isString()) {
+      throw std::runtime_error("--rpc-fixtures: " + n + " is not {\"request\": TEXT, \"response\": TEXT}");
+    }
+    rpcExchanges[request->getString().cStr()] = response->getString().cStr();
+  }
+}
 
 // ---- events ----
 
@@ -608,14 +1325,40 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
       });
 }
 
+// Text safe for one `key=value` status field: bytes up to space, DEL and % percent-encoded.
+static std::string statusText(const kj::Maybe<std::string>& v) {
+  KJ_IF_MAYBE (text, v) {
+    std::string out;
+    for (unsigned char ch : *text) {
+      if (ch <= 0x20 || ch == 0x7f || ch == '%') {
+        char b[4];
+        snprintf(b, sizeof b, "%%%02X", ch);
+        out += b;
+      } else {
+        out += (char)ch;
+      }
+    }
+    return out;
+  }
+  return "-";
+}
+
 void Peer::status() {
   std::string callsText;
   for (auto& [k, n] : calls) callsText += (callsText.empty() ? "" : ",") + k + ":" + std::to_string(n);
+  std::string waitTimeout = "none";
+  KJ_IF_MAYBE (t, lastWaitTimeoutMs) {
+    char b[400];
+    snprintf(b, sizeof b, "%.0f", *t);
+    waitTimeout = b;
+  }
   say("ok connected=" + std::to_string(conn ? 1 : 0) + " threads=" + std::to_string(threads) +
       " notifications=" + std::to_string(live(SubKind::Notifications)) + " utxo=" + std::to_string(live(SubKind::Utxo)) +
       " handler_disconnects=" + std::to_string(handlerDisconnects) + " client_threadmap=" +
       std::to_string(clientThreadMapGiven ? 1 : 0) + " node_count_flags=" + std::to_string(nodeCountFlags) +
-      " calls=" + (callsText.empty() ? "-" : callsText));
+      " calls=" + (callsText.empty() ? "-" : callsText) + " flavour=" + flavour + " waiters=" +
+      std::to_string(tipWaiters.size()) + " last_wait_timeout_ms=" + waitTimeout + " rpc_last_uri=" +
+      statusText(rpcLastUri) + " rpc_last_user=" + statusText(rpcLastUser));
 }
 
 // Repeats `fire` n times back to back.
@@ -673,6 +1416,9 @@ struct Server {
     p.handlerDisconnects = 0;
     p.calls.clear();
     p.nodeCountFlags = -1;
+    p.lastWaitTimeoutMs = nullptr;
+    p.rpcLastUri = nullptr;
+    p.rpcLastUser = nullptr;
   }
 
   void closeConn() {
@@ -682,6 +1428,8 @@ struct Server {
     p.clientThreadMap = nullptr;
     auto old = kj::mv(p.conn);
     p.subs.clear();
+    // The client is gone: waits in progress return with no result, as on the node's shutdown path.
+    p.interruptWaits(0);
     p.unstall();
     say("! disconnected");
     // Destroy on a later turn: we may be inside one of its callbacks.
@@ -691,10 +1439,12 @@ struct Server {
 
 }  // namespace
 
-static int runServer(const std::string& path, bool noCrash, const std::string& flavour) {
+static int runServer(const std::string& path, bool noCrash, const std::string& flavour, const std::string& rpcFixtures) {
   auto io = kj::setupAsyncIo();
   Peer p(io, path, noCrash);
   p.flavour = flavour;
+  p.rpcFixturesDir = rpcFixtures;
+  p.loadRpcExchanges();
   g_peer = &p;
   ErrorHandler errors;
   kj::TaskSet tasks(errors);
@@ -744,12 +1494,41 @@ static int runServer(const std::string& path, bool noCrash, const std::string& f
           else if (m == "getTotalBytesRecv") v.bytesRecv = std::stoll(x);
           else if (m == "getTotalBytesSent") v.bytesSent = std::stoll(x);
           else if (m == "getNumBlocks") v.numBlocks = std::stoi(x);
-          else if (m == "tip" && a.size() >= 4) {
-            v.tipHeight = std::stoi(x);
-            v.tipHash = a[3];
-            for (auto& f : p.tipWaiters) f->fulfill();
-            p.tipWaiters.clear();
+          else if (m == "tip") {
+            if (a.size() < 4 || a.size() > 5) throw std::invalid_argument("usage: set tip <height> <hash-hex> [<prevhash-hex>]");
+            std::string hash = lower(a[3]), prev = a.size() > 4 ? lower(a[4]) : "";
+            if (hash.size() != 64 || !isHex(hash) || (!prev.empty() && (prev.size() != 64 || !isHex(prev)))) {
+              throw std::invalid_argument("set tip: hashes are 64 hex digits");
+            }
+            p.setTip(std::stoi(x), hash, prev);
           } else throw std::invalid_argument("unknown setting " + m);
+          say("ok");
+        } else if (cmd == "rpc" && a.size() >= 3) {
+          // The rest of the line after the method, as typed: raw JSON, or `error CODE MESSAGE...`.
+          size_t at = line.find(a[1], line.find("rpc") + 3) + a[1].size();
+          std::string rest = line.substr(line.find_first_not_of(" \t", at));
+          while (!rest.empty() && isspace((unsigned char)rest.back())) rest.pop_back();
+          if (a[2] == "none" && a.size() == 3) {
+            p.rpcOverrides.erase(a[1]);
+          } else if (a[2] == "error" && a.size() >= 4) {
+            RpcOverride o;
+            o.isError = true;
+            o.code = std::stoi(a[3]);
+            size_t msgAt = rest.find(a[3], 5) + a[3].size();
+            size_t msgStart = rest.find_first_not_of(" \t", msgAt);
+            o.message = msgStart == std::string::npos ? "" : rest.substr(msgStart);
+            p.rpcOverrides[a[1]] = o;
+          } else {
+            capnp::MallocMessageBuilder check;
+            try {
+              capnp::JsonCodec().decodeRaw(kj::arrayPtr(rest.data(), rest.size()), check.initRoot<capnp::JsonValue>());
+            } catch (kj::Exception& e) {
+              throw std::invalid_argument("rpc " + a[1] + ": not JSON: " + rest);
+            }
+            RpcOverride o;
+            o.raw = rest;
+            p.rpcOverrides[a[1]] = o;
+          }
           say("ok");
         } else if (cmd == "throw" && a.size() == 2) {
           if (a[1] == "none") p.throwing.clear();
@@ -921,7 +1700,7 @@ static int runClient(const std::string& path, long benchCalls, bool subscribe) {
 }
 
 int main(int argc, char** argv) {
-  std::string socket, client, flavour = "branch";
+  std::string socket, client, flavour = "branch", rpcFixtures;
   bool noCrash = false, subscribe = false;
   long benchCalls = 0;
   for (int i = 1; i < argc; i++) {
@@ -932,8 +1711,11 @@ int main(int argc, char** argv) {
     else if (a == "--subscribe-utxo") subscribe = true;
     else if (a == "--no-crash") noCrash = true;
     else if (a == "--flavour" && i + 1 < argc) flavour = argv[++i];
+    else if (a == "--rpc-fixtures" && i + 1 < argc) rpcFixtures = argv[++i];
     else {
-      fprintf(stderr, "usage: bitcoind-ipc-test-peer --socket PATH [--no-crash] [--flavour F] | --client PATH (--bench-calls N | --subscribe-utxo)\n");
+      fprintf(stderr,
+              "usage: bitcoind-ipc-test-peer --socket PATH [--no-crash] [--flavour F] [--rpc-fixtures DIR]"
+              " | --client PATH (--bench-calls N | --subscribe-utxo)\n");
       return 2;
     }
   }
@@ -943,13 +1725,17 @@ int main(int argc, char** argv) {
       fprintf(stderr, "--socket PATH is required\n");
       return 2;
     }
-    if (flavour != "branch" && flavour != "pr-ipc" && flavour != "v31" && flavour != "master") {
-      fprintf(stderr, "--flavour must be branch, pr-ipc, v31 or master\n");
+    if (flavour == "v32") flavour = "master";  // stock master is what becomes v32
+    if (flavour != "branch" && flavour != "pr-ipc" && flavour != "v30" && flavour != "v31" && flavour != "master") {
+      fprintf(stderr, "--flavour must be branch, pr-ipc, v30, v31, master or v32\n");
       return 2;
     }
-    return runServer(socket, noCrash, flavour);
+    return runServer(socket, noCrash, flavour, rpcFixtures);
   } catch (kj::Exception& e) {
     fprintf(stderr, "bitcoind-ipc-test-peer: %s\n", e.getDescription().cStr());
+    return 1;
+  } catch (std::exception& e) {
+    fprintf(stderr, "bitcoind-ipc-test-peer: %s\n", e.what());
     return 1;
   }
 }

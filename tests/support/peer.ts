@@ -24,9 +24,16 @@ export function ensurePeerBuilt(): Promise<void> {
   return built;
 }
 
+/** Recorded JSON-RPC answers of a real stock master node (tools/extract_rpc_fixtures.ts). */
+export const RPC_FIXTURES = `${root}tests/fixtures/stock-master-regtest/rpc`;
+
 export interface PeerOptions {
   noCrash?: boolean;
   socketPath?: string;
+  /** Which bitcoin-node to play: branch (default), pr-ipc, v30, v31, master (alias v32). */
+  flavour?: string;
+  /** Directory of recorded JSON-RPC answers; RPC_FIXTURES unless given, none if false. */
+  rpcFixtures?: string | false;
   extraArgs?: string[];
 }
 
@@ -48,7 +55,15 @@ export class TestPeer {
     await ensurePeerBuilt();
     const dir = await Deno.makeTempDir({ prefix: "ipc-peer-" });
     const socketPath = options.socketPath ?? `${dir}/node.sock`;
-    const args = ["--socket", socketPath, ...(options.noCrash ? ["--no-crash"] : []), ...(options.extraArgs ?? [])];
+    const rpcFixtures = options.rpcFixtures ?? RPC_FIXTURES;
+    const args = [
+      "--socket",
+      socketPath,
+      ...(options.noCrash ? ["--no-crash"] : []),
+      ...(options.flavour ? ["--flavour", options.flavour] : []),
+      ...(rpcFixtures ? ["--rpc-fixtures", rpcFixtures] : []),
+      ...(options.extraArgs ?? []),
+    ];
     const child = new Deno.Command(PEER_BIN, { args, stdin: "piped", stdout: "piped", stderr: "inherit" }).spawn();
     const peer = new TestPeer(child, socketPath, dir);
     await peer.waitNotice(/^listening/);
