@@ -14,6 +14,14 @@ import {
   ChainNotifications_TransactionRemovedFromMempool$Params,
 } from "../src/gen/chain.ts";
 import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../src/gen/tracing.ts";
+import { Init$Client } from "../src/gen/v31/init.ts";
+import {
+  Mining$Client,
+  Mining_GetTip$Results,
+  Mining_WaitTipChanged$Params,
+  Mining_WaitTipChanged$Results,
+} from "../src/gen/mining.ts";
+import { Rpc$Client, Rpc_ExecuteRpc$Results } from "../src/gen/rpc.ts";
 
 const dir = new URL("./fixtures/pr-trace-regtest/", import.meta.url);
 
@@ -79,4 +87,46 @@ Deno.test("mempool removal reason and UTXO values decode as observed", async () 
   // The capture client logged callbacks as it handled them, interleaved differently from the frame
   // order across its threads; the set of events is what must match.
   assertEquals(decoded.sort(), expected.sort());
+});
+
+Deno.test("stock master: the real node's Init, Mining and Rpc frames decode with our v31+ schemas", async () => {
+  const sm = new URL("./fixtures/stock-master-regtest/", import.meta.url);
+  const observed = JSON.parse(await Deno.readTextFile(new URL("observed.json", sm)));
+  const names = [...Deno.readDirSync(new URL("frames/", sm))].map((e) => e.name).sort();
+  // Calls from the client and the node's Returns, paired by question id in frame order.
+  const open = new Map<number, { interfaceId: bigint; methodId: number; call: RpcMessage["call"] }>();
+  const answered: { interfaceId: bigint; methodId: number; call: RpcMessage["call"]; ret: RpcMessage["return"] }[] = [];
+  for (const name of names) {
+    const frames: Uint8Array[] = [];
+    new FrameDecoder().push(await Deno.readFile(new URL(`frames/${name}`, sm)), (f) => frames.push(f.slice()));
+    const root = new $.Message(frames[0], false).getRoot(RpcMessage);
+    if (name.endsWith("-to-node.bin") && root.which() === Message_Which.CALL) {
+      open.set(root.call.questionId, {
+        interfaceId: root.call.interfaceId,
+        methodId: root.call.methodId,
+        call: root.call,
+      });
+    } else if (name.endsWith("-from-node.bin") && root.which() === Message_Which.RETURN) {
+      const c = open.get(root.return.answerId);
+      open.delete(root.return.answerId);
+      if (c) answered.push({ ...c, ret: root.return });
+    }
+  }
+  const initCalls = answered.filter((a) => a.interfaceId === Init$Client.interfaceId).map((a) => a.methodId);
+  assertEquals(initCalls, [0, 4, 3]); // construct, makeRpc, makeMining: the v31 Init's ordinals
+  const mining = answered.filter((a) => a.interfaceId === Mining$Client.interfaceId);
+  assertEquals(mining.map((m) => m.methodId), [2, 3]);
+  const tip = $.utils.getStruct(0, Mining_GetTip$Results, mining[0].ret.results);
+  assertEquals([tip.result.height, tip.hasResult], [observed["mining.getTip"].height, true]);
+  assertEquals(tip.result.hash.toUint8Array().length, 32);
+  const waited = $.utils.getStruct(0, Mining_WaitTipChanged$Results, mining[1].ret.results);
+  assertEquals(waited.result.height, observed["mining.waitTipChanged"].height);
+  // The capture client's 2 s timeout, read with the default-bearing v31 schema: exactly 2000 ms
+  // (read without the default, the same bits would be a denormal near zero).
+  const timeout = $.utils.getStruct(0, Mining_WaitTipChanged$Params, mining[1].call.params).timeout;
+  assertEquals(timeout, 2000);
+  const rpc = answered.filter((a) => a.interfaceId === Rpc$Client.interfaceId);
+  assert(rpc.length > 10);
+  const text = $.utils.getStruct(0, Rpc_ExecuteRpc$Results, rpc[0].ret.results).result;
+  assertEquals(JSON.parse(text), observed.getblockchaininfo);
 });
