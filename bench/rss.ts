@@ -11,10 +11,11 @@ await peer.ok("set isInitialBlockDownload 0");
 const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: Deno.args });
 await exp.waitLog(/subscribed to UTXO cache trace/);
 const samples = [rssMiB(exp.child.pid).toFixed(1)];
-for (let i = 0; i < 6; i++) {
+const rounds = Number(Deno.env.get("RSS_ROUNDS") ?? "6");
+for (let i = 0; i < rounds; i++) {
   await peer.ok("repeat 50000 fire utxoAdd 5000000000 800000 1 0", 600_000);
   samples.push(rssMiB(exp.child.pid).toFixed(1));
 }
-console.log(`RSS MiB at 0, 50k, ..., 300k callbacks: ${samples.join(" ")}`);
+console.log(`RSS MiB every 50k callbacks: ${samples.join(" ")}`);
 await exp.stop();
 await peer.stop();

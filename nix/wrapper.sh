@@ -12,18 +12,19 @@ deno_dir=${BITCOIND_IPC_EXPORTER_DENO_DIR:-@denoDir@}
 
 # The same reading of the command line as main.ts: the positional argument is the socket, and
 # --metrics-addr / --web.listen-address (as "--flag value" or "--flag=value") the listen address.
+# --flavour's value is skipped, so it is never taken for the socket.
 socket=""
 listen="127.0.0.1:9332"
 expect_value=""
 for arg in "$@"; do
-  if [ -n "$expect_value" ]; then
-    listen=$arg
-    expect_value=""
-    continue
-  fi
+  case "$expect_value" in
+    listen) listen=$arg; expect_value=""; continue ;;
+    skip) expect_value=""; continue ;;
+  esac
   case "$arg" in
-    --metrics-addr | --web.listen-address) expect_value=1 ;;
+    --metrics-addr | --web.listen-address) expect_value=listen ;;
     --metrics-addr=* | --web.listen-address=*) listen=${arg#*=} ;;
+    --flavour) expect_value=skip ;;
     -*) ;;
     *) socket=$arg ;;
   esac

@@ -105,8 +105,8 @@ Deno.test("ExecStart and the permissions derived from it, for four option sets",
       [9332],
     ],
     [
-      `{ metricsAddr = "[::]:9400"; openFirewall = true; extraFlags = [ "--debug" ]; }`,
-      `${PKG} --metrics-addr '[::]:9400' --debug /var/lib/bitcoind/node.sock`,
+      `{ metricsAddr = "[::]:9400"; openFirewall = true; extraFlags = [ "--debug" "--flavour" "v32" ]; }`,
+      `${PKG} --metrics-addr '[::]:9400' --debug --flavour v32 /var/lib/bitcoind/node.sock`,
       "--allow-net=unix:/var/lib/bitcoind/node.sock,[::]:9400",
       [9400],
     ],
@@ -120,6 +120,12 @@ Deno.test("ExecStart and the permissions derived from it, for four option sets",
     assertStringIncludes(cmd, perms);
     assert(!/--allow-(all|env|run|ffi|sys)|-A\b/.test(cmd), `no broad permissions: ${cmd}`);
   }
+});
+
+Deno.test("the launcher finds the socket wherever the flags stand, and never takes a flag's value for it", async () => {
+  const cmd = await wrapperCommand(`${PKG} /run/node.sock --flavour v31 --metrics-addr=127.0.0.1:9400`);
+  assertStringIncludes(cmd, "--allow-read=/run/node.sock --allow-write=/run/node.sock");
+  assertStringIncludes(cmd, "--allow-net=unix:/run/node.sock,127.0.0.1:9400 /pkg/main.ts /run/node.sock --flavour v31");
 });
 
 Deno.test("the unit passes systemd-analyze verify (no output) and security at 'OK' or better", async () => {
