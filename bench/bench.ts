@@ -18,6 +18,8 @@ import { ExporterProc } from "../tests/support/exporter.ts";
 import { PEER_BIN } from "../tests/support/peer.ts";
 import { Chain$Client, Session } from "../src/ipc/session.ts";
 
+/** Deno flags for the exporter under test (e.g. V8 heap flags), as the launcher would pass them. */
+const EXPORTER_DENO_FLAGS = (Deno.env.get("BENCH_EXPORTER_DENO_FLAGS") ?? "").split(" ").filter((f) => f);
 const mode = Deno.args.includes("--smoke") ? "smoke" : Deno.args.includes("--quick") ? "quick" : "full";
 const scale = { full: 1, quick: 0.02, smoke: 0.002 }[mode];
 const n = (full: number, min = 50) => Math.max(min, Math.round(full * scale));
@@ -101,7 +103,7 @@ async function withLimitClient<T>(peer: TestPeer, fn: () => Promise<T>): Promise
 
 async function withExporter<T>(peer: TestPeer, fn: (exp: ExporterProc) => Promise<T>): Promise<T> {
   await peer.ok("set isInitialBlockDownload 0");
-  const exp = await ExporterProc.start({ socketPath: peer.socketPath });
+  const exp = await ExporterProc.start({ socketPath: peer.socketPath, denoFlags: EXPORTER_DENO_FLAGS });
   let result: T;
   try {
     await exp.waitLog(/subscribed to UTXO cache trace/);
