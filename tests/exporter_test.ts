@@ -109,6 +109,8 @@ Deno.test("shutdown: the peer sees every Handler.disconnect before the close, ex
     const t0 = performance.now();
     assertEquals(await exp.stop("SIGTERM"), 0);
     assert(performance.now() - t0 < 5000, "exit within 5 s");
+    // The peer notices the close on its own schedule; the order of what it saw is what counts.
+    await peer.waitNotice(/^disconnected/, 5000, from);
     const order = peer.notices.slice(from).filter((n) => /^(unsubscribed|disconnected)/.test(n));
     assertEquals(order.slice(-1)[0], "disconnected");
     assertEquals(order.filter((n) => n.startsWith("unsubscribed")).length, 2);
