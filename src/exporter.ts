@@ -279,8 +279,21 @@ export function describeConnectFailure(e: unknown, path: string, user: string | 
   }
   if (e instanceof Deno.errors.PermissionDenied) {
     const who = user ? `the exporter's user (${user})` : "the exporter's user";
-    return `permission denied opening IPC socket ${path}: ${who} needs write access to it; run the exporter as the node's user, or as a member of its group with the socket made group-writable (bitcoind creates it under its umask)`;
+    return `permission denied opening IPC socket ${path}${
+      socketOwner(path)
+    }: ${who} needs write access to it; run the exporter as the node's user, or as a member of its group with the socket made group-writable (bitcoind creates it under its umask)`;
   }
   if (e instanceof FlavourError) return e.message;
   return `IPC session failed: ${errorText(e)}`;
+}
+
+/** " (owner uid U, gid G, mode 0MMM)" for the socket, or "" if it cannot be read: what the operator must change. */
+function socketOwner(path: string): string {
+  try {
+    const st = Deno.statSync(path); // --allow-read=<socket> covers this
+    if (st.uid === null || st.mode === null) return "";
+    return ` (owner uid ${st.uid}, gid ${st.gid}, mode ${(st.mode & 0o777).toString(8).padStart(4, "0")})`;
+  } catch {
+    return "";
+  }
 }
