@@ -1,4 +1,4 @@
-import { assertStringIncludes } from "./testing/assert.ts";
+import { assertStringIncludes } from "../tests/support/assert.ts";
 import { describeConnectFailure } from "./exporter.ts";
 import { FlavourError } from "./ipc/session.ts";
 

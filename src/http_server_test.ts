@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "./testing/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "../tests/support/assert.ts";
 import { HttpServer } from "./http_server.ts";
 
 function start(overrides: Partial<ConstructorParameters<typeof HttpServer>[0]> = {}) {

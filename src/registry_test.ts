@@ -1,4 +1,4 @@
-import { assertEquals } from "./testing/assert.ts";
+import { assertEquals } from "../tests/support/assert.ts";
 import { MetricsRegistry } from "./registry.ts";
 
 Deno.test("render: prom-client's formatting and escaping, values refreshed each scrape, families omitted", async () => {

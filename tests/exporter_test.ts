@@ -2,7 +2,7 @@
  * The exporter end to end: main.ts as a subprocess with only its narrow permissions, the C++ peer
  * playing the node, Prometheus's view through the real HTTP server.
  */
-import { assert, assertEquals, assertStringIncludes } from "../src/testing/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 

@@ -4,7 +4,7 @@
  * metrics that flavour can give. Stock flavours: the tip through Mining.waitTipChanged, reorgs
  * resolved through JSON-RPC over IPC, node gauges from recorded real JSON-RPC answers.
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../src/testing/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { Chain$Client, FlavourError, Init$Client, RPC_URI, RPC_USER, Session } from "../src/ipc/session.ts";
 import { type RemoteCap, RemoteError } from "../src/ipc/rpc.ts";
 import { capIndexAt } from "../src/ipc/capnp.ts";

@@ -6,11 +6,11 @@
  */
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
-import { assert, assertEquals } from "../src/testing/assert.ts";
+import { assert, assertEquals } from "./support/assert.ts";
 import { type CapTable, ProtocolError, RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
 import { setCapAt } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
-import { Chain$Client, ChainNotifications$Client } from "../src/gen/chain.ts";
+import { Chain$Client, ChainNotifications$Client } from "../gen/chain.ts";
 import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";

@@ -4,7 +4,7 @@
  */
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
-import { assert, assertEquals } from "../src/testing/assert.ts";
+import { assert, assertEquals } from "./support/assert.ts";
 import { int32Field, uint32Field } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
 import {
@@ -12,16 +12,16 @@ import {
   ChainNotifications_BlockConnected$Params,
   ChainNotifications_BlockDisconnected$Params,
   ChainNotifications_TransactionRemovedFromMempool$Params,
-} from "../src/gen/chain.ts";
-import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../src/gen/tracing.ts";
-import { Init$Client } from "../src/gen/v31/init.ts";
+} from "../gen/chain.ts";
+import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../gen/tracing.ts";
+import { Init$Client } from "../gen/v31/init.ts";
 import {
   Mining$Client,
   Mining_GetTip$Results,
   Mining_WaitTipChanged$Params,
   Mining_WaitTipChanged$Results,
-} from "../src/gen/mining.ts";
-import { Rpc$Client, Rpc_ExecuteRpc$Results } from "../src/gen/rpc.ts";
+} from "../gen/mining.ts";
+import { Rpc$Client, Rpc_ExecuteRpc$Results } from "../gen/rpc.ts";
 
 const dir = new URL("./fixtures/pr-trace-regtest/", import.meta.url);
 

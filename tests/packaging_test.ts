@@ -4,7 +4,7 @@
  * `systemd-analyze verify` and `security`; the plain unit file matches it; the launcher derives the
  * narrow permissions; the one-file bundle serves the same /metrics as main.ts.
  */
-import { assert, assertEquals, assertStringIncludes } from "../src/testing/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { evalModule, PACKAGING_HEADER, PACKAGING_OPTIONS, renderUnit } from "./support/unit.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";

@@ -2,7 +2,7 @@
  * Never down with the node: reconnects, `bitcoin_up`, a node that stalls, throws or sends garbage,
  * signals at awkward moments. The exporter runs as a subprocess with its narrow permissions.
  */
-import { assert, assertEquals, assertStringIncludes } from "../src/testing/assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 

@@ -2,9 +2,9 @@
  * Interop: our TypeScript RPC + session against the reference C++ Cap'n Proto implementation
  * (tests/peer), through a real Unix socket.
  */
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../src/testing/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { Chain$Client, Handler$Client, Init$Client, Node$Client, Session } from "../src/ipc/session.ts";
-import { ChainNotifications$Client } from "../src/gen/chain.ts";
+import { ChainNotifications$Client } from "../gen/chain.ts";
 import {
   CallTimeoutError,
   type CapTable,
@@ -14,7 +14,7 @@ import {
   RpcConnection,
 } from "../src/ipc/rpc.ts";
 import { capIndexAt, setCapAt } from "../src/ipc/capnp.ts";
-import { type Context, ThreadMap$Client } from "../src/gen/mp/proxy.ts";
+import { type Context, ThreadMap$Client } from "../gen/mp/proxy.ts";
 import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";

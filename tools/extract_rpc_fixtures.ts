@@ -14,7 +14,7 @@
  * How: every frame is decoded as an rpc.capnp Message; each client Call on the Rpc interface
  * (method 0, executeRpc) is paired with the node's next Return whose answerId is the Call's
  * questionId (question IDs are reused once answered, so pairing follows the frame order),
- * and both payloads are read with the generated src/gen/rpc.ts structs. The two-request batch is
+ * and both payloads are read with the generated gen/rpc.ts structs. The two-request batch is
  * not written out: its methods (getblockcount, getbestblockhash) are ones the peer computes from
  * its own chain model.
  *
@@ -28,7 +28,7 @@
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which, Return_Which } from "capnp-es/capnp/rpc";
 import { FrameDecoder } from "../src/ipc/framing.ts";
-import { Rpc$Client, Rpc_ExecuteRpc$Params, Rpc_ExecuteRpc$Results } from "../src/gen/rpc.ts";
+import { Rpc$Client, Rpc_ExecuteRpc$Params, Rpc_ExecuteRpc$Results } from "../gen/rpc.ts";
 
 const root = new URL("../", import.meta.url);
 const fixtureDir = Deno.args[0]

@@ -1,4 +1,4 @@
-// Regenerates src/gen/ from schemas/ with capnp-es's compiler (which reads the CodeGeneratorRequest
+// Regenerates gen/ from schemas/ with capnp-es's compiler (which reads the CodeGeneratorRequest
 // that Debian's `capnp` produces). Output is committed so `deno run` needs no build step; CI runs
 // `deno task gen --check` and fails when the committed files differ from a fresh generation.
 //
@@ -8,7 +8,7 @@ import { compileAll } from "capnp-es/compiler";
 
 const root = new URL("..", import.meta.url).pathname;
 const schemaDir = `${root}schemas`;
-const outDir = `${root}src/gen`;
+const outDir = `${root}gen`;
 const check = Deno.args.includes("--check");
 
 const HEADER = [
@@ -78,11 +78,11 @@ for (const [name, content] of wanted) {
   if (current === content) continue;
   stale++;
   if (check) {
-    console.error(`src/gen/${name} differs from a fresh generation`);
+    console.error(`gen/${name} differs from a fresh generation`);
   } else {
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
     await Deno.writeTextFile(path, content);
-    console.log(`wrote src/gen/${name}`);
+    console.log(`wrote gen/${name}`);
   }
 }
 if (check && stale > 0) {

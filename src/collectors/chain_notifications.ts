@@ -8,13 +8,13 @@
  * so the handler only bumps numbers; payloads are decoded only for what is counted (BlockInfo.height)
  * or when debug logging is on. It never throws: an exception answered to the real node kills it.
  */
-import { ChainNotifications$Client, ChainNotifications_BlockConnected$Params } from "../gen/chain.ts";
+import { ChainNotifications$Client, ChainNotifications_BlockConnected$Params } from "../../gen/chain.ts";
 import {
   ChainNotifications_BlockDisconnected$Params,
   ChainNotifications_ChainStateFlushed$Params,
   ChainNotifications_TransactionAddedToMempool$Params,
   ChainNotifications_TransactionRemovedFromMempool$Params,
-} from "../gen/chain.ts";
+} from "../../gen/chain.ts";
 import { displayHash, txid } from "../bitcoin/tx.ts";
 import { int32Field, setCapAt } from "../ipc/capnp.ts";
 import type { IncomingCall, LocalServer, RemoteCap, Results } from "../ipc/rpc.ts";

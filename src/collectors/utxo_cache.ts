@@ -7,7 +7,7 @@
  * subscription is deferred (as the Rust exporter does) and registered once the node leaves IBD.
  */
 import * as $ from "capnp-es";
-import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params, type UtxoInfo } from "../gen/tracing.ts";
+import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params, type UtxoInfo } from "../../gen/tracing.ts";
 import { setCapAt, uint32Field } from "../ipc/capnp.ts";
 import type { IncomingCall, LocalServer, Results } from "../ipc/rpc.ts";
 import type { WireMessage, WireStruct } from "../ipc/wire.ts";

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertThrows } from "../testing/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/support/assert.ts";
 import { encodeFrame, FrameDecoder, FrameWriter, FramingError } from "./framing.ts";
 
 function segment(words: number, fill: number): Uint8Array {

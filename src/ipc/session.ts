@@ -5,23 +5,23 @@
  * on one Thread never overlap (the node rejects a second concurrent call with "thread busy").
  */
 import type * as $ from "capnp-es";
-import type { Context } from "../gen/mp/proxy.ts";
+import type { Context } from "../../gen/mp/proxy.ts";
 import {
   Thread$Client,
   Thread_GetName$Results,
   ThreadMap$Client,
   ThreadMap_MakeThread$Results,
-} from "../gen/mp/proxy.ts";
-import { Init$Client } from "../gen/init.ts";
-import { Init$Client as InitV30$Client } from "../gen/v30/init.ts";
-import { Init$Client as InitV31$Client } from "../gen/v31/init.ts";
-import { Mining$Client } from "../gen/mining.ts";
-import { Mining$Client as MiningV30$Client } from "../gen/v30/mining.ts";
-import { Rpc$Client } from "../gen/rpc.ts";
-import { Chain$Client } from "../gen/chain.ts";
-import { Node$Client } from "../gen/node.ts";
-import { Tracing$Client } from "../gen/tracing.ts";
-import { Handler$Client } from "../gen/handler.ts";
+} from "../../gen/mp/proxy.ts";
+import { Init$Client } from "../../gen/init.ts";
+import { Init$Client as InitV30$Client } from "../../gen/v30/init.ts";
+import { Init$Client as InitV31$Client } from "../../gen/v31/init.ts";
+import { Mining$Client } from "../../gen/mining.ts";
+import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
+import { Rpc$Client } from "../../gen/rpc.ts";
+import { Chain$Client } from "../../gen/chain.ts";
+import { Node$Client } from "../../gen/node.ts";
+import { Tracing$Client } from "../../gen/tracing.ts";
+import { Handler$Client } from "../../gen/handler.ts";
 import { capIndexAt, setCapAt } from "./capnp.ts";
 import type { FrameLimits } from "./framing.ts";
 import {

@@ -1,10 +1,10 @@
 /**
  * Calls on the interfaces stock Bitcoin Core releases offer: Mining (tip, IBD, the waitTipChanged
  * long-poll) and, on master / v32, JSON-RPC over IPC through `Rpc.executeRpc`. Each Mining call
- * goes out in the schema generation the node's Init served (src/gen/v30 or src/gen), because the
+ * goes out in the schema generation the node's Init served (gen/v30 or gen/), because the
  * two encode waitTipChanged's timeout differently.
  */
-import type { BlockRef as BlockRefStruct } from "../gen/common.ts";
+import type { BlockRef as BlockRefStruct } from "../../gen/common.ts";
 import { displayHash } from "../bitcoin/tx.ts";
 import { Mining$Client, MiningV30$Client, Rpc$Client, RPC_URI, RPC_USER, type Session } from "./session.ts";
 import type { SessionCallOptions } from "./session.ts";
