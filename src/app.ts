@@ -14,6 +14,7 @@ import { metricsHandler } from "./http.ts";
 import { HttpServer } from "./http_server.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry } from "./registry.ts";
+import { describeError, errorText } from "./util/errors.ts";
 
 export interface RunOptions {
   socketPath: string;
@@ -76,7 +77,7 @@ export async function run(o: RunOptions): Promise<number> {
     if (e instanceof Deno.errors.AddrInUse) {
       log.error(`cannot listen on ${o.listen.permission}: address already in use (another exporter running?)`);
     } else {
-      log.error(`cannot listen on ${o.listen.permission}: ${e instanceof Error ? e.message : e}`);
+      log.error(`cannot listen on ${o.listen.permission}: ${errorText(e)}`);
     }
     return 1;
   }
@@ -98,7 +99,7 @@ export async function run(o: RunOptions): Promise<number> {
         await server.shutdown();
         await exporter.stop();
       } catch (e) {
-        log.error(`during shutdown: ${e instanceof Error ? e.message : e}`);
+        log.error(`during shutdown: ${errorText(e)}`);
       } finally {
         clearTimeout(deadline);
       }
@@ -115,12 +116,12 @@ export async function run(o: RunOptions): Promise<number> {
   Deno.addSignalListener("SIGTERM", sigterm);
   const onRejection = (ev: PromiseRejectionEvent) => {
     ev.preventDefault();
-    log.error(`internal error (unhandled rejection): ${describe(ev.reason)}`);
+    log.error(`internal error (unhandled rejection): ${describeError(ev.reason)}`);
     void stop("internal error", 1);
   };
   const onError = (ev: ErrorEvent) => {
     ev.preventDefault();
-    log.error(`internal error: ${describe(ev.error ?? ev.message)}`);
+    log.error(`internal error: ${describeError(ev.error ?? ev.message)}`);
     void stop("internal error", 1);
   };
   globalThis.addEventListener("unhandledrejection", onRejection);
@@ -136,10 +137,6 @@ export async function run(o: RunOptions): Promise<number> {
     globalThis.removeEventListener("unhandledrejection", onRejection);
     globalThis.removeEventListener("error", onError);
   }
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 /** The uid to name in a permission-denied message, if we may know it without asking for more. */

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Flavour, FLAVOURS, isFlavour } from "./flavour.ts";
+import { errorText } from "./util/errors.ts";
 
 export const USAGE = "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] <socket-path>";
 
@@ -108,7 +109,7 @@ export function parseListenAddress(text: string): ListenAddress {
 }
 
 function cleanParseError(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorText(e);
   // node:util's messages carry hints meant for scripts; keep the first sentence.
   const unknown = /Unknown option '([^']+)'/.exec(msg);
   if (unknown) return `unknown flag: ${unknown[1]}`;

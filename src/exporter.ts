@@ -10,7 +10,8 @@ import type { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
 import type { TipWatcher } from "./collectors/tip_watcher.ts";
 import { type Flavour, FLAVOUR_TRAITS } from "./flavour.ts";
 import { Chain$Client, FlavourError, Session } from "./ipc/session.ts";
-import { DisconnectedError, errorText } from "./ipc/rpc.ts";
+import { DisconnectedError } from "./ipc/errors.ts";
+import { errorText } from "./util/errors.ts";
 import type { Logger } from "./log.ts";
 import type { Family } from "./registry.ts";
 

@@ -4,6 +4,7 @@
  */
 import { CONTENT_TYPE, type MetricsRegistry } from "./registry.ts";
 import type { Logger } from "./log.ts";
+import { errorText } from "./util/errors.ts";
 
 export interface MetricsHandlerOptions {
   registry: MetricsRegistry;
@@ -34,7 +35,7 @@ export function metricsHandler(o: MetricsHandlerOptions): (req: Request) => Prom
         headers: { "Content-Type": CONTENT_TYPE, "Content-Length": String(new TextEncoder().encode(body).length) },
       });
     } catch (e) {
-      o.log.error(`rendering metrics failed: ${e instanceof Error ? e.message : e}`);
+      o.log.error(`rendering metrics failed: ${errorText(e)}`);
       return text(500, "Internal Server Error\n");
     } finally {
       inFlight--;

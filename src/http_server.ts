@@ -6,6 +6,7 @@
  * exactly that: bounded connections, bounded request head, a deadline to receive it, an idle timeout
  * between keep-alive requests, no request bodies. Handlers are ordinary `Request → Response`.
  */
+import { errorText } from "./util/errors.ts";
 
 export interface HttpServerOptions {
   hostname: string;
@@ -82,7 +83,7 @@ export class HttpServer {
         conn = await this.#listener.accept();
       } catch (e) {
         if (this.#closing || e instanceof Deno.errors.BadResource) return;
-        this.#o.onError?.(`accept failed: ${e instanceof Error ? e.message : e}`);
+        this.#o.onError?.(`accept failed: ${errorText(e)}`);
         continue;
       }
       if (this.#conns.size >= this.#o.maxConnections) {
@@ -134,7 +135,7 @@ export class HttpServer {
         const url = `http://${req.host ?? "localhost"}${req.target.startsWith("/") ? req.target : "/"}`;
         response = await this.#o.handler(new Request(url, { method: req.method, headers: req.headers }));
       } catch (e) {
-        this.#o.onError?.(`handler failed: ${e instanceof Error ? e.message : e}`);
+        this.#o.onError?.(`handler failed: ${errorText(e)}`);
         response = new Response("Internal Server Error\n", { status: 500 });
       }
       const close = req.close || this.#closing;

@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { Chain$Client, FlavourError, Init$Client, RPC_URI, RPC_USER, Session } from "../src/ipc/session.ts";
-import { type RemoteCap, RemoteError } from "../src/ipc/rpc.ts";
+import type { RemoteCap } from "../src/ipc/rpc.ts";
+import { RemoteError } from "../src/ipc/errors.ts";
 import { capIndexAt } from "../src/ipc/capnp.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";

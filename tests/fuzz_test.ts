@@ -7,7 +7,8 @@
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
 import { assert, assertEquals } from "./support/assert.ts";
-import { type CapTable, ProtocolError, RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
+import { type CapTable, RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
+import { ProtocolError } from "../src/ipc/errors.ts";
 import { setCapAt } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
 import { Chain$Client, ChainNotifications$Client } from "../gen/chain.ts";

@@ -5,14 +5,8 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { Chain$Client, Handler$Client, Init$Client, Node$Client, Session } from "../src/ipc/session.ts";
 import { ChainNotifications$Client } from "../gen/chain.ts";
-import {
-  CallTimeoutError,
-  type CapTable,
-  DisconnectedError,
-  type RemoteCap,
-  RemoteError,
-  RpcConnection,
-} from "../src/ipc/rpc.ts";
+import { type CapTable, type RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
+import { CallTimeoutError, DisconnectedError, RemoteError } from "../src/ipc/errors.ts";
 import { capIndexAt, setCapAt } from "../src/ipc/capnp.ts";
 import { type Context, ThreadMap$Client } from "../gen/mp/proxy.ts";
 import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";

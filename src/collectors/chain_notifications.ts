@@ -24,6 +24,7 @@ import type { Logger } from "../log.ts";
 import type { FlavourTraits } from "../flavour.ts";
 import type { Family } from "../registry.ts";
 import type { Collector } from "./collector.ts";
+import { errorText } from "../util/errors.ts";
 
 /** BlockInfo.height: Int32 at data offset 0, schema default -1 (stored XOR the default). */
 const BLOCK_INFO_HEIGHT = { offset: 0, default: -1 } as const;
@@ -178,7 +179,7 @@ export class ChainNotificationsCollector implements Collector, LocalServer {
       }
     } catch (e) {
       // Answer success regardless: an exception returned to the node takes the node down.
-      this.log.error(`chain notification ${call.methodId} could not be read: ${e instanceof Error ? e.message : e}`);
+      this.log.error(`chain notification ${call.methodId} could not be read: ${errorText(e)}`);
     }
     return undefined;
   }

@@ -12,6 +12,7 @@ import { miningIsInitialBlockDownload, rpcBatch, type RpcReply } from "../ipc/st
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
 import type { Collector } from "./collector.ts";
+import { errorText } from "../util/errors.ts";
 
 /** Bitcoin Core's ConnectionDirection::Both (In | Out). */
 const CONNECTIONS_ALL = 3;
@@ -90,7 +91,7 @@ export class NodeGaugesCollector implements Collector {
       this.onReadings?.(readings);
     } catch (e) {
       this.#readings = undefined;
-      this.log.warn(`reading node state failed: ${e instanceof Error ? e.message : e}`);
+      this.log.warn(`reading node state failed: ${errorText(e)}`);
     }
   }
 

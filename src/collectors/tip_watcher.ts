@@ -11,7 +11,8 @@
 import type { Collector } from "./collector.ts";
 import type { ChainNotificationsCollector } from "./chain_notifications.ts";
 import { FLAVOUR_TRAITS } from "../flavour.ts";
-import { DisconnectedError, errorText } from "../ipc/rpc.ts";
+import { DisconnectedError } from "../ipc/errors.ts";
+import { errorText } from "../util/errors.ts";
 import type { Session } from "../ipc/session.ts";
 import { type BlockRef, getTip, interruptMining, rpcBatch, waitTipChanged } from "../ipc/stock.ts";
 import type { Logger } from "../log.ts";

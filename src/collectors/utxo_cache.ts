@@ -17,6 +17,7 @@ import { ExactSum } from "../exact_sum.ts";
 import type { Family } from "../registry.ts";
 import type { Collector } from "./collector.ts";
 import { displayHash } from "../bitcoin/tx.ts";
+import { errorText } from "../util/errors.ts";
 
 const ADD = 1, SPEND = 2, UNCACHE = 3;
 /** UtxoInfo.value: Int64 at data offset 8; UtxoInfo is pointer 0 of every method's params. */
@@ -75,7 +76,7 @@ export class UtxoCacheCollector implements Collector, LocalServer {
         if (this.log.debugEnabled) this.#debug(m, utxo);
       } catch (e) {
         // Answer success regardless: an exception returned to the node takes the node down.
-        this.log.error(`UTXO cache event ${m} could not be read: ${e instanceof Error ? e.message : e}`);
+        this.log.error(`UTXO cache event ${m} could not be read: ${errorText(e)}`);
       }
     }
     return undefined;

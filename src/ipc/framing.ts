@@ -5,6 +5,7 @@
  * segments. The decoder accepts any chunking of the stream and refuses oversize or malformed tables
  * before allocating for them, so a hostile or broken peer cannot make us buffer without bound.
  */
+import { toError } from "../util/errors.ts";
 
 export interface FrameLimits {
   /** Largest message accepted, segment table included, in bytes. */
@@ -222,7 +223,7 @@ export class FrameWriter {
         while (off < chunk.length) off += await this.#writer.write(chunk.subarray(off));
       }
     } catch (e) {
-      this.#error = e instanceof Error ? e : new Error(String(e));
+      this.#error = toError(e);
       this.#queue = [];
       this.#queuedBytes = 0;
       this.#onError(this.#error);

@@ -24,31 +24,10 @@ import {
   Return as RpcReturn,
 } from "capnp-es/capnp/rpc";
 import { capIndexAt } from "./capnp.ts";
+import { CallTimeoutError, DisconnectedError, ProtocolError, RemoteError } from "./errors.ts";
+import { errorText, toError } from "../util/errors.ts";
 import { FrameDecoder, type FrameLimits, FrameWriter } from "./framing.ts";
 import { WireMessage, type WireStruct } from "./wire.ts";
-
-/** The remote side threw, or answered in a way that is an error for this call. */
-export class RemoteError extends Error {
-  override name = "RemoteError";
-  constructor(readonly reason: string, readonly type: string = "failed") {
-    super(reason);
-  }
-}
-
-/** The connection ended (or was never usable) before the call completed. */
-export class DisconnectedError extends Error {
-  override name = "DisconnectedError";
-}
-
-/** A call took longer than its timeout. The question is cancelled with Finish. */
-export class CallTimeoutError extends Error {
-  override name = "CallTimeoutError";
-}
-
-/** The peer broke the protocol; the connection is aborted. */
-export class ProtocolError extends Error {
-  override name = "ProtocolError";
-}
 
 /** A capability hosted by the peer (an entry of our import table). */
 export class RemoteCap {
@@ -685,7 +664,7 @@ export class RpcConnection {
         try {
           value = q.decode(payload, results);
         } catch (e) {
-          error = e instanceof Error ? e : new Error(String(e));
+          error = toError(e);
         }
       }
       // Every capability the decoder did not keep is released now, so the peer can free it.
@@ -889,8 +868,4 @@ function whichName(which: number): string {
     "join",
     "disembargo",
   ][which] ?? `#${which}`;
-}
-
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -26,18 +26,16 @@ import { capIndexAt, setCapAt } from "./capnp.ts";
 import type { FrameLimits } from "./framing.ts";
 import {
   type CallOptions,
-  CallTimeoutError,
   type CapTable,
-  DisconnectedError,
-  errorText,
   type IncomingCall,
   type LocalServer,
   RemoteCap,
-  RemoteError,
   type ResultCaps,
   type Results,
   RpcConnection,
 } from "./rpc.ts";
+import { CallTimeoutError, DisconnectedError, RemoteError } from "./errors.ts";
+import { errorText, toError } from "../util/errors.ts";
 
 export const THREAD_NAME = "bitcoind-ipc-exporter";
 /**
@@ -194,7 +192,7 @@ export class Session {
     try {
       await session.#handshake();
     } catch (e) {
-      session.close(e instanceof Error ? e : new Error(String(e)));
+      session.close(toError(e));
       await session.closed;
       throw e;
     } finally {
@@ -437,7 +435,7 @@ export class Session {
   async shutdown(reason: Error = new DisconnectedError("session closed"), timeoutMs = 2000): Promise<Error[]> {
     const errors: Error[] = [];
     for (const hook of this.#beforeShutdown.splice(0)) {
-      await hook().catch((e) => errors.push(e instanceof Error ? e : new Error(String(e))));
+      await hook().catch((e) => errors.push(toError(e)));
     }
     // A subscribe still in flight would leave a live subscription we do not know of yet: let the
     // control Thread's queue settle first (each call on it is bounded by its timeout).
@@ -446,7 +444,7 @@ export class Session {
       try {
         await this.unsubscribe(h, { timeoutMs });
       } catch (e) {
-        errors.push(e instanceof Error ? e : new Error(String(e)));
+        errors.push(toError(e));
       }
     }
     await this.conn.flushed();
