@@ -1,20 +1,18 @@
 /**
- * Wires the exporter together and owns the process lifecycle: HTTP server, IPC exporter, signals,
+ * Wires the exporter together and owns the process lifecycle: HTTP server, connection supervisor and collectors, signals,
  * and the process-wide guard that turns any unexpected exception into a logged error and an orderly
  * disconnect instead of an abrupt exit (an abrupt exit with subscriptions live kills the node).
  */
-import { ChainNotificationsCollector } from "./collectors/chain_notifications.ts";
-import { NodeGaugesCollector } from "./collectors/node_gauges.ts";
-import { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
-import { TipWatcher } from "./collectors/tip_watcher.ts";
+import { COLLECTORS } from "./collectors/mod.ts";
 import type { Flavour } from "./flavour.ts";
 import type { ListenAddress } from "./cli.ts";
-import { Exporter } from "./exporter.ts";
+import { ConnectionSupervisor } from "./supervisor.ts";
 import { metricsHandler } from "./http.ts";
 import { HttpServer } from "./http_server.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry } from "./registry.ts";
 import { describeError, errorText } from "./util/errors.ts";
+import { type Timing, timing as defaultTiming } from "./defaults.ts";
 
 export interface RunOptions {
   socketPath: string;
@@ -26,51 +24,34 @@ export interface RunOptions {
   version: string;
   /** Resolves to stop the exporter (tests); signals do the same in production. */
   stop?: Promise<void>;
-  /** Timeouts and backoff, overridable for tests. */
-  callTimeoutMs?: number;
-  scrapeTimeoutMs?: number;
-  scrapeCacheMs?: number;
-  backoffMinMs?: number;
-  backoffMaxMs?: number;
-  ibdPollMs?: number;
-  /** How long each Mining.waitTipChanged waits on stock nodes. */
-  tipWaitMs?: number;
+  /** Timeouts, intervals and backoff (src/defaults.ts); tests shorten them. */
+  timing?: Partial<Timing>;
 }
-
-const SHUTDOWN_DEADLINE_MS = 5000;
 
 export async function run(o: RunOptions): Promise<number> {
   const log = o.log;
-  const chain = new ChainNotificationsCollector(log);
-  const utxo = new UtxoCacheCollector(log);
-  const node = new NodeGaugesCollector(log, {
-    cacheMs: o.scrapeCacheMs ?? 1000,
-    timeoutMs: o.scrapeTimeoutMs ?? 3000,
-  });
-  const callTimeoutMs = o.callTimeoutMs ?? 5000;
-  const tips = new TipWatcher(log, chain, { waitMs: o.tipWaitMs ?? 30_000, callTimeoutMs, retryMs: 1000 });
-  const exporter = new Exporter({
+  const timing = defaultTiming(o.timing);
+  const collectors = COLLECTORS.map((spec) => spec.create({ log, timing, flavour: o.flavour }));
+  const supervisor = new ConnectionSupervisor({
     socketPath: o.socketPath,
     log,
-    callTimeoutMs,
-    backoffMinMs: o.backoffMinMs ?? 500,
-    backoffMaxMs: o.backoffMaxMs ?? 30_000,
-    ibdPollMs: o.ibdPollMs ?? 10_000,
+    timing,
+    collectors,
     user: await currentUser(),
     flavour: o.flavour,
     // A fatal condition ends the process like a signal does, with exit code 1.
     onFatal: (m) => void stop(m, 1),
-  }, { chain, utxo, node, tips });
+  });
   const registry = new MetricsRegistry();
-  registry.add(...exporter.families());
-  for (const c of exporter.collectors) registry.add(...c.families());
+  registry.add(...supervisor.families());
+  for (const c of collectors) registry.add(...c.families());
 
   let server: HttpServer;
   try {
     server = new HttpServer({
       hostname: o.listen.hostname,
       port: o.listen.port,
-      handler: metricsHandler({ registry, refresh: () => exporter.refresh(), log }),
+      handler: metricsHandler({ registry, refresh: () => supervisor.scrape(), log }),
       onError: (m) => log.error(`http: ${m}`),
     });
   } catch (e) {
@@ -92,12 +73,12 @@ export async function run(o: RunOptions): Promise<number> {
     stopping ??= (async () => {
       log.info(`${why}: shutting down`);
       const deadline = setTimeout(() => {
-        log.error(`shutdown took longer than ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`);
+        log.error(`shutdown took longer than ${timing.shutdownDeadlineMs / 1000} s; exiting`);
         Deno.exit(code || 1);
-      }, SHUTDOWN_DEADLINE_MS);
+      }, timing.shutdownDeadlineMs);
       try {
         await server.shutdown();
-        await exporter.stop();
+        await supervisor.stop();
       } catch (e) {
         log.error(`during shutdown: ${errorText(e)}`);
       } finally {
@@ -127,7 +108,7 @@ export async function run(o: RunOptions): Promise<number> {
   globalThis.addEventListener("unhandledrejection", onRejection);
   globalThis.addEventListener("error", onError);
 
-  exporter.start();
+  supervisor.start();
   if (o.stop) void o.stop.then(() => stop("stop requested", 0));
   try {
     return await finished;

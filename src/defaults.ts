@@ -20,8 +20,24 @@ export const DEFAULTS = {
   tipWaitMs: 30_000,
   /** Pause after a failed tip wait before the next. */
   tipRetryMs: 1000,
+  /** How long each Mining.waitTipChanged waits on v30, which has no Mining.interrupt (see tip_watcher.ts). */
+  tipWaitMsV30: 2000,
   /** An orderly stop (disconnect every subscription, close) must finish within this. */
   shutdownDeadlineMs: 5000,
+  /** A node call unanswered for this long makes the node unresponsive: `bitcoin_up` 0 until it answers. */
+  unresponsiveMs: 10_000,
 } as const;
 
 export type Defaults = typeof DEFAULTS;
+
+/** The timeouts, intervals and backoff the exporter runs with (tests shorten them). */
+export type Timing = Omit<
+  { -readonly [K in keyof Defaults]: Defaults[K] extends number ? number : never },
+  "listenAddress"
+>;
+
+/** The default timing, with overrides. */
+export function timing(overrides: Partial<Timing> = {}): Timing {
+  const { listenAddress: _, ...t } = DEFAULTS;
+  return { ...t, ...overrides };
+}

@@ -12,7 +12,8 @@ import { ProtocolError } from "../src/ipc/errors.ts";
 import { setCapAt } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
 import { Chain$Client, ChainNotifications$Client } from "../gen/chain.ts";
-import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";
+import { ChainCollector } from "../src/collectors/chain.ts";
+import { timing } from "../src/defaults.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
 
@@ -36,8 +37,8 @@ function connection() {
   });
   // Export the collectors as ids 0 and 1, where the recorded node calls are addressed.
   const log = memoryLogger();
-  const chain = new ChainNotificationsCollector(log);
-  const utxo = new UtxoCacheCollector(log);
+  const chain = new ChainCollector({ log, timing: timing() });
+  const utxo = new UtxoCacheCollector({ log, timing: timing() });
   const fake = new RemoteCap(conn, 99, false);
   for (const server of [chain, utxo]) {
     void conn.call(fake, Chain$Client.methods[39], (p, caps: CapTable) => setCapAt(p, 1, caps.add(server)), () => 0)

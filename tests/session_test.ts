@@ -3,13 +3,19 @@
  * (tests/peer), through a real Unix socket.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
-import { Chain$Client, Handler$Client, Init$Client, Node$Client, Session } from "../src/ipc/session.ts";
+import { Session } from "../src/ipc/session.ts";
+import * as branch from "../src/ipc/branch.ts";
+import { Chain$Client } from "../gen/chain.ts";
+import { Handler$Client } from "../gen/handler.ts";
+import { Init$Client } from "../gen/init.ts";
+import { Node$Client } from "../gen/node.ts";
 import { ChainNotifications$Client } from "../gen/chain.ts";
 import { type CapTable, type RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
 import { CallTimeoutError, DisconnectedError, RemoteError } from "../src/ipc/errors.ts";
 import { capIndexAt, setCapAt } from "../src/ipc/capnp.ts";
 import { type Context, ThreadMap$Client } from "../gen/mp/proxy.ts";
-import { ChainNotificationsCollector } from "../src/collectors/chain_notifications.ts";
+import { ChainCollector } from "../src/collectors/chain.ts";
+import { timing } from "../src/defaults.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
 import { TestPeer } from "./support/peer.ts";
@@ -54,24 +60,21 @@ Deno.test("every Chain/Node read the exporter uses returns the peer's values", a
     await peer.ok("set getTotalBytesSent 77");
     await peer.ok("set getHeight 812340");
     const s = await Session.open(peer.socketPath);
-    const n = Node$Client.methods;
-    const tip = await s.callWithContext(s.node!, n[31], undefined, (r) => [r.result, r.height]);
-    assertEquals(tip, [true, 812345]);
-    assertEquals(await s.callWithContext(s.chain!, Chain$Client.methods[33], undefined, (r) => r.result), true);
-    assertEquals(await s.callWithContext(s.node!, n[36], undefined, (r) => r.result), 0.5);
-    assertEquals(await s.callWithContext(s.node!, n[28], undefined, (r) => r.result), 4294967296n);
-    assertEquals(await s.callWithContext(s.node!, n[29], undefined, (r) => r.result), 123456789n);
-    assertEquals(await s.callWithContext(s.node!, n[30], undefined, (r) => r.result), 300000000n);
-    assertEquals(await s.callWithContext(s.node!, n[18], (p) => p.flags = 3, (r) => r.result), 11n);
-    assertEquals(await s.callWithContext(s.node!, n[26], undefined, (r) => r.result), 9007199254740993n);
-    assertEquals(await s.callWithContext(s.node!, n[27], undefined, (r) => r.result), 77n);
-    assertEquals(
-      await s.callWithContext(s.chain!, Chain$Client.methods[1], undefined, (r) => [r.hasResult, r.result]),
-      [true, 812340],
-    );
+    assertEquals(await branch.getHeaderTip(s), 812345);
+    assertEquals(await branch.isInitialBlockDownload(s), true);
+    assertEquals(await branch.getVerificationProgress(s), 0.5);
+    assertEquals(await branch.getMempoolSize(s), 4294967296);
+    assertEquals(await branch.getMempoolDynamicUsage(s), 123456789);
+    assertEquals(await branch.getMempoolMaxUsage(s), 300000000);
+    assertEquals(await branch.getNodeCount(s, branch.ConnectionDirection.Both), 11);
+    assertEquals(await branch.getTotalBytesRecv(s), Number(9007199254740993n));
+    assertEquals(await branch.getTotalBytesSent(s), 77);
+    assertEquals(await branch.getHeight(s), 812340);
     assertEquals((await peer.status()).node_count_flags, "3");
     await peer.ok("set getHeaderTip none");
-    assertEquals(await s.callWithContext(s.node!, n[31], undefined, (r) => r.result), false);
+    assertEquals(await branch.getHeaderTip(s), -1);
+    await peer.ok("set getHeight none");
+    assertEquals(await branch.getHeight(s), undefined);
     await s.shutdown();
   });
 });
@@ -81,13 +84,13 @@ Deno.test("a remote exception rejects the call with the node's reason", async ()
     const s = await Session.open(peer.socketPath);
     await peer.ok("throw getMempoolSize");
     const e = await assertRejects(
-      () => s.callWithContext(s.node!, Node$Client.methods[28], undefined, (r) => r.result),
+      () => branch.getMempoolSize(s),
       RemoteError,
     );
     assertStringIncludes(e.message, "getMempoolSize failed");
     await peer.ok("throw none");
     // The session is still usable after a failed call.
-    await s.callWithContext(s.node!, Node$Client.methods[28], undefined, (r) => r.result);
+    await branch.getMempoolSize(s);
     await s.shutdown();
   });
 });
@@ -96,12 +99,8 @@ Deno.test("calls on one Thread never overlap: a stalled call delays, not fails, 
   await withPeer(async (peer) => {
     const s = await Session.open(peer.socketPath);
     await peer.ok("stall getMempoolSize");
-    const first = s.callWithContext(s.node!, Node$Client.methods[28], undefined, (r) => r.result, {
-      timeoutMs: 10_000,
-    });
-    const second = s.callWithContext(s.node!, Node$Client.methods[30], undefined, (r) => r.result, {
-      timeoutMs: 10_000,
-    });
+    const first = branch.getMempoolSize(s, { timeoutMs: 10_000 });
+    const second = branch.getMempoolMaxUsage(s, { timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 100));
     await peer.ok("stall none");
     await first;
@@ -125,9 +124,7 @@ Deno.test("a stuck call times out, and so do calls queued behind it; no pile-up"
     const s = await Session.open(peer.socketPath);
     await peer.ok("stall getMempoolSize");
     const t0 = performance.now();
-    const calls = [0, 1, 2].map(() =>
-      s.callWithContext(s.node!, Node$Client.methods[28], undefined, (r) => r.result, { timeoutMs: 200 })
-    );
+    const calls = [0, 1, 2].map(() => branch.getMempoolSize(s, { timeoutMs: 200 }));
     for (const c of calls) await assertRejects(() => c, CallTimeoutError);
     assert(performance.now() - t0 < 2000, "timeouts honoured");
     assertEquals(s.conn.stats.questions, 1, "only the first call reached the node");
@@ -140,12 +137,8 @@ Deno.test("the connection dropped mid-call rejects every pending call promptly",
   await withPeer(async (peer) => {
     const s = await Session.open(peer.socketPath);
     await peer.ok("stall getMempoolSize");
-    const pending = s.callWithContext(s.node!, Node$Client.methods[28], undefined, (r) => r.result, {
-      timeoutMs: 30_000,
-    });
-    const queued = s.callWithContext(s.node!, Node$Client.methods[29], undefined, (r) => r.result, {
-      timeoutMs: 30_000,
-    });
+    const pending = branch.getMempoolSize(s, { timeoutMs: 30_000 });
+    const queued = branch.getMempoolDynamicUsage(s, { timeoutMs: 30_000 });
     await new Promise((r) => setTimeout(r, 50));
     const t0 = performance.now();
     await peer.ok("drop");
@@ -161,10 +154,10 @@ Deno.test("callbacks arrive in order with correct values, senderPromise contexts
   await withPeer(async (peer) => {
     const log = memoryLogger(true);
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainNotificationsCollector(log);
-    const utxo = new UtxoCacheCollector(log);
+    const chain = new ChainCollector({ log, timing: timing() });
+    const utxo = new UtxoCacheCollector({ log, timing: timing() });
     await chain.attach(s);
-    await utxo.attach(s, false);
+    await utxo.attach(s);
     assertEquals((await peer.status()).notifications, "1");
     assertEquals((await peer.status()).utxo, "1");
     await peer.ok(`fire blockConnected 106 ${HASH} 0`);
@@ -208,7 +201,7 @@ Deno.test("callbacks arrive in order with correct values, senderPromise contexts
 Deno.test("Handler.disconnect ends the subscription and the peer releases our callback object", async () => {
   await withPeer(async (peer) => {
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainNotificationsCollector(memoryLogger());
+    const chain = new ChainCollector({ log: memoryLogger(), timing: timing() });
     await chain.attach(s);
     assert(s.conn.isExported(chain), "exported while subscribed");
     const [handler] = [...s.subscriptions];
@@ -227,7 +220,7 @@ Deno.test("hazard reproduced: closing the socket with a live subscription crashe
   const peer = await TestPeer.start();
   try {
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainNotificationsCollector(memoryLogger());
+    const chain = new ChainCollector({ log: memoryLogger(), timing: timing() });
     await chain.attach(s);
     s.close(); // deliberately skipping shutdown(): what a crash of ours would do
     await s.closed;
@@ -242,7 +235,7 @@ Deno.test("garbage from the node: subscriptions are disconnected before we close
   await withPeer(async (peer) => {
     const errors: Error[] = [];
     const s = await Session.open(peer.socketPath, { onProtocolError: (e) => errors.push(e) });
-    const chain = new ChainNotificationsCollector(memoryLogger());
+    const chain = new ChainCollector({ log: memoryLogger(), timing: timing() });
     await chain.attach(s);
     await peer.ok("garbage ffffffff00000000deadbeef");
     await s.closed;
@@ -305,7 +298,7 @@ Deno.test("a client without ThreadMap (like ipc-exporter-rust) gets broken-promi
       ctx,
       (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
     );
-    const collector = new ChainNotificationsCollector(memoryLogger());
+    const collector = new ChainCollector({ log: memoryLogger(), timing: timing() });
     const handler = await conn.call(chain, Chain$Client.methods[39], (p, caps) => {
       ctx(p, caps);
       setCapAt(p, 1, caps.add(collector));
@@ -338,7 +331,7 @@ Deno.test("pr/ipc (no Tracing): the session works without it", async () => {
 });
 
 Deno.test("hazard reproduced: a callback answered with an exception crashes the node (peer)", async () => {
-  // What a careless client would do; ours never does (see ChainNotificationsCollector). The peer
+  // What a careless client would do; ours never does (see ChainCollector). The peer
   // must die here exactly like bitcoin-node, so such a regression cannot pass CI.
   const peer = await TestPeer.start();
   try {

@@ -1,21 +1,22 @@
 /**
  * Node state read at scrape time, so every scrape sees the node as it is now rather than up to a
  * minute old: from the Chain/Node getters on the multiprocess branches, from one JSON-RPC batch
- * over IPC on stock master / v32, and from Mining (IBD only) on stock v30/v31. Concurrent scrapes share one round of calls, and a round is reused
- * for `cacheMs`, so scraping cannot make the exporter call the node more often than that. A round
- * that does not finish within `timeoutMs` is dropped: the metrics it would have produced are left
- * out of that scrape rather than served stale.
+ * over IPC on stock master / v32, and from Mining (IBD only) on stock v30/v31. Concurrent scrapes
+ * share one round of calls, and a round is reused for `scrapeCacheMs`, so scraping cannot make the
+ * exporter call the node more often than that. A round that does not finish within
+ * `scrapeTimeoutMs` is dropped: the metrics it would have produced are left out of that scrape
+ * rather than served stale. One value the node fails to give leaves out that value alone.
  */
 import { FLAVOUR_TRAITS } from "../flavour.ts";
-import { Chain$Client, Node$Client, type Session } from "../ipc/session.ts";
+import * as branch from "../ipc/branch.ts";
+import type { Session, SessionCallOptions } from "../ipc/session.ts";
 import { miningIsInitialBlockDownload, rpcBatch, type RpcReply } from "../ipc/stock.ts";
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
-import type { Collector } from "./collector.ts";
+import { CallTimeoutError } from "../ipc/errors.ts";
 import { errorText } from "../util/errors.ts";
-
-/** Bitcoin Core's ConnectionDirection::Both (In | Out). */
-const CONNECTIONS_ALL = 3;
+import type { Timing } from "../defaults.ts";
+import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 
 /** A reading left out is a metric this flavour cannot give (or the node's answer lacked it). */
 export interface NodeReadings {
@@ -30,10 +31,8 @@ export interface NodeReadings {
   bytesSent: number;
 }
 
-export interface NodeGaugesOptions {
-  cacheMs: number;
-  timeoutMs: number;
-}
+/** How many distinct problems with the node's answers are remembered (each is logged once). */
+const MAX_REPORTED = 64;
 
 export class NodeGaugesCollector implements Collector {
   readonly name = "node";
@@ -41,15 +40,15 @@ export class NodeGaugesCollector implements Collector {
   #readings: Partial<NodeReadings> | undefined;
   #readAt = -Infinity;
   #inflight: Promise<void> | undefined;
-  /** JSON-RPC answers that did not have what a metric needs, reported once each. */
+  /** Problems with the node's answers, each logged once (bounded: the oldest is forgotten). */
   readonly #reported = new Set<string>();
-  /** Rounds of calls made to the node, for tests and the self-metrics. */
-  rounds = 0;
+  readonly #log: Logger;
+  readonly #timing: Timing;
 
-  /** Called with each fresh set of readings (the exporter watches `ibd`). */
-  onReadings: ((r: Partial<NodeReadings>) => void) | undefined;
-
-  constructor(readonly log: Logger, readonly options: NodeGaugesOptions) {}
+  constructor(ctx: CollectorContext) {
+    this.#log = ctx.log;
+    this.#timing = ctx.timing;
+  }
 
   attach(session: Session): Promise<void> {
     this.#session = session;
@@ -63,36 +62,35 @@ export class NodeGaugesCollector implements Collector {
     this.#readings = undefined;
   }
 
-  /** Brings readings up to date (within the cache window); never rejects. */
-  refresh(): Promise<void> {
+  /** Brings readings up to date (within the cache window); rejects when the round failed. */
+  scrape(): Promise<void> {
     const session = this.#session;
     if (!session) return Promise.resolve();
-    if (performance.now() - this.#readAt < this.options.cacheMs) return Promise.resolve();
-    if (!this.#inflight) {
-      this.#inflight = this.#read(session).finally(() => this.#inflight = undefined);
-    }
+    if (performance.now() - this.#readAt < this.#timing.scrapeCacheMs) return Promise.resolve();
+    this.#inflight ??= this.#read(session).finally(() => this.#inflight = undefined);
     return this.#inflight;
   }
 
   async #read(session: Session): Promise<void> {
-    this.rounds++;
-    const deadline = performance.now() + this.options.timeoutMs;
-    const opt = () => ({ timeoutMs: Math.max(1, deadline - performance.now()) });
+    const end = performance.now() + this.#timing.scrapeTimeoutMs;
+    const opt = (): SessionCallOptions => ({ timeoutMs: Math.max(1, end - performance.now()) });
+    const failures: string[] = [];
+    let readings: Partial<NodeReadings>;
     try {
       const source = FLAVOUR_TRAITS[session.flavour].gauges;
-      const readings = source === "node"
-        ? await readNode(session, opt)
+      readings = source === "node"
+        ? await readBranch(session, opt, failures)
         : source === "rpc"
         ? await this.#readRpc(session, opt)
         : { ibd: await miningIsInitialBlockDownload(session, opt()) };
-      if (this.#session !== session) return;
-      this.#readings = readings;
-      this.#readAt = performance.now();
-      this.onReadings?.(readings);
     } catch (e) {
-      this.#readings = undefined;
-      this.log.warn(`reading node state failed: ${errorText(e)}`);
+      if (this.#session === session) this.#readings = undefined;
+      throw new Error(`reading node state failed: ${errorText(e)}`);
     }
+    if (this.#session !== session) return;
+    this.#readings = readings;
+    this.#readAt = performance.now();
+    if (failures.length > 0) throw new Error(`reading node state failed: ${failures.join("; ")}`);
   }
 
   /**
@@ -100,7 +98,7 @@ export class NodeGaugesCollector implements Collector {
    * node did not send (or sent as another type) leaves its metric out and is logged once, so a
    * renamed field never shows up as a zero.
    */
-  async #readRpc(session: Session, opt: () => { timeoutMs: number }): Promise<Partial<NodeReadings>> {
+  async #readRpc(session: Session, opt: () => SessionCallOptions): Promise<Partial<NodeReadings>> {
     const [chain, mempool, peers, totals] = await rpcBatch(session, [
       { method: "getblockchaininfo" },
       { method: "getmempoolinfo" },
@@ -115,17 +113,9 @@ export class NodeGaugesCollector implements Collector {
       field: string | undefined,
       type: "number" | "boolean",
     ) => {
-      const where = field ? `${method}.${field}` : method;
-      if (reply.error) return this.#report(`${where}: ${method} failed: ${reply.error.message ?? "error"}`);
-      const v = field === undefined
-        ? reply.result
-        : (reply.result && typeof reply.result === "object"
-          ? (reply.result as Record<string, unknown>)[field]
-          : undefined);
-      if (typeof v !== type || (type === "number" && !Number.isFinite(v))) {
-        return this.#report(`${where} is ${v === undefined ? "missing" : `not a ${type}`} in the node's answer`);
-      }
-      (r as Record<string, unknown>)[key] = v;
+      const v = pickField(reply, method, field, type);
+      if (typeof v === "string") return this.#report(v);
+      (r as Record<string, unknown>)[key] = v.value;
     };
     pick("headerHeight", chain, "getblockchaininfo", "headers", "number");
     pick("ibd", chain, "getblockchaininfo", "initialblockdownload", "boolean");
@@ -141,16 +131,17 @@ export class NodeGaugesCollector implements Collector {
 
   #report(problem: string): void {
     if (this.#reported.has(problem)) return;
+    if (this.#reported.size >= MAX_REPORTED) this.#reported.delete(this.#reported.values().next().value!);
     this.#reported.add(problem);
-    this.log.error(`JSON-RPC over IPC: ${problem}; the metric it feeds is left out`);
+    this.#log.error(`JSON-RPC over IPC: ${problem}; the metric it feeds is left out`);
   }
 
+  /** The last readings (tests). */
   get readings(): Partial<NodeReadings> | undefined {
     return this.#readings;
   }
 
   families(): Family[] {
-    const r = () => this.#readings;
     const g = (
       name: string,
       help: string,
@@ -161,7 +152,7 @@ export class NodeGaugesCollector implements Collector {
       help,
       type,
       read: () => {
-        const x = r();
+        const x = this.#readings;
         return x ? pick(x) : undefined;
       },
     });
@@ -199,40 +190,61 @@ export class NodeGaugesCollector implements Collector {
   }
 }
 
-/** Multiprocess branches: the Chain/Node getters, one call after another on the read Thread. */
-async function readNode(session: Session, opt: () => { timeoutMs: number }): Promise<NodeReadings> {
-  const node = session.node!;
-  const n = Node$Client.methods;
-  const headerHeight = await session.callWithContext(node, n[31], undefined, (r) => r.result ? r.height : -1, opt());
-  const ibd = await session.callWithContext(
-    session.chain!,
-    Chain$Client.methods[33],
-    undefined,
-    (r) => r.result,
-    opt(),
-  );
-  const verificationProgress = await session.callWithContext(node, n[36], undefined, (r) => r.result, opt());
-  const mempoolSize = await session.callWithContext(node, n[28], undefined, (r) => Number(r.result), opt());
-  const mempoolBytes = await session.callWithContext(node, n[29], undefined, (r) => Number(r.result), opt());
-  const mempoolMaxBytes = await session.callWithContext(node, n[30], undefined, (r) => Number(r.result), opt());
-  const peers = await session.callWithContext(
-    node,
-    n[18],
-    (p) => p.flags = CONNECTIONS_ALL,
-    (r) => Number(r.result),
-    opt(),
-  );
-  const bytesRecv = await session.callWithContext(node, n[26], undefined, (r) => Number(r.result), opt());
-  const bytesSent = await session.callWithContext(node, n[27], undefined, (r) => Number(r.result), opt());
-  return {
-    headerHeight,
-    ibd,
-    verificationProgress,
-    mempoolSize,
-    mempoolBytes,
-    mempoolMaxBytes,
-    peers,
-    bytesRecv,
-    bytesSent,
-  };
+/** A JSON-RPC reply's field of the expected type, or the problem with it as text. */
+export function pickField(
+  reply: RpcReply,
+  method: string,
+  field: string | undefined,
+  type: "number" | "boolean",
+): { value: number | boolean } | string {
+  const where = field ? `${method}.${field}` : method;
+  if (reply.error) return `${where}: ${method} failed: ${String(reply.error.message ?? "error").slice(0, 200)}`;
+  const v = field === undefined
+    ? reply.result
+    : (reply.result && typeof reply.result === "object" ? (reply.result as Record<string, unknown>)[field] : undefined);
+  if (typeof v !== type || (type === "number" && !Number.isFinite(v))) {
+    return `${where} is ${v === undefined ? "missing" : `not a ${type}`} in the node's answer`;
+  }
+  return { value: v as number | boolean };
 }
+
+/**
+ * Multiprocess branches: the Chain/Node getters, one call after another on the read Thread. Each
+ * is read on its own: one the node fails to answer is left out (and named in `failures`), the
+ * others are served. A call that timed out stops the round: the calls after it would only wait
+ * behind it for the same Thread.
+ */
+async function readBranch(
+  session: Session,
+  opt: () => SessionCallOptions,
+  failures: string[],
+): Promise<Partial<NodeReadings>> {
+  const r: Partial<NodeReadings> = {};
+  const reads: [keyof NodeReadings, () => Promise<number | boolean>][] = [
+    ["headerHeight", () => branch.getHeaderTip(session, opt())],
+    ["ibd", () => branch.isInitialBlockDownload(session, opt())],
+    ["verificationProgress", () => branch.getVerificationProgress(session, opt())],
+    ["mempoolSize", () => branch.getMempoolSize(session, opt())],
+    ["mempoolBytes", () => branch.getMempoolDynamicUsage(session, opt())],
+    ["mempoolMaxBytes", () => branch.getMempoolMaxUsage(session, opt())],
+    ["peers", () => branch.getNodeCount(session, branch.ConnectionDirection.Both, opt())],
+    ["bytesRecv", () => branch.getTotalBytesRecv(session, opt())],
+    ["bytesSent", () => branch.getTotalBytesSent(session, opt())],
+  ];
+  for (const [key, read] of reads) {
+    try {
+      (r as Record<string, unknown>)[key] = await read();
+    } catch (e) {
+      failures.push(`${key}: ${errorText(e)}`);
+      if (e instanceof CallTimeoutError) break; // what is left would only wait behind it for the Thread
+    }
+  }
+  if (failures.length === reads.length) throw new Error(failures[0]);
+  return r;
+}
+
+export const nodeCollector: CollectorSpec = {
+  name: "node",
+  help: "node state read at scrape time: headers, IBD, verification progress, mempool, peers, traffic",
+  create: (ctx) => new NodeGaugesCollector(ctx),
+};

@@ -4,62 +4,118 @@
  *
  * These callbacks come straight from the validation thread, tens of thousands per block, so the
  * handler reads one Int64 from the params and nothing else. During initial block download the
- * subscription is deferred (as the Rust exporter does) and registered once the node leaves IBD.
+ * subscription is deferred (as the Rust exporter does) and registered once the node leaves IBD:
+ * checked every `ibdPollMs`, and at every scrape.
  */
-import * as $ from "capnp-es";
-import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params, type UtxoInfo } from "../../gen/tracing.ts";
-import { setCapAt, uint32Field } from "../ipc/capnp.ts";
-import type { IncomingCall, LocalServer, Results } from "../ipc/rpc.ts";
+import * as branch from "../ipc/branch.ts";
+import type { IncomingCall, LocalServer, RemoteCap, Results } from "../ipc/rpc.ts";
+import type { Session } from "../ipc/session.ts";
 import type { WireMessage, WireStruct } from "../ipc/wire.ts";
-import { type Session, Tracing$Client } from "../ipc/session.ts";
 import type { Logger } from "../log.ts";
 import { ExactSum } from "../exact_sum.ts";
 import type { Family } from "../registry.ts";
-import type { Collector } from "./collector.ts";
-import { displayHash } from "../bitcoin/tx.ts";
 import { errorText } from "../util/errors.ts";
+import type { Timing } from "../defaults.ts";
+import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 
-const ADD = 1, SPEND = 2, UNCACHE = 3;
-/** UtxoInfo.value: Int64 at data offset 8; UtxoInfo is pointer 0 of every method's params. */
-const VALUE_OFFSET = 8;
+const { add: ADD, spend: SPEND, uncache: UNCACHE } = branch.UtxoTraceMethod;
+const EVENT_NAMES = ["", "add", "spend", "uncache"];
 
 export class UtxoCacheCollector implements Collector, LocalServer {
   readonly name = "utxo_cache";
-  readonly interfaceId = UtxoCacheTrace$Client.interfaceId;
+  readonly interfaceId = branch.UTXO_TRACE_INTERFACE;
   readonly counts = [0, 0, 0, 0];
   readonly sums = [new ExactSum(), new ExactSum(), new ExactSum(), new ExactSum()];
-  /** Whether the connected node offers the tracing interface at all. */
+  /** Whether the connected node offers the tracing interface at all (until known: served as upstream does). */
   available = false;
-  subscribed = false;
+  #handler: RemoteCap | undefined;
+  #session: Session | undefined;
+  #subscribing: Promise<void> | undefined;
+  #poll: ReturnType<typeof setTimeout> | undefined;
+  readonly #log: Logger;
+  readonly #timing: Timing;
 
-  constructor(readonly log: Logger) {}
+  constructor(ctx: CollectorContext) {
+    this.#log = ctx.log;
+    this.#timing = ctx.timing;
+  }
 
-  /** Subscribes unless the node is in IBD; returns whether a subscription is now live. */
-  async attach(session: Session, inIbd?: boolean): Promise<void> {
+  get subscribed(): boolean {
+    return this.#handler !== undefined;
+  }
+
+  /** Subscribes, or defers the subscription while the node is in IBD. */
+  async attach(session: Session): Promise<void> {
     this.available = session.tracing !== undefined;
     if (!this.available) {
-      this.log.info("the node has no Tracing interface: UTXO cache metrics are not available");
+      this.#log.info("the node has no Tracing interface: UTXO cache metrics are not available");
       return;
     }
-    if (inIbd) {
-      this.log.info("deferring UTXO cache trace until initial block download completes");
+    this.#session = session;
+    if (await branch.isInitialBlockDownload(session)) {
+      this.#log.info("deferring UTXO cache trace until initial block download completes");
+      this.#schedulePoll(session);
       return;
     }
-    await session.subscribe(session.tracing!, Tracing$Client.methods[0], (p, caps) => setCapAt(p, 1, caps.add(this)));
-    this.subscribed = true;
-    this.log.info("subscribed to UTXO cache trace");
+    await this.#subscribe(session);
   }
 
   detach(): void {
-    this.subscribed = false;
+    this.#session = undefined;
+    this.#handler = undefined;
+    clearTimeout(this.#poll);
+    this.#poll = undefined;
+  }
+
+  /** While deferred, a scrape asks the node whether it has left IBD (one call, shared). */
+  async scrape(): Promise<void> {
+    const s = this.#session;
+    if (!s || this.#handler || this.#subscribing) return;
+    await this.#checkIbd(s);
+  }
+
+  async #checkIbd(session: Session): Promise<void> {
+    const ibd = await branch.isInitialBlockDownload(session, { timeoutMs: this.#timing.scrapeTimeoutMs });
+    if (ibd || this.#session !== session || this.#handler) return;
+    this.#log.info("initial block download complete");
+    await this.#subscribe(session);
+  }
+
+  #subscribe(session: Session): Promise<void> {
+    this.#subscribing ??= (async () => {
+      try {
+        const h = await branch.subscribeUtxoTrace(session, this);
+        if (this.#session === session) this.#handler = h;
+        this.#log.info("subscribed to UTXO cache trace");
+      } finally {
+        this.#subscribing = undefined;
+      }
+    })();
+    return this.#subscribing;
+  }
+
+  #schedulePoll(session: Session): void {
+    this.#poll = setTimeout(async () => {
+      this.#poll = undefined;
+      if (this.#session !== session || this.#handler) return;
+      try {
+        await this.#checkIbd(session);
+      } catch (e) {
+        this.#log.warn(`checking initial block download failed: ${errorText(e)}`);
+      }
+      if (this.#session === session && !this.#handler) this.#schedulePoll(session);
+    }, this.#timing.ibdPollMs);
+  }
+
+  /** The one place an event is counted, whichever way its params were read. */
+  #record(m: number, value: number): void {
+    this.counts[m]++;
+    this.sums[m].add(value);
   }
 
   fastDispatch(m: number, w: WireMessage, params: WireStruct | null): boolean {
-    if (m < ADD || m > UNCACHE || this.log.debugEnabled) return m === 0; // destroy: nothing to do
-    const info = params ? w.structAt(params, 0) : null;
-    const value = info ? w.i64(info, VALUE_OFFSET) : 0;
-    this.counts[m]++;
-    this.sums[m].add(value);
+    if (m < ADD || m > UNCACHE || this.#log.debugEnabled) return m === branch.UtxoTraceMethod.destroy;
+    this.#record(m, branch.utxoValueWire(w, params));
     return true;
   }
 
@@ -67,42 +123,35 @@ export class UtxoCacheCollector implements Collector, LocalServer {
     const m = call.methodId;
     if (m >= ADD && m <= UNCACHE) {
       try {
-        // add, spend and uncache share one params layout: (utxoInfo :UtxoInfo).
-        const utxo = call.params(UtxoCacheTrace_Add$Params).utxoInfo;
-        const lo = $.utils.getUint32(VALUE_OFFSET, utxo);
-        const hi = $.utils.getInt32(VALUE_OFFSET + 4, utxo);
-        this.counts[m]++;
-        this.sums[m].add(hi * 4294967296 + lo);
-        if (this.log.debugEnabled) this.#debug(m, utxo);
+        this.#record(m, branch.utxoValue(call));
+        if (this.#log.debugEnabled) this.#debug(m, call);
       } catch (e) {
         // Answer success regardless: an exception returned to the node takes the node down.
-        this.log.error(`UTXO cache event ${m} could not be read: ${errorText(e)}`);
+        this.#log.error(`UTXO cache event ${m} could not be read: ${errorText(e)}`);
       }
     }
     return undefined;
   }
 
-  #debug(m: number, utxo: UtxoInfo): void {
-    this.log.debug(
-      `utxo ${["", "add", "spend", "uncache"][m]} outpoint=${displayHash(utxo.outpointHash.toUint8Array())}:${
-        uint32Field(utxo, 0)
-      } height=${uint32Field(utxo, 4)} value=${utxo.value} coinbase=${utxo.isCoinbase}`,
+  #debug(m: number, call: IncomingCall): void {
+    const u = branch.utxoEvent(call);
+    this.#log.debug(
+      `utxo ${EVENT_NAMES[m]} outpoint=${u.outpoint}:${u.n} height=${u.height} value=${u.value} coinbase=${u.coinbase}`,
     );
   }
 
   families(): Family[] {
-    const present = () => this.available;
     const count = (name: string, help: string, i: number): Family => ({
       name,
       help,
       type: "counter",
-      read: () => present() ? this.counts[i] : undefined,
+      read: () => this.available ? this.counts[i] : undefined,
     });
     const sum = (name: string, help: string, i: number): Family => ({
       name,
       help,
       type: "counter",
-      read: () => present() ? this.sums[i].value : undefined,
+      read: () => this.available ? this.sums[i].value : undefined,
     });
     return [
       count("bitcoin_utxo_cache_add_total", "UTXOs added to the cache.", ADD),
@@ -114,3 +163,9 @@ export class UtxoCacheCollector implements Collector, LocalServer {
     ];
   }
 }
+
+export const utxoCacheCollector: CollectorSpec = {
+  name: "utxo_cache",
+  help: "UTXO cache adds, spends and evictions pushed by Tracing.traceUtxoCache (pr/trace)",
+  create: (ctx) => new UtxoCacheCollector(ctx),
+};

@@ -22,3 +22,8 @@ export class CallTimeoutError extends Error {
 export class ProtocolError extends Error {
   override name = "ProtocolError";
 }
+
+/** The node does not offer the interfaces this exporter reads. */
+export class FlavourError extends Error {
+  override name = "FlavourError";
+}

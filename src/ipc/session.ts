@@ -13,17 +13,11 @@ import {
   ThreadMap_MakeThread$Results,
 } from "../../gen/mp/proxy.ts";
 import { Init$Client } from "../../gen/init.ts";
-import { Init$Client as InitV30$Client } from "../../gen/v30/init.ts";
-import { Init$Client as InitV31$Client } from "../../gen/v31/init.ts";
-import { Mining$Client } from "../../gen/mining.ts";
-import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
-import { Rpc$Client } from "../../gen/rpc.ts";
-import { Chain$Client } from "../../gen/chain.ts";
-import { Node$Client } from "../../gen/node.ts";
-import { Tracing$Client } from "../../gen/tracing.ts";
 import { Handler$Client } from "../../gen/handler.ts";
 import { capIndexAt, setCapAt } from "./capnp.ts";
+import { detectFlavour, type NodeInterfaces, ProbeRefused } from "./detect.ts";
 import type { FrameLimits } from "./framing.ts";
+import { named } from "./methods.ts";
 import {
   type CallOptions,
   type CapTable,
@@ -35,7 +29,9 @@ import {
   RpcConnection,
 } from "./rpc.ts";
 import { CallTimeoutError, DisconnectedError, RemoteError } from "./errors.ts";
+import { deadline, DeadlineError, delay } from "../util/async.ts";
 import { errorText, toError } from "../util/errors.ts";
+import type { Flavour } from "../flavour.ts";
 
 export const THREAD_NAME = "bitcoind-ipc-exporter";
 /**
@@ -48,13 +44,14 @@ export const RPC_URI = "/";
 /** How long the node gets to act on our last Handler.disconnect calls before an abort closes. */
 const EMERGENCY_GRACE_MS = 250;
 
-import type { Flavour } from "../flavour.ts";
-export type { Flavour } from "../flavour.ts";
+export { FlavourError } from "./errors.ts";
+export type { NodeInterfaces } from "./detect.ts";
 
-/** The node does not offer the interfaces this exporter reads. */
-export class FlavourError extends Error {
-  override name = "FlavourError";
-}
+const init = {
+  construct: named(Init$Client.methods, 0, "construct"),
+};
+const threadMap = { makeThread: named(ThreadMap$Client.methods, 0, "makeThread") };
+const handler = { disconnect: named(Handler$Client.methods, 1, "disconnect") };
 
 export interface SessionOptions {
   /** Aborting it during the handshake closes the connection at once (nothing is subscribed yet). */
@@ -91,7 +88,7 @@ class LocalThreadMap implements LocalServer {
   readonly threads: LocalThread[] = [];
   dispatch(call: IncomingCall): Results {
     if (call.methodId !== 0) throw new RemoteError(`ThreadMap has no method ${call.methodId}`);
-    const name = call.params(ThreadMap$Client.methods[0].ParamsClass).name;
+    const name = call.params(threadMap.makeThread.ParamsClass).name;
     const thread = new LocalThread(name);
     this.threads.push(thread);
     return {
@@ -101,32 +98,48 @@ class LocalThreadMap implements LocalServer {
   }
 }
 
-/** Serialises calls that share one Thread, dropping those whose deadline passes while they wait. */
-class ThreadQueue {
+/**
+ * A Thread of the node and the calls on it, one at a time. The node rejects a second call on a
+ * Thread still running one ("thread busy"), so the next call waits for the previous call's Return —
+ * even when that call's caller has stopped waiting (its timeout), since the node's thread stays busy
+ * until it answers. A call whose deadline passes while it waits for its turn is never sent.
+ */
+class Lane {
   #tail: Promise<unknown> = Promise.resolve();
-  run<T>(deadline: number, fn: (remainingMs: number) => Promise<T>): Promise<T> {
-    const start = this.#tail;
-    const result = start.then(() => {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0) throw new CallTimeoutError("timed out waiting for the IPC thread");
-      return fn(remaining);
+  /** When the call now on the node's Thread was sent (performance.now()), or undefined. */
+  #sentAt: number | undefined;
+
+  constructor(readonly thread: RemoteCap, readonly name: string) {}
+
+  run<T>(timeoutMs: number, send: () => Promise<T>): Promise<T> {
+    const deadlineAt = performance.now() + timeoutMs;
+    const onWire = this.#tail.then(() => {
+      if (performance.now() >= deadlineAt) throw new CallTimeoutError(`timed out waiting for the IPC thread`);
+      this.#sentAt = performance.now();
+      return send().finally(() => this.#sentAt = undefined);
     });
-    // The next call waits for this one's Return, even past its timeout: the node's thread is still
-    // busy until then, and a call sent meanwhile would be rejected.
-    this.#tail = result.catch(() => {});
-    return result;
+    this.#tail = onWire.catch(() => {});
+    const remaining = () => Math.max(0, deadlineAt - performance.now());
+    // The caller's timeout covers the wait for the lane and the call; the lane itself waits on.
+    return deadline(onWire, remaining() || 1, "call").catch((e) => {
+      if (e instanceof DeadlineError) {
+        throw new CallTimeoutError(
+          this.#sentAt === undefined ? "timed out waiting for the IPC thread" : `no answer within ${timeoutMs} ms`,
+        );
+      }
+      throw e;
+    });
   }
 
-  /** Resolves once every call queued so far has settled. */
+  /** How long the call now on the node's Thread has gone unanswered (0 when none). */
+  unansweredMs(now: number): number {
+    return this.#sentAt === undefined ? 0 : now - this.#sentAt;
+  }
+
+  /** Resolves once every call queued so far has been answered (or the connection ended). */
   idle(): Promise<unknown> {
     return this.#tail;
   }
-}
-
-/** A Thread of the node and the queue that keeps its calls from overlapping. */
-interface Lane {
-  thread: RemoteCap;
-  queue: ThreadQueue;
 }
 
 export interface SessionCallOptions extends CallOptions {
@@ -139,29 +152,23 @@ export interface SessionCallOptions extends CallOptions {
   lane?: "read" | "control" | "wait";
 }
 
+/** The Threads a session runs its calls on, made during the handshake. */
+interface Lanes {
+  read: Lane;
+  control: Lane;
+  wait?: Lane;
+}
+
 export class Session {
   readonly conn: RpcConnection;
   readonly #socket: Deno.UnixConn;
   readonly #timeoutMs: number;
-  #read!: Lane;
-  #control!: Lane;
-  #wait: Lane | undefined;
+  #lanes: Lanes | undefined;
+  #interfaces: NodeInterfaces | undefined;
+  #init: RemoteCap | undefined;
   readonly threadMap = new LocalThreadMap();
   /** Live subscription Handlers, disconnected before the socket closes. */
   readonly subscriptions = new Set<RemoteCap>();
-  init!: RemoteCap;
-  /** Multiprocess branches only. */
-  chain: RemoteCap | undefined;
-  node: RemoteCap | undefined;
-  /** pr/trace only. */
-  tracing: RemoteCap | undefined;
-  /** Stock releases: Mining, of the generation its Init served. */
-  mining: { cap: RemoteCap; generation: "v30" | "v31" } | undefined;
-  /** Stock master / v32: JSON-RPC over IPC. */
-  rpc: RemoteCap | undefined;
-  flavour!: Flavour;
-  /** What each probe of the flavour detection answered, for the log and for errors. */
-  readonly probes: string[] = [];
   readonly #done: Promise<void>;
   readonly #beforeShutdown: (() => Promise<void>)[] = [];
   readonly #onProtocolError: ((e: Error) => void) | undefined;
@@ -182,7 +189,7 @@ export class Session {
     this.#done = this.#readLoop();
   }
 
-  /** Connects to the node's socket and performs the handshake. */
+  /** Connects to the node's socket, performs the handshake and decides the flavour. */
   static async open(path: string, options: SessionOptions = {}): Promise<Session> {
     options.signal?.throwIfAborted();
     const socket = await Deno.connect({ transport: "unix", path });
@@ -201,14 +208,60 @@ export class Session {
     return session;
   }
 
+  /** The node's bootstrap capability (`Init`). */
+  get init(): RemoteCap {
+    if (!this.#init) throw new Error("the session's handshake has not finished");
+    return this.#init;
+  }
+
+  /** What the node offers (known once `open` has returned). */
+  get interfaces(): NodeInterfaces {
+    if (!this.#interfaces) throw new Error("the session's handshake has not finished");
+    return this.#interfaces;
+  }
+  get flavour(): Flavour {
+    return this.interfaces.flavour;
+  }
+  get probes(): readonly string[] {
+    return this.interfaces.probes;
+  }
+  get chain(): RemoteCap | undefined {
+    return this.interfaces.chain;
+  }
+  get node(): RemoteCap | undefined {
+    return this.interfaces.node;
+  }
+  get tracing(): RemoteCap | undefined {
+    return this.interfaces.tracing;
+  }
+  get mining(): NodeInterfaces["mining"] {
+    return this.interfaces.mining;
+  }
+  get rpc(): RemoteCap | undefined {
+    return this.interfaces.rpc;
+  }
+
   /** The node's Threads this session runs its calls on. */
   get threads(): { read: RemoteCap; control: RemoteCap } {
-    return { read: this.#read.thread, control: this.#control.thread };
+    const l = this.#lanesOrThrow();
+    return { read: l.read.thread, control: l.control.thread };
   }
 
   /** Resolves when the socket's read side has ended. */
   get closed(): Promise<void> {
     return this.#done;
+  }
+
+  /**
+   * How long the oldest unanswered call (on the read and control Threads; long-polls excluded)
+   * has been waiting for the node: a node that stops answering shows here, while the socket stays
+   * open (closing it with a subscription live would kill a node that later resumes).
+   */
+  unansweredMs(): number {
+    const l = this.#lanes;
+    if (!l) return 0;
+    const now = performance.now();
+    return Math.max(l.read.unansweredMs(now), l.control.unansweredMs(now));
   }
 
   async #readLoop(): Promise<void> {
@@ -231,125 +284,73 @@ export class Session {
 
   async #handshake(): Promise<void> {
     const opts = { timeoutMs: this.#timeoutMs };
-    this.init = await this.conn.bootstrap(opts);
-    // The node answers construct with its own ThreadMap; we keep it only long enough to make a thread.
+    const initCap = this.#init = await this.conn.bootstrap(opts);
+    // The node answers construct with its own ThreadMap; we keep it only long enough to make threads.
     const remoteMap = await this.conn.call(
-      this.init,
-      Init$Client.methods[0],
+      initCap,
+      init.construct,
       (p, caps) => setCapAt(p, 0, caps.add(this.threadMap)),
       (r, caps) => takeRemote(caps, capIndexAt(r, 0), "Init.construct"),
       opts,
     );
-    const makeThread = (name: string) =>
-      this.conn.call(
-        remoteMap,
-        ThreadMap$Client.methods[0],
-        (p) => p.name = name,
-        (r, caps) => takeRemote(caps, capIndexAt(r, 0), "ThreadMap.makeThread"),
-        opts,
+    const makeThread = async (name: string) =>
+      new Lane(
+        await this.conn.call(
+          remoteMap,
+          threadMap.makeThread,
+          (p) => p.name = name,
+          (r, caps) => takeRemote(caps, capIndexAt(r, 0), "ThreadMap.makeThread"),
+          opts,
+        ),
+        name,
       );
     try {
-      this.#read = { thread: await makeThread(THREAD_NAME), queue: new ThreadQueue() };
-      this.#control = { thread: await makeThread(`${THREAD_NAME}-control`), queue: new ThreadQueue() };
-      await this.#detect();
-      if (this.mining) this.#wait = { thread: await makeThread(`${THREAD_NAME}-wait`), queue: new ThreadQueue() };
+      const read = await makeThread(THREAD_NAME);
+      const control = await makeThread(`${THREAD_NAME}-control`);
+      this.#lanes = { read, control };
+      this.#interfaces = await detectFlavour(this.#prober(initCap), { uri: RPC_URI, user: RPC_USER });
+      if (this.#interfaces.mining) this.#lanes.wait = await makeThread(`${THREAD_NAME}-wait`);
     } finally {
       remoteMap.release();
     }
   }
 
-  /**
-   * Decides what the node is, once per connection, by probes that read nothing: the Init interface
-   * ID is the same in every flavour while its ordinals mean different things (makeChain @4 on the
-   * multiprocess branches is makeRpc @4 on stock master), so each capability is proven with one
-   * harmless call of its own interface before anything is read through it. Any answer that fits no
-   * known flavour is a FlavourError, never a guess.
-   */
-  async #detect(): Promise<void> {
-    this.node = await this.#probeMake("makeNode@5", Init$Client.methods[5]);
-    if (this.node) {
-      this.chain = await this.#probeMake("makeChain@4", Init$Client.methods[4]);
-      if (!this.chain) throw this.#flavourError("the node offers Node but no Chain");
-      await this.#probe("Chain.getHeight", this.chain, Chain$Client.methods[1], "a Chain");
-      this.tracing = await this.#probeMake("makeTracing@7", Init$Client.methods[7]);
-      this.flavour = this.tracing ? "pr-trace" : "pr-ipc";
-      return;
-    }
-    // Stock releases: Mining at @3 (v31+) or @2 (v30), and on master an Rpc at @4.
-    const mining = await this.#probeMake("makeMining@3", InitV31$Client.methods[3]);
-    if (mining) {
-      await this.#probe("Mining.isTestChain", mining, Mining$Client.methods[0], "a Mining interface");
-      this.mining = { cap: mining, generation: "v31" };
-      this.rpc = await this.#probeMake("makeRpc@4", InitV31$Client.methods[4]);
-      if (this.rpc) {
-        await this.#probe("Rpc.executeRpc", this.rpc, Rpc$Client.methods[0], "an Rpc interface", (p) => {
-          p.request = '{"jsonrpc":"2.0","id":"probe","method":"getblockcount"}';
-          p.uri = RPC_URI;
-          p.user = RPC_USER;
-        });
-      }
-      this.flavour = this.rpc ? "v32" : "v31";
-      return;
-    }
-    const old = await this.#probeMake("makeMining@2", InitV30$Client.methods[2]);
-    if (!old) throw this.#flavourError("the node offers neither Node nor Mining");
-    await this.#probe("Mining.isTestChain", old, MiningV30$Client.methods[0], "a Mining interface");
-    this.mining = { cap: old, generation: "v30" };
-    this.flavour = "v30";
+  /** The probes flavour detection makes: each on the read Thread, the node's refusal as ProbeRefused. */
+  #prober(initCap: RemoteCap) {
+    return {
+      make: async (method: $.Method<$.Struct & { _initContext(): Context }, $.Struct>) => {
+        try {
+          return await this.callWithContext(
+            initCap,
+            method,
+            undefined,
+            (r, caps) => takeRemote(caps, capIndexAt(r, 0), method.methodName ?? "Init.make"),
+          );
+        } catch (e) {
+          // A method the node does not have answers "unimplemented": that is an answer.
+          if (e instanceof RemoteError && e.type === "unimplemented") return undefined;
+          if (e instanceof RemoteError) throw new ProbeRefused(e.reason);
+          throw e;
+        }
+      },
+      prove: async (
+        cap: RemoteCap,
+        method: $.Method<$.Struct & { _initContext(): Context }, $.Struct>,
+        build?: (params: $.Struct) => void,
+      ) => {
+        try {
+          await this.callWithContext(cap, method, build, () => undefined);
+        } catch (e) {
+          if (e instanceof RemoteError) throw new ProbeRefused(e.reason);
+          throw e;
+        }
+      },
+    };
   }
 
-  /**
-   * Calls an `Init.make*` method. A method the node does not have answers "unimplemented", which
-   * is an answer (undefined); any other failure fits no flavour and is an error.
-   */
-  async #probeMake<P extends $.Struct & { _initContext(): Context }, R extends $.Struct>(
-    what: string,
-    method: $.Method<P, R>,
-  ): Promise<RemoteCap | undefined> {
-    try {
-      const cap = await this.callWithContext(
-        this.init,
-        method,
-        undefined,
-        (r, caps) => takeRemote(caps, capIndexAt(r, 0), what),
-      );
-      this.probes.push(`${what}: ok`);
-      return cap;
-    } catch (e) {
-      if (!(e instanceof RemoteError)) throw e;
-      if (e.type === "unimplemented") {
-        this.probes.push(`${what}: not implemented`);
-        return undefined;
-      }
-      this.probes.push(`${what}: ${e.reason}`);
-      throw this.#flavourError(`Init.${what} failed: ${e.reason}`);
-    }
-  }
-
-  /** One harmless call proving that `cap` really is the interface `method` belongs to. */
-  async #probe<P extends $.Struct & { _initContext(): Context }, R extends $.Struct>(
-    what: string,
-    cap: RemoteCap,
-    method: $.Method<P, R>,
-    interfaceName: string,
-    build?: (params: P) => void,
-  ): Promise<void> {
-    try {
-      await this.callWithContext(cap, method, build, () => undefined);
-      this.probes.push(`${what}: ok`);
-    } catch (e) {
-      if (!(e instanceof RemoteError)) throw e;
-      this.probes.push(`${what}: ${e.reason}`);
-      throw this.#flavourError(`the object the node returned is not ${interfaceName} (${what} failed: ${e.reason})`);
-    }
-  }
-
-  #flavourError(what: string): FlavourError {
-    return new FlavourError(
-      `unsupported IPC flavour: ${what} (probes: ${
-        this.probes.join("; ")
-      }); supported: multiprocess branches pr/trace and pr/ipc, stock v30, v31 and master/v32`,
-    );
+  #lanesOrThrow(): Lanes {
+    if (!this.#lanes) throw new Error("the session has no Threads yet");
+    return this.#lanes;
   }
 
   /**
@@ -363,20 +364,21 @@ export class Session {
     decode: (results: R, caps: ResultCaps) => T,
     options?: SessionCallOptions,
   ): Promise<T> {
-    const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
-    const deadline = performance.now() + timeoutMs;
-    const lane = options?.lane === "control" ? this.#control : options?.lane === "wait" ? this.#wait : this.#read;
+    const lanes = this.#lanes;
+    if (!lanes) return Promise.reject(new Error("the session has no Threads yet"));
+    const lane = options?.lane === "control" ? lanes.control : options?.lane === "wait" ? lanes.wait : lanes.read;
     if (!lane) return Promise.reject(new Error(`this session has no ${options?.lane} Thread`));
-    return lane.queue.run(deadline, (remaining) => this.#callOn(lane, target, method, build, decode, remaining));
+    return lane.run(options?.timeoutMs ?? this.#timeoutMs, () => this.#callOn(lane, target, method, build, decode));
   }
 
+  /** One call on `lane`'s Thread, settled by the node's Return (or the connection's end), never by a timer. */
   #callOn<P extends $.Struct & { _initContext(): Context }, R extends $.Struct, T>(
     lane: Lane,
     target: RemoteCap,
     method: $.Method<P, R>,
     build: ((params: P, caps: CapTable) => void) | undefined,
     decode: (results: R, caps: ResultCaps) => T,
-    timeoutMs: number,
+    options?: CallOptions,
   ): Promise<T> {
     return this.conn.call(
       target,
@@ -386,7 +388,7 @@ export class Session {
         build?.(p, caps);
       },
       decode,
-      { timeoutMs },
+      options,
     );
   }
 
@@ -399,15 +401,15 @@ export class Session {
     method: $.Method<P, R>,
     build: (params: P, caps: CapTable) => void,
   ): Promise<RemoteCap> {
-    const handler = await this.callWithContext(
+    const h = await this.callWithContext(
       target,
       method,
       build,
       (r, caps) => takeRemote(caps, capIndexAt(r, 0), method.methodName ?? "subscription"),
       { lane: "control" },
     );
-    this.subscriptions.add(handler);
-    return handler;
+    this.subscriptions.add(h);
+    return h;
   }
 
   /** Work to finish, while the connection still works, before an orderly shutdown closes it. */
@@ -416,15 +418,12 @@ export class Session {
   }
 
   /** `Handler.disconnect` on a subscription, then release it. */
-  async unsubscribe(handler: RemoteCap, options?: CallOptions): Promise<void> {
-    this.subscriptions.delete(handler);
+  async unsubscribe(h: RemoteCap, options?: CallOptions): Promise<void> {
+    this.subscriptions.delete(h);
     try {
-      await this.callWithContext(handler, Handler$Client.methods[1], undefined, () => undefined, {
-        ...options,
-        lane: "control",
-      });
+      await this.callWithContext(h, handler.disconnect, undefined, () => undefined, { ...options, lane: "control" });
     } finally {
-      handler.release();
+      h.release();
     }
   }
 
@@ -438,8 +437,9 @@ export class Session {
       await hook().catch((e) => errors.push(toError(e)));
     }
     // A subscribe still in flight would leave a live subscription we do not know of yet: let the
-    // control Thread's queue settle first (each call on it is bounded by its timeout).
-    if (this.#control) await this.#control.queue.idle();
+    // control Thread's queue settle first (bounded: a node that never answers is not waited for).
+    const control = this.#lanes?.control;
+    if (control) await deadline(control.idle(), timeoutMs, "the control Thread").catch(() => {});
     for (const h of [...this.subscriptions]) {
       try {
         await this.unsubscribe(h, { timeoutMs });
@@ -447,7 +447,7 @@ export class Session {
         errors.push(toError(e));
       }
     }
-    await this.conn.flushed();
+    await deadline(this.conn.flushed(), timeoutMs, "flushing").catch((e) => errors.push(toError(e)));
     this.close(reason);
     await this.closed;
     return errors;
@@ -460,14 +460,14 @@ export class Session {
    */
   async #emergencyShutdown(error: Error): Promise<void> {
     this.#onProtocolError?.(error);
-    if (!this.#control) this.subscriptions.clear();
+    const control = this.#lanes?.control;
+    if (!control) this.subscriptions.clear();
     for (const h of [...this.subscriptions]) {
       this.subscriptions.delete(h);
-      this.#callOn(this.#control, h, Handler$Client.methods[1], undefined, () => undefined, EMERGENCY_GRACE_MS)
-        .catch(() => {});
+      this.#callOn(control!, h, handler.disconnect, undefined, () => undefined).catch(() => {});
     }
-    await this.conn.flushed();
-    await new Promise((r) => setTimeout(r, EMERGENCY_GRACE_MS));
+    await deadline(this.conn.flushed(), EMERGENCY_GRACE_MS).catch(() => {});
+    await delay(EMERGENCY_GRACE_MS);
     this.conn.abort(error);
   }
 
@@ -482,14 +482,3 @@ function takeRemote(caps: ResultCaps, index: number, what: string): RemoteCap {
   if (!(cap instanceof RemoteCap)) throw new RemoteError(`${what} returned no capability`);
   return cap;
 }
-
-export {
-  Chain$Client,
-  Handler$Client,
-  Init$Client,
-  Mining$Client,
-  MiningV30$Client,
-  Node$Client,
-  Rpc$Client,
-  Tracing$Client,
-};

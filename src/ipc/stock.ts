@@ -6,8 +6,25 @@
  */
 import type { BlockRef as BlockRefStruct } from "../../gen/common.ts";
 import { displayHash } from "../bitcoin/tx.ts";
-import { Mining$Client, MiningV30$Client, Rpc$Client, RPC_URI, RPC_USER, type Session } from "./session.ts";
-import type { SessionCallOptions } from "./session.ts";
+import { Mining$Client } from "../../gen/mining.ts";
+import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
+import { Rpc$Client } from "../../gen/rpc.ts";
+import { named } from "./methods.ts";
+import { RPC_URI, RPC_USER, type Session, type SessionCallOptions } from "./session.ts";
+
+/** Mining as v31 and master declare it; v30's methods used here sit at the same ordinals. */
+const mining = {
+  isInitialBlockDownload: named(Mining$Client.methods, 1, "isInitialBlockDownload"),
+  getTip: named(Mining$Client.methods, 2, "getTip"),
+  waitTipChanged: named(Mining$Client.methods, 3, "waitTipChanged"),
+  interrupt: named(Mining$Client.methods, 6, "interrupt"),
+};
+const miningV30 = {
+  isInitialBlockDownload: named(MiningV30$Client.methods, 1, "isInitialBlockDownload"),
+  getTip: named(MiningV30$Client.methods, 2, "getTip"),
+  waitTipChanged: named(MiningV30$Client.methods, 3, "waitTipChanged"),
+};
+const rpcMethods = { executeRpc: named(Rpc$Client.methods, 0, "executeRpc") };
 
 export interface BlockRef {
   /** As Bitcoin Core displays it (byte-reversed hex). */
@@ -22,10 +39,7 @@ function miningOf(session: Session) {
   if (!m) throw new Error("the node offers no Mining interface");
   // The v30 classes have the same accessors as the v31 ones; what differs is the defaults they
   // encode against, which is why the node's generation picks the class.
-  const methods =
-    (m.generation === "v30"
-      ? MiningV30$Client.methods
-      : Mining$Client.methods) as unknown as typeof Mining$Client.methods;
+  const methods = (m.generation === "v30" ? miningV30 : mining) as unknown as typeof mining;
   return { cap: m.cap, methods };
 }
 
@@ -41,7 +55,7 @@ export function getTip(session: Session, options?: SessionCallOptions): Promise<
   const { cap, methods } = miningOf(session);
   return session.callWithContext(
     cap,
-    methods[2],
+    methods.getTip,
     undefined,
     (r) => r.hasResult ? blockRef(r.result) : undefined,
     options,
@@ -52,7 +66,7 @@ export function miningIsInitialBlockDownload(session: Session, options?: Session
   const { cap, methods } = miningOf(session);
   return session.callWithContext(
     cap,
-    methods[1],
+    methods.isInitialBlockDownload,
     undefined,
     (r) => r.result,
     options,
@@ -73,7 +87,7 @@ export function waitTipChanged(
   const { cap, methods } = miningOf(session);
   return session.callWithContext(
     cap,
-    methods[3],
+    methods.waitTipChanged,
     (p) => {
       p._initCurrentTip(current.length).copyBuffer(current);
       p.timeout = waitMs; // milliseconds (MillisecondsDouble upstream)
@@ -87,7 +101,7 @@ export function waitTipChanged(
 export function interruptMining(session: Session, timeoutMs: number): Promise<void> {
   const m = session.mining;
   if (!m || m.generation === "v30") return Promise.resolve();
-  return session.conn.call(m.cap, Mining$Client.methods[6], undefined, () => undefined, { timeoutMs });
+  return session.conn.call(m.cap, mining.interrupt, undefined, () => undefined, { timeoutMs });
 }
 
 /** One JSON-RPC request (or batch) through `Rpc.executeRpc`; returns the node's response text. */
@@ -96,7 +110,7 @@ export function executeRpc(session: Session, request: string, options?: SessionC
   if (!rpc) return Promise.reject(new Error("the node offers no Rpc interface"));
   return session.callWithContext(
     rpc,
-    Rpc$Client.methods[0],
+    rpcMethods.executeRpc,
     (p) => {
       p.request = request;
       p.uri = RPC_URI;

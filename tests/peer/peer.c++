@@ -1401,6 +1401,9 @@ struct Server {
       return c->network.onDisconnect().then([this, c]() -> kj::Promise<void> {
         if (p.conn.get() == c) {
           if (!c->droppedByUs && p.anyLive()) p.hazard("disconnect-with-live-subscription", 71);
+          // bitcoin/bitcoin#34250: a stock v30 node can crash when the client goes away while a
+          // Mining.waitTipChanged is in flight (fixed in 31.x).
+          if (!c->droppedByUs && p.flavour == "v30" && !p.tipWaiters.empty()) p.hazard("disconnect-during-wait", 72);
           closeConn();
         }
         return acceptLoop();

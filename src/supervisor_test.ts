@@ -1,6 +1,6 @@
 import { assertStringIncludes } from "../tests/support/assert.ts";
-import { describeConnectFailure } from "./exporter.ts";
-import { FlavourError } from "./ipc/session.ts";
+import { describeConnectFailure } from "./supervisor.ts";
+import { FlavourError } from "./ipc/errors.ts";
 
 Deno.test("connect failures read as one line with the fix", () => {
   const path = "/var/lib/bitcoind/node.sock";

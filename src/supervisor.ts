@@ -1,104 +1,69 @@
 /**
- * The connection lifecycle: connect, handshake, attach collectors (subscriptions), watch the
- * connection, and on any failure come back with capped, jittered exponential backoff. Stopping
- * disconnects every subscription before the socket closes — the node dies otherwise.
+ * The connection supervisor: connect, handshake, attach every collector, watch the connection, and
+ * on any failure come back with capped, jittered exponential backoff. Stopping disconnects every
+ * subscription before the socket closes — the node dies otherwise. It also runs each scrape's
+ * collector work and serves the framework's own families: whether the node is up, connection
+ * counters, and per collector whether it succeeded and how long its scrape took.
  */
 import type { Collector } from "./collectors/collector.ts";
-import type { ChainNotificationsCollector } from "./collectors/chain_notifications.ts";
-import type { NodeGaugesCollector } from "./collectors/node_gauges.ts";
-import type { UtxoCacheCollector } from "./collectors/utxo_cache.ts";
-import type { TipWatcher } from "./collectors/tip_watcher.ts";
 import { type Flavour, FLAVOUR_TRAITS } from "./flavour.ts";
-import { Chain$Client, FlavourError, Session } from "./ipc/session.ts";
-import { DisconnectedError } from "./ipc/errors.ts";
-import { errorText } from "./util/errors.ts";
+import { DisconnectedError, FlavourError } from "./ipc/errors.ts";
+import { Session } from "./ipc/session.ts";
 import type { Logger } from "./log.ts";
 import type { Family } from "./registry.ts";
+import { Backoff, deadline, delay } from "./util/async.ts";
+import { errorText } from "./util/errors.ts";
+import type { Timing } from "./defaults.ts";
 
-export interface ExporterOptions {
+export interface SupervisorOptions {
   socketPath: string;
   log: Logger;
-  callTimeoutMs: number;
-  backoffMinMs: number;
-  backoffMaxMs: number;
-  /** How often to ask the node whether it left IBD while the UTXO subscription is deferred. */
-  ibdPollMs: number;
+  timing: Timing;
+  collectors: readonly Collector[];
   /** Who we run as, for the permission-denied message. */
   user?: string;
   /** The flavour the operator insists on (--flavour); a node of another is a fatal error. */
   flavour?: Flavour;
   /** A condition retrying cannot fix (a forced flavour that does not match): the process ends. */
   onFatal?: (message: string) => void;
+  /** Says what a path that is not a socket is (wired to socket_path.ts where available). */
+  describePath?: (path: string, error: unknown) => string | undefined;
 }
 
-export class Exporter {
-  readonly #o: ExporterOptions;
-  readonly #chain: ChainNotificationsCollector;
-  readonly #utxo: UtxoCacheCollector;
-  readonly #node: NodeGaugesCollector;
-  readonly #tips: TipWatcher;
+/** Per collector: did its attach and its last scrape succeed, and how long did the scrape take. */
+interface CollectorHealth {
+  attached: boolean;
+  scrapeOk: boolean;
+  scrapeSeconds: number;
+}
+
+export class ConnectionSupervisor {
+  readonly #o: SupervisorOptions;
+  readonly #health = new Map<Collector, CollectorHealth>();
   #session: Session | undefined;
   #stopping = false;
-  #wake: (() => void) | undefined;
-  #loop: Promise<void> | undefined;
-  #ibdTimer: ReturnType<typeof setTimeout> | undefined;
-  #utxoSubscribing = false;
-  /** Aborts a handshake in progress when stopping, instead of waiting for its timeouts. */
   readonly #stopSignal = new AbortController();
+  #loop: Promise<void> | undefined;
   // Self-metrics.
-  up = 0;
+  #connected = false;
   connectAttempts = 0;
   connects = 0;
   lastConnectSeconds: number | undefined;
   flavour: string | undefined;
 
-  constructor(
-    options: ExporterOptions,
-    collectors: {
-      chain: ChainNotificationsCollector;
-      utxo: UtxoCacheCollector;
-      node: NodeGaugesCollector;
-      tips: TipWatcher;
-    },
-  ) {
+  constructor(options: SupervisorOptions) {
     this.#o = options;
-    this.#chain = collectors.chain;
-    this.#utxo = collectors.utxo;
-    this.#node = collectors.node;
-    this.#tips = collectors.tips;
-    if (options.flavour) this.#chain.traits = FLAVOUR_TRAITS[options.flavour];
-    // A scrape that finds the node out of IBD registers the deferred UTXO subscription at once.
-    this.#node.onReadings = (r) => {
-      const s = this.#session;
-      // Only once attach has finished: it makes the first decision itself.
-      if (r.ibd === false && s && this.up === 1 && this.#utxoDeferred()) void this.#subscribeUtxo(s);
-    };
+    for (const c of options.collectors) this.#health.set(c, { attached: false, scrapeOk: true, scrapeSeconds: 0 });
   }
 
-  #utxoDeferred(): boolean {
-    return this.#utxo.available && !this.#utxo.subscribed && !this.#utxoSubscribing;
+  get collectors(): readonly Collector[] {
+    return this.#o.collectors;
   }
 
-  async #subscribeUtxo(session: Session): Promise<void> {
-    if (this.#utxoSubscribing) return;
-    this.#utxoSubscribing = true;
-    try {
-      if (this.#session !== session || this.#stopping || this.#utxo.subscribed) return;
-      this.#o.log.info("initial block download complete");
-      await this.#utxo.attach(session, false);
-    } catch (e) {
-      this.#o.log.warn(`subscribing to the UTXO cache trace failed: ${errorText(e)}`);
-    } finally {
-      this.#utxoSubscribing = false;
-    }
-  }
-
-  get collectors(): Collector[] {
-    return [this.#chain, this.#utxo, this.#node, this.#tips];
-  }
-
-  get session(): Session | undefined {
-    return this.#session;
+  /** 1 while connected with the handshake done and the node answering; 0 otherwise. */
+  get up(): 0 | 1 {
+    const s = this.#session;
+    return this.#connected && s ? 1 : 0;
   }
 
   start(): void {
@@ -107,7 +72,7 @@ export class Exporter {
 
   async #run(): Promise<void> {
     const log = this.#o.log;
-    let delay = this.#o.backoffMinMs;
+    const backoff = new Backoff({ minMs: this.#o.timing.backoffMinMs, maxMs: this.#o.timing.backoffMaxMs });
     let lastFailure = "";
     while (!this.#stopping) {
       this.connectAttempts++;
@@ -115,7 +80,7 @@ export class Exporter {
       try {
         session = await Session.open(this.#o.socketPath, {
           signal: this.#stopSignal.signal,
-          callTimeoutMs: this.#o.callTimeoutMs,
+          callTimeoutMs: this.#o.timing.callTimeoutMs,
           onWarning: (m) => log.warn(`ipc: ${m}`),
           onProtocolError: (e) => log.error(`ipc: ${e.message}; disconnecting subscriptions and reconnecting`),
         });
@@ -137,11 +102,12 @@ export class Exporter {
           break;
         }
         this.#session = session;
+        this.flavour = session.flavour;
         await this.#attach(session);
-        this.up = 1;
+        this.#connected = true;
         this.connects++;
         this.lastConnectSeconds = Date.now() / 1000;
-        delay = this.#o.backoffMinMs;
+        backoff.reset();
         lastFailure = "";
         log.info(`connected to ${this.#o.socketPath} (flavour ${session.flavour})`);
         await session.closed;
@@ -149,9 +115,13 @@ export class Exporter {
           log.warn(`connection to the node lost: ${session.conn.closed?.message ?? "closed"}`);
         }
       } catch (e) {
-        const msg = describeConnectFailure(e, this.#o.socketPath, this.#o.user);
+        // A stop in progress ends the handshake or the attach on purpose: that is no failure.
+        if (this.#stopping) break;
+        const msg = describeConnectFailure(e, this.#o.socketPath, this.#o.user, this.#o.describePath);
         // Repeated identical failures are logged once, not once per retry.
-        if (msg !== lastFailure) log.error(`${msg}; retrying with backoff (up to ${this.#o.backoffMaxMs / 1000} s)`);
+        if (msg !== lastFailure) {
+          log.error(`${msg}; retrying with backoff (up to ${this.#o.timing.backoffMaxMs / 1000} s)`);
+        }
         lastFailure = msg;
         if (session && !session.conn.closed) await session.shutdown(new DisconnectedError(msg)).catch(() => {});
       } finally {
@@ -159,72 +129,59 @@ export class Exporter {
         if (this.#session === session) this.#session = undefined;
       }
       if (this.#stopping) break;
-      await this.#sleep(delay * (0.5 + Math.random() * 0.5));
-      delay = Math.min(delay * 2, this.#o.backoffMaxMs);
+      await delay(backoff.next(), this.#stopSignal.signal);
     }
   }
 
   async #attach(session: Session): Promise<void> {
-    this.flavour = session.flavour;
-    this.#chain.traits = FLAVOUR_TRAITS[session.flavour];
-    await this.#node.attach(session);
-    await this.#chain.attach(session);
-    await this.#tips.attach(session);
-    const ibd = session.chain
-      ? await session.callWithContext(session.chain, Chain$Client.methods[33], undefined, (r) => r.result)
-      : undefined;
-    await this.#utxo.attach(session, ibd);
-    if (this.#utxo.available && !this.#utxo.subscribed) this.#pollIbd(session);
-  }
-
-  /** While the UTXO subscription is deferred, ask the node whether it has left IBD. */
-  #pollIbd(session: Session): void {
-    this.#ibdTimer = setTimeout(async () => {
-      this.#ibdTimer = undefined;
-      if (this.#session !== session || this.#stopping) return;
+    for (const c of this.#o.collectors) {
+      const h = this.#health.get(c)!;
+      h.attached = false;
       try {
-        const ibd = await session.callWithContext(session.chain!, Chain$Client.methods[33], undefined, (r) => r.result);
-        if (this.#session !== session || this.#stopping) return;
-        if (!ibd) await this.#subscribeUtxo(session);
-        if (!this.#utxoDeferred()) return;
+        await c.attach?.(session);
       } catch (e) {
-        this.#o.log.warn(`checking initial block download failed: ${errorText(e)}`);
+        throw new Error(`collector ${c.name}: ${errorText(e)}`);
       }
-      if (this.#session === session && !this.#stopping) this.#pollIbd(session);
-    }, this.#o.ibdPollMs);
+      h.attached = true;
+      h.scrapeOk = true;
+    }
   }
 
   #detach(): void {
-    if (this.#ibdTimer !== undefined) clearTimeout(this.#ibdTimer);
-    this.#ibdTimer = undefined;
-    this.up = 0;
-    for (const c of this.collectors) c.detach?.();
+    this.#connected = false;
+    for (const c of this.#o.collectors) {
+      this.#health.get(c)!.attached = false;
+      c.detach?.();
+    }
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(t);
-        this.#wake = undefined;
-        resolve();
-      };
-    });
-  }
-
-  /** Brings node readings up to date for a scrape (bounded by the node collector's timeout). */
-  refresh(): Promise<void> {
-    return this.#node.refresh();
+  /**
+   * Brings every collector's scrape-time readings up to date. Never rejects and settles within the
+   * scrape timeout: a collector that fails or is late is marked failed for this scrape.
+   */
+  async scrape(): Promise<void> {
+    if (!this.#session) return;
+    const limit = this.#o.timing.scrapeTimeoutMs + 100;
+    await Promise.all(this.#o.collectors.map(async (c) => {
+      const h = this.#health.get(c)!;
+      if (!c.scrape || !h.attached) return;
+      const start = performance.now();
+      try {
+        await deadline(c.scrape(), limit, `collector ${c.name}`);
+        h.scrapeOk = true;
+      } catch (e) {
+        h.scrapeOk = false;
+        this.#o.log.warn(`collector ${c.name}: ${errorText(e)}`);
+      } finally {
+        h.scrapeSeconds = (performance.now() - start) / 1000;
+      }
+    }));
   }
 
   /** Orderly stop: disconnect subscriptions, close, end the loop. */
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.#wake?.();
-    if (!this.#session) this.#stopSignal.abort();
+    this.#stopSignal.abort();
     const s = this.#session;
     if (s && !s.conn.closed) {
       const errors = await s.shutdown(new DisconnectedError("exporter stopping"));
@@ -271,7 +228,14 @@ export class Exporter {
 }
 
 /** One line saying what went wrong connecting to the node, and what to do about it. */
-export function describeConnectFailure(e: unknown, path: string, user: string | undefined): string {
+export function describeConnectFailure(
+  e: unknown,
+  path: string,
+  user: string | undefined,
+  describePath?: (path: string, error: unknown) => string | undefined,
+): string {
+  const what = describePath?.(path, e);
+  if (what) return what;
   if (e instanceof Deno.errors.NotFound) {
     return `IPC socket ${path} does not exist (is bitcoin-node running with -ipcbind=unix?)`;
   }

@@ -1,0 +1,230 @@
+/**
+ * Chain and mempool events: counters, and the height of the last connected block. Their source
+ * depends on the flavour: the multiprocess branches push them through `Chain.handleNotifications`;
+ * stock releases have no notifications, so a tip source (tip_source.ts, `Mining.waitTipChanged`)
+ * feeds the block and tip counters it can derive, and the counters no source feeds are left out.
+ *
+ * Each callback blocks the node's notification queue (which validation waits on) until we answer,
+ * so the handler only bumps numbers; payloads are decoded only for what is counted (the block's
+ * height, the removal reason) or when debug logging is on. It never throws: an exception answered to
+ * the real node kills it.
+ */
+import { txid } from "../bitcoin/tx.ts";
+import { FLAVOUR_TRAITS, type FlavourTraits } from "../flavour.ts";
+import * as branch from "../ipc/branch.ts";
+import type { IncomingCall, LocalServer, RemoteCap, Results } from "../ipc/rpc.ts";
+import type { Session } from "../ipc/session.ts";
+import type { WireMessage, WireStruct } from "../ipc/wire.ts";
+import type { Logger } from "../log.ts";
+import type { Family } from "../registry.ts";
+import { errorText } from "../util/errors.ts";
+import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
+import { type TipChange, TipSource } from "./tip_source.ts";
+
+/** MemPoolRemovalReason, in Bitcoin Core's order. */
+export const REMOVAL_REASONS = ["expiry", "sizelimit", "reorg", "block", "conflict", "replaced"] as const;
+
+const M = branch.ChainNotificationMethod;
+
+export class ChainCollector implements Collector, LocalServer {
+  readonly name = "chain";
+  readonly interfaceId = branch.CHAIN_NOTIFICATIONS_INTERFACE;
+  blocksConnected = 0;
+  blocksDisconnected = 0;
+  txAdded = 0;
+  txRemoved = 0;
+  readonly txRemovedByReason = new Array<number>(REMOVAL_REASONS.length + 1).fill(0);
+  tipUpdates = 0;
+  flushes = 0;
+  blockHeight = -1;
+  #handler: RemoteCap | undefined;
+  #tips: TipSource | undefined;
+  /**
+   * What the node connected last (or the flavour forced on the command line) provides; undefined
+   * until known, when every family is served as upstream does.
+   */
+  #traits: FlavourTraits | undefined;
+  readonly #ctx: CollectorContext;
+  readonly #log: Logger;
+
+  constructor(ctx: CollectorContext) {
+    this.#ctx = ctx;
+    this.#log = ctx.log;
+    if (ctx.flavour) this.#traits = FLAVOUR_TRAITS[ctx.flavour];
+  }
+
+  get subscribed(): boolean {
+    return this.#handler !== undefined;
+  }
+
+  async attach(session: Session): Promise<void> {
+    this.#traits = FLAVOUR_TRAITS[session.flavour];
+    if (session.chain) {
+      this.#handler = await branch.subscribeChainNotifications(session, this);
+      this.#log.info("subscribed to chain notifications");
+    } else if (this.#traits.tipWatch) {
+      this.#tips = new TipSource(session, this.#ctx, (change) => this.#tipChanged(change));
+      const tip = await this.#tips.start();
+      if (tip) this.blockHeight = tip.height;
+    }
+  }
+
+  detach(): void {
+    this.#handler = undefined;
+    this.#tips?.stop();
+    this.#tips = undefined;
+  }
+
+  /** A tip change seen by the tip source; connects/disconnects when it could resolve them. */
+  #tipChanged(c: TipChange): void {
+    this.tipUpdates++;
+    this.blockHeight = c.height;
+    if (c.blocks) {
+      this.blocksConnected += c.blocks.connected;
+      this.blocksDisconnected += c.blocks.disconnected;
+    }
+  }
+
+  /**
+   * The one place a notification is counted, whichever way its params were read. `arg` is the
+   * removal reason of transactionRemovedFromMempool and the height of blockConnected.
+   */
+  #record(methodId: number, arg: number): boolean {
+    switch (methodId) {
+      case M.transactionAddedToMempool:
+        this.txAdded++;
+        return true;
+      case M.transactionRemovedFromMempool:
+        this.txRemoved++;
+        this.txRemovedByReason[arg >= 0 && arg < REMOVAL_REASONS.length ? arg : REMOVAL_REASONS.length]++;
+        return true;
+      case M.blockConnected:
+        this.blocksConnected++;
+        this.blockHeight = arg;
+        return true;
+      case M.blockDisconnected:
+        this.blocksDisconnected++;
+        return true;
+      case M.updatedBlockTip:
+        this.tipUpdates++;
+        return true;
+      case M.chainStateFlushed:
+        this.flushes++;
+        return true;
+      case M.destroy:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  fastDispatch(methodId: number, w: WireMessage, params: WireStruct | null): boolean {
+    if (this.#log.debugEnabled || methodId > M.chainStateFlushed) return false; // debug lines decode payloads
+    return this.#record(methodId, branch.chainNotificationArgWire(methodId, w, params));
+  }
+
+  dispatch(call: IncomingCall): Results {
+    try {
+      if (!this.#record(call.methodId, branch.chainNotificationArg(call))) {
+        this.#log.warn(`chain notification with unknown method ${call.methodId} answered as done`);
+      } else if (this.#log.debugEnabled) {
+        this.#debug(call);
+      }
+    } catch (e) {
+      // Answer success regardless: an exception returned to the node takes the node down.
+      this.#log.error(`chain notification ${call.methodId} could not be read: ${errorText(e)}`);
+    }
+    return undefined;
+  }
+
+  #debug(call: IncomingCall): void {
+    switch (call.methodId) {
+      case M.transactionAddedToMempool:
+      case M.transactionRemovedFromMempool: {
+        const bytes = branch.notificationTx(call);
+        const what = call.methodId === M.transactionAddedToMempool
+          ? "added"
+          : `removed (${REMOVAL_REASONS[branch.chainNotificationArg(call)] ?? branch.chainNotificationArg(call)})`;
+        this.#log.debug(`mempool tx ${what} txid=${txid(bytes) ?? "?"} size=${bytes.length}`);
+        break;
+      }
+      case M.blockConnected: {
+        const b = branch.notificationBlock(call);
+        const role = b.historical ? "historical" : "validated";
+        this.#log.debug(`block connected height=${b.height} hash=${b.hash} role=${role}`);
+        break;
+      }
+      case M.blockDisconnected: {
+        const b = branch.notificationBlock(call);
+        this.#log.debug(`block disconnected height=${b.height} hash=${b.hash}`);
+        break;
+      }
+      case M.updatedBlockTip:
+        this.#log.debug("tip updated");
+        break;
+      case M.chainStateFlushed:
+        this.#log.debug(`chain state flushed role=${branch.flushedHistorical(call) ? "historical" : "validated"}`);
+        break;
+    }
+  }
+
+  families(): Family[] {
+    // Which source feeds a family on the current flavour; a family no source feeds is left out.
+    const events = () => this.#traits === undefined || this.#traits.chainNotifications;
+    const blocks = () => events() || this.#traits!.derivedBlocks;
+    const counter = (name: string, help: string, present: () => boolean, read: () => number): Family => ({
+      name,
+      help,
+      type: "counter",
+      read: () => present() ? read() : undefined,
+    });
+    return [
+      counter(
+        "bitcoin_blocks_connected_total",
+        "Blocks connected via ChainNotifications.",
+        blocks,
+        () => this.blocksConnected,
+      ),
+      counter(
+        "bitcoin_blocks_disconnected_total",
+        "Blocks disconnected via ChainNotifications.",
+        blocks,
+        () => this.blocksDisconnected,
+      ),
+      counter("bitcoin_mempool_tx_added_total", "Transactions added to mempool.", events, () => this.txAdded),
+      counter(
+        "bitcoin_mempool_tx_removed_total",
+        "Transactions removed from mempool for expiry, size limit, reorg, conflict or replacement; transactions mined in a block leave with blockConnected and are not counted here.",
+        events,
+        () => this.txRemoved,
+      ),
+      {
+        name: "bitcoin_mempool_tx_removed_by_reason_total",
+        help: "Transactions removed from mempool, by Bitcoin Core's MemPoolRemovalReason.",
+        type: "counter",
+        read: () =>
+          events()
+            ? [...REMOVAL_REASONS, "unknown"].map((reason, i) => ({
+              labels: { reason },
+              value: this.txRemovedByReason[i],
+            }))
+            : undefined,
+      },
+      counter("bitcoin_tip_updates_total", "Block tip updates received.", () => true, () => this.tipUpdates),
+      counter("bitcoin_chain_state_flushes_total", "Chain state flush events.", events, () => this.flushes),
+      {
+        name: "bitcoin_block_height",
+        help: "Height of the last connected block (-1 until one is connected).",
+        type: "gauge",
+        read: () => this.blockHeight,
+      },
+    ];
+  }
+}
+
+export const chainCollector: CollectorSpec = {
+  name: "chain",
+  help:
+    "blocks, tip updates, mempool and flush events: pushed by ChainNotifications (branches) or derived from Mining.waitTipChanged (stock)",
+  create: (ctx) => new ChainCollector(ctx),
+};

@@ -1,0 +1,14 @@
+/**
+ * Every collector the exporter has, in the order their families are served. Adding one: a new file
+ * exporting a `CollectorSpec` (see collector.ts), and one line here.
+ */
+import type { CollectorSpec } from "./collector.ts";
+import { chainCollector } from "./chain.ts";
+import { utxoCacheCollector } from "./utxo_cache.ts";
+import { nodeCollector } from "./node_gauges.ts";
+
+export const COLLECTORS: readonly CollectorSpec[] = [
+  chainCollector,
+  utxoCacheCollector,
+  nodeCollector,
+];
