@@ -63,7 +63,7 @@ export class ConnectionSupervisor {
   /** 1 while connected with the handshake done and the node answering; 0 otherwise. */
   get up(): 0 | 1 {
     const s = this.#session;
-    return this.#connected && s ? 1 : 0;
+    return this.#connected && s && s.unansweredMs() < this.#o.timing.unresponsiveMs ? 1 : 0;
   }
 
   start(): void {
@@ -171,7 +171,8 @@ export class ConnectionSupervisor {
         h.scrapeOk = true;
       } catch (e) {
         h.scrapeOk = false;
-        this.#o.log.warn(`collector ${c.name}: ${errorText(e)}`);
+        // Reads cut short by a stop are no failure worth a line.
+        if (!this.#stopping) this.#o.log.warn(`collector ${c.name}: ${errorText(e)}`);
       } finally {
         h.scrapeSeconds = (performance.now() - start) / 1000;
       }
@@ -195,9 +196,17 @@ export class ConnectionSupervisor {
     return [
       {
         name: "bitcoin_up",
-        help: "1 while connected to the node with the IPC handshake done, 0 otherwise.",
+        help:
+          "1 while connected to the node with the IPC handshake done and the node answering calls, 0 otherwise (a node that leaves a call unanswered for longer than the unresponsive limit counts as down).",
         type: "gauge",
         read: () => this.up,
+      },
+      {
+        name: "bitcoind_ipc_exporter_node_unanswered_seconds",
+        help:
+          "How long the oldest call to the node has gone unanswered (0 when none is outstanding; long-polls excluded).",
+        type: "gauge",
+        read: () => this.#session ? this.#session.unansweredMs() / 1000 : undefined,
       },
       {
         name: "bitcoind_ipc_exporter_connect_attempts_total",
@@ -222,6 +231,28 @@ export class ConnectionSupervisor {
         help: "The connected node's IPC flavour (interfaces it offers).",
         type: "gauge",
         read: () => this.flavour === undefined ? undefined : [{ labels: { flavour: this.flavour }, value: 1 }],
+      },
+      {
+        name: "bitcoind_ipc_exporter_collector_success",
+        help:
+          "1 when the collector is attached to the node and its last scrape-time work succeeded, 0 otherwise (see the log for why).",
+        type: "gauge",
+        read: () =>
+          this.#o.collectors.map((c) => {
+            const h = this.#health.get(c)!;
+            return { labels: { collector: c.name }, value: h.attached && h.scrapeOk ? 1 : 0 };
+          }),
+      },
+      {
+        name: "bitcoind_ipc_exporter_collector_duration_seconds",
+        help:
+          "How long the collector's scrape-time work took in the last scrape (0 for collectors fed only by events).",
+        type: "gauge",
+        read: () =>
+          this.#o.collectors.map((c) => ({
+            labels: { collector: c.name },
+            value: this.#health.get(c)!.scrapeSeconds,
+          })),
       },
     ];
   }

@@ -14,6 +14,8 @@ import { capIndexAt } from "../src/ipc/capnp.ts";
 import { TestPeer } from "./support/peer.ts";
 import { DEFAULTS } from "../src/defaults.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
+import { scrapeUntil } from "./support/wait.ts";
+import { exporterHead, normalise } from "./support/exposition.ts";
 
 const H = (n: number, fork = "a") => (fork + n.toString(16)).padStart(64, "0");
 
@@ -129,39 +131,6 @@ Deno.test("detection: answers that fit no flavour are errors naming every probe,
   });
 });
 
-/** Scrapes until `pred` holds for the samples (the tip watcher works asynchronously). */
-async function scrapeUntil(exp: ExporterProc, pred: (s: Map<string, string>) => boolean, what: string) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const body = await exp.scrape();
-    if (pred(samples(body))) return body;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last /metrics:\n${body}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function withoutTimestamp(body: string): string {
-  return body.replace(/(bitcoind_ipc_exporter_last_connect_timestamp_seconds) [0-9.e+]+/, "$1 T");
-}
-
-const EXPORTER_HEAD = (flavour: string) =>
-  `# HELP bitcoin_up 1 while connected to the node with the IPC handshake done, 0 otherwise.
-# TYPE bitcoin_up gauge
-bitcoin_up 1
-# HELP bitcoind_ipc_exporter_connect_attempts_total Attempts to connect to the node's IPC socket.
-# TYPE bitcoind_ipc_exporter_connect_attempts_total counter
-bitcoind_ipc_exporter_connect_attempts_total 1
-# HELP bitcoind_ipc_exporter_connects_total Successful connections (handshake and subscriptions done).
-# TYPE bitcoind_ipc_exporter_connects_total counter
-bitcoind_ipc_exporter_connects_total 1
-# HELP bitcoind_ipc_exporter_last_connect_timestamp_seconds Unix time of the last successful connection.
-# TYPE bitcoind_ipc_exporter_last_connect_timestamp_seconds gauge
-bitcoind_ipc_exporter_last_connect_timestamp_seconds T
-# HELP bitcoind_ipc_exporter_node_info The connected node's IPC flavour (interfaces it offers).
-# TYPE bitcoind_ipc_exporter_node_info gauge
-bitcoind_ipc_exporter_node_info{flavour="${flavour}"} 1
-`;
-
 const TIP = (tips: number) =>
   `# HELP bitcoin_tip_updates_total Block tip updates received.
 # TYPE bitcoin_tip_updates_total counter
@@ -193,12 +162,20 @@ for (const flavour of ["v30", "v31"] as const) {
         const st = await peer.waitStatus((s) => s.waiters === "1");
         assertEquals(st.last_wait_timeout_ms, flavour === "v30" ? String(DEFAULTS.tipWaitMsV30) : "30000");
         await peer.ok(`set tip 106 ${H(106)} ${H(105)}`);
-        await scrapeUntil(exp, (s) => s.get("bitcoin_tip_updates_total") === "1", "the first tip change");
+        await scrapeUntil(
+          () => exp.scrape(),
+          (s) => s.get("bitcoin_tip_updates_total") === "1",
+          "the first tip change",
+        );
         await peer.ok(`set tip 107 ${H(107)} ${H(106)}`);
         await peer.ok("set isInitialBlockDownload 0");
         await new Promise((r) => setTimeout(r, 1100)); // past the scrape cache
-        const body = await scrapeUntil(exp, (s) => s.get("bitcoin_tip_updates_total") === "2", "the second");
-        assertEquals(withoutTimestamp(body), EXPORTER_HEAD(flavour) + TIP(2) + HEIGHT(107) + IBD(0));
+        const body = await scrapeUntil(
+          () => exp.scrape(),
+          (s) => s.get("bitcoin_tip_updates_total") === "2",
+          "the second",
+        );
+        assertEquals(normalise(body), exporterHead(flavour) + TIP(2) + HEIGHT(107) + IBD(0));
       } finally {
         assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
       }
@@ -215,7 +192,7 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
       await exp.waitLog(/watching the chain tip \(height 105\)/);
       const step = async (cmd: string, tips: number) => {
         await peer.ok(cmd);
-        await scrapeUntil(exp, (s) => s.get("bitcoin_tip_updates_total") === String(tips), cmd);
+        await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_tip_updates_total") === String(tips), cmd);
       };
       await step(`set tip 106 ${H(106)} ${H(105)}`, 1); // a new block on the tip: one connect
       await step(`set tip 106 ${H(106, "b")} ${H(105)}`, 2); // a sibling: one disconnect, one connect
@@ -226,8 +203,8 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
         /could not resolve the tip change 106\/0+b6a -> 109\/0+b6d: getblockheader .*Block not found.*not counted/,
       );
       await new Promise((r) => setTimeout(r, 1100));
-      const body = withoutTimestamp(await exp.scrape());
-      assertEquals(body, EXPORTER_HEAD("v32") + V32_BODY);
+      const body = normalise(await exp.scrape());
+      assertEquals(body, exporterHead("v32") + V32_BODY);
       // One executeRpc per scrape round, carrying the whole batch, as the whitelisted user.
       const st = await peer.status();
       const calls: Record<string, number> = Object.fromEntries(
@@ -339,14 +316,18 @@ Deno.test("stock v32: the node restarts; the exporter comes back, re-arms the ti
     try {
       await exp.waitLog(/watching the chain tip/);
       await peer.ok(`set tip 106 ${H(106)} ${H(105)}`);
-      await scrapeUntil(exp, (s) => s.get("bitcoin_blocks_connected_total") === "1", "the first block");
+      await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_blocks_connected_total") === "1", "the first block");
       await peer.ok("restart");
-      await scrapeUntil(exp, (s) => s.get("bitcoin_up") === "0" && !s.has("bitcoin_mempool_size"), "down");
-      await scrapeUntil(exp, (s) => s.get("bitcoin_up") === "1", "reconnected");
+      await scrapeUntil(
+        () => exp.scrape(),
+        (s) => s.get("bitcoin_up") === "0" && !s.has("bitcoin_mempool_size"),
+        "down",
+      );
+      await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_up") === "1", "reconnected");
       await peer.waitStatus((s) => s.waiters === "1");
       await peer.ok(`set tip 107 ${H(107)} ${H(106)}`);
       const s = samples(
-        await scrapeUntil(exp, (s) => s.get("bitcoin_blocks_connected_total") === "2", "a block after"),
+        await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_blocks_connected_total") === "2", "a block after"),
       );
       assertEquals([s.get("bitcoin_tip_updates_total"), s.get("bitcoin_block_height")], ["2", "107"]);
       assertEquals(s.get("bitcoind_ipc_exporter_connects_total"), "2");

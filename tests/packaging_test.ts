@@ -8,6 +8,7 @@ import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts"
 import { evalModule, PACKAGING_HEADER, PACKAGING_OPTIONS, renderUnit } from "./support/unit.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
+import { normalise } from "./support/exposition.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 const root = new URL("../", import.meta.url).pathname;
@@ -180,9 +181,7 @@ Deno.test("the one-file bundle serves the same /metrics as main.ts, with the sam
       const body = await exp.scrape();
       assertEquals(await exp.stop(), 0, exp.lines.join("\n"));
       await peer.waitStatus((s) => s.connected === "0");
-      const m = samples(body);
-      m.delete("bitcoind_ipc_exporter_last_connect_timestamp_seconds");
-      return m;
+      return samples(normalise(body));
     };
     const fromMain = await scrape(undefined);
     const fromBundle = await scrape(bundle);

@@ -5,18 +5,9 @@
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
+import { waitFor as until } from "./support/wait.ts";
 
 const HASH = "55".repeat(32);
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const up = async (exp: ExporterProc) => samples(await exp.scrape()).get("bitcoin_up");
 

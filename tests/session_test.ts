@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { Session } from "../src/ipc/session.ts";
+import { waitFor } from "./support/wait.ts";
 import * as branch from "../src/ipc/branch.ts";
 import { Chain$Client } from "../gen/chain.ts";
 import { Handler$Client } from "../gen/handler.ts";
@@ -129,6 +130,23 @@ Deno.test("a stuck call times out, and so do calls queued behind it; no pile-up"
     assert(performance.now() - t0 < 2000, "timeouts honoured");
     assertEquals(s.conn.stats.questions, 1, "only the first call reached the node");
     await peer.ok("stall none");
+    await s.shutdown();
+  });
+});
+
+Deno.test("a call that timed out keeps its node Thread until the late answer: the next call waits for it, never 'thread busy'", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    await peer.ok("stall getMempoolSize");
+    await assertRejects(() => branch.getMempoolSize(s, { timeoutMs: 100 }), CallTimeoutError);
+    // The node's thread is still running the stalled call: a call sent now would be refused.
+    const next = branch.getMempoolMaxUsage(s, { timeoutMs: 10_000 });
+    await waitFor("the stalled call to be the only one sent", async () => {
+      return (await peer.status()).calls.includes("getMempoolMaxUsage") ? false : true;
+    });
+    await peer.ok("stall none");
+    assertEquals(await next, 300000000);
+    assertEquals(s.unansweredMs(), 0);
     await s.shutdown();
   });
 });

@@ -13,7 +13,7 @@ import type { Session, SessionCallOptions } from "../ipc/session.ts";
 import { miningIsInitialBlockDownload, rpcBatch, type RpcReply } from "../ipc/stock.ts";
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
-import { CallTimeoutError } from "../ipc/errors.ts";
+import { CallTimeoutError, DisconnectedError } from "../ipc/errors.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
@@ -236,7 +236,8 @@ async function readBranch(
       (r as Record<string, unknown>)[key] = await read();
     } catch (e) {
       failures.push(`${key}: ${errorText(e)}`);
-      if (e instanceof CallTimeoutError) break; // what is left would only wait behind it for the Thread
+      // What is left would only wait behind it for the Thread, or fail the same way.
+      if (e instanceof CallTimeoutError || e instanceof DisconnectedError) break;
     }
   }
   if (failures.length === reads.length) throw new Error(failures[0]);

@@ -171,6 +171,10 @@ export class Session {
   readonly subscriptions = new Set<RemoteCap>();
   readonly #done: Promise<void>;
   readonly #beforeShutdown: (() => Promise<void>)[] = [];
+  /** Subscribe calls not yet answered: shutdown waits for them, so none can go live behind it. */
+  readonly #subscribing = new Set<Promise<unknown>>();
+  /** Set when shutdown begins: no new subscription may start after that. */
+  #closing = false;
   readonly #onProtocolError: ((e: Error) => void) | undefined;
 
   private constructor(socket: Deno.UnixConn, options: SessionOptions) {
@@ -401,15 +405,24 @@ export class Session {
     method: $.Method<P, R>,
     build: (params: P, caps: CapTable) => void,
   ): Promise<RemoteCap> {
-    const h = await this.callWithContext(
+    // A subscription made after shutdown has taken its list would be live at the close: the node
+    // dies. So none starts once shutdown has begun.
+    if (this.#closing) throw new DisconnectedError("session closing: not subscribing");
+    const call = this.callWithContext(
       target,
       method,
       build,
       (r, caps) => takeRemote(caps, capIndexAt(r, 0), method.methodName ?? "subscription"),
       { lane: "control" },
     );
-    this.subscriptions.add(h);
-    return h;
+    this.#subscribing.add(call);
+    try {
+      const h = await call;
+      this.subscriptions.add(h);
+      return h;
+    } finally {
+      this.#subscribing.delete(call);
+    }
   }
 
   /** Work to finish, while the connection still works, before an orderly shutdown closes it. */
@@ -433,13 +446,14 @@ export class Session {
    */
   async shutdown(reason: Error = new DisconnectedError("session closed"), timeoutMs = 2000): Promise<Error[]> {
     const errors: Error[] = [];
+    this.#closing = true;
     for (const hook of this.#beforeShutdown.splice(0)) {
       await hook().catch((e) => errors.push(toError(e)));
     }
-    // A subscribe still in flight would leave a live subscription we do not know of yet: let the
-    // control Thread's queue settle first (bounded: a node that never answers is not waited for).
-    const control = this.#lanes?.control;
-    if (control) await deadline(control.idle(), timeoutMs, "the control Thread").catch(() => {});
+    // A subscribe still in flight would leave a live subscription we do not know of yet: wait for
+    // its answer (bounded: a node that never answers is not waited for), then disconnect them all.
+    const pending = Promise.allSettled([...this.#subscribing]);
+    await deadline(pending, timeoutMs, "subscribing").catch((e) => errors.push(toError(e)));
     for (const h of [...this.subscriptions]) {
       try {
         await this.unsubscribe(h, { timeoutMs });
