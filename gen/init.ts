@@ -6,12 +6,12 @@
 import * as $ from "capnp-es";
 import { Context, Thread, Thread$Client, ThreadMap, ThreadMap$Client } from "./mp/proxy.ts";
 import { ActorCallback, ActorCallback$Client, BlockInfo, Chain, Chain$Client, ChainClient, ChainClient$Client, ChainNotifications, ChainNotifications$Client, ChainstateRole, EstimationResult, EstimatorBucket, FeeCalculation, FoundBlockParam, FoundBlockResult, HelpResult, JSONRPCRequest, RPCArg, RPCCommand, SettingsUpdateCallback, SettingsUpdateCallback$Client } from "./chain.ts";
-import { BilingualStr, BlockRef, GlobalArgs, Pair, PairInt64, PairUInt64, Result, ResultVoid, Settings } from "./common.ts";
+import { BilingualStr, BlockRef, GlobalArgs, Pair, PairInt64, PairUInt64, ResultVoid, Settings } from "./common.ts";
 import { Echo, Echo$Client } from "./echo.ts";
 import { BlockCheckOptions, BlockCreateOptions, BlockTemplate, BlockTemplate$Client, BlockWaitOptions, CoinbaseTx, Mining, Mining$Client } from "./mining.ts";
 import { Banmap, BannedListChangedCallback, BannedListChangedCallback$Client, BlockAndHeaderTipInfo, BlockTip, ExternalSigner, ExternalSigner$Client, InitMessageCallback, InitMessageCallback$Client, InitWalletCallback, InitWalletCallback$Client, LocalServiceInfo, MessageBoxCallback, MessageBoxCallback$Client, Node, Node$Client, NodeStateStats, NodeStats, NotifyAlertChangedCallback, NotifyAlertChangedCallback$Client, NotifyBlockTipCallback, NotifyBlockTipCallback$Client, NotifyHeaderTipCallback, NotifyHeaderTipCallback$Client, NotifyNetworkActiveChangedCallback, NotifyNetworkActiveChangedCallback$Client, NotifyNumConnectionsChangedCallback, NotifyNumConnectionsChangedCallback$Client, ProxyInfo, QuestionCallback, QuestionCallback$Client, ShowNodeProgressCallback, ShowNodeProgressCallback$Client } from "./node.ts";
 import { Tracing, Tracing$Client, UtxoCacheTrace, UtxoCacheTrace$Client, UtxoInfo } from "./tracing.ts";
-import { AddressBookChangedCallback, AddressBookChangedCallback$Client, CanGetAddressesChangedCallback, CanGetAddressesChangedCallback$Client, CoinControl, CreatedTransactionResult, LoadWalletCallback, LoadWalletCallback$Client, Recipient, ShowWalletProgressCallback, ShowWalletProgressCallback$Client, StatusChangedCallback, StatusChangedCallback$Client, TransactionChangedCallback, TransactionChangedCallback$Client, TxDestination, UnloadWalletCallback, UnloadWalletCallback$Client, Wallet, Wallet$Client, WalletAddress, WalletBalances, WalletLoader, WalletLoader$Client, WalletMigrationResult, WalletTx, WalletTxOut, WalletTxStatus, WitnessUnknown } from "./wallet.ts";
+import { WalletLoader, WalletLoader$Client } from "./wallet.ts";
 export const _capnpFileId = 0xf2c5cfa319406aa6n;
 export class Init_Construct$Params extends $.Struct {
   static readonly _capnp = {
