@@ -4,6 +4,7 @@
  * disconnect instead of an abrupt exit (an abrupt exit with subscriptions live kills the node).
  */
 import { COLLECTORS } from "./collectors/mod.ts";
+import { CallbackCost } from "./collectors/callback_cost.ts";
 import type { Flavour } from "./flavour.ts";
 import type { ListenAddress } from "./cli.ts";
 import { ConnectionSupervisor } from "./supervisor.ts";
@@ -31,7 +32,8 @@ export interface RunOptions {
 export async function run(o: RunOptions): Promise<number> {
   const log = o.log;
   const timing = defaultTiming(o.timing);
-  const collectors = COLLECTORS.map((spec) => spec.create({ log, timing, flavour: o.flavour }));
+  const callbacks = new CallbackCost();
+  const collectors = COLLECTORS.map((spec) => spec.create({ log, timing, flavour: o.flavour, callbacks }));
   const supervisor = new ConnectionSupervisor({
     socketPath: o.socketPath,
     log,
@@ -43,7 +45,7 @@ export async function run(o: RunOptions): Promise<number> {
     onFatal: (m) => void stop(m, 1),
   });
   const registry = new MetricsRegistry();
-  registry.add(...supervisor.families());
+  registry.add(...supervisor.families(), ...callbacks.families());
   for (const c of collectors) registry.add(...c.families());
 
   let server: HttpServer;

@@ -6,7 +6,7 @@
  */
 import client from "prom-client";
 
-export type MetricType = "counter" | "gauge";
+export type MetricType = "counter" | "gauge" | "histogram";
 export type Labels = Record<string, string>;
 export interface Sample {
   labels?: Labels;
@@ -18,7 +18,29 @@ export interface Family {
   name: string;
   help: string;
   type: MetricType;
-  read(): Sample[] | number | bigint | undefined;
+  read(): Sample[] | number | bigint | HistogramValue | undefined;
+}
+
+/** A histogram's state: `counts[i]` observations fell in (bounds[i-1], bounds[i]]; the last slot is +Inf. */
+export interface HistogramValue {
+  bounds: readonly number[];
+  counts: readonly number[];
+  sum: number;
+}
+
+/** Observations into fixed buckets: one array increment per observation. */
+export class Histogram implements HistogramValue {
+  readonly counts: number[];
+  sum = 0;
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = new Array(bounds.length + 1).fill(0);
+  }
+  observe(v: number): void {
+    let i = 0;
+    while (i < this.bounds.length && v > this.bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+  }
 }
 
 export const CONTENT_TYPE = client.Registry.PROMETHEUS_CONTENT_TYPE;
@@ -75,6 +97,10 @@ export class MetricsRegistry {
         out += renderExact(f, v) + "\n";
         continue;
       }
+      if (typeof v === "object" && !Array.isArray(v)) {
+        out += renderHistogram(f, v);
+        continue;
+      }
       const samples = typeof v === "number" ? [{ value: v }] : v;
       if (samples.length === 0) continue;
       const t = await this.#template(f, samples);
@@ -116,7 +142,22 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
 function renderExact(f: Family, v: bigint): string {
-  const help = f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
-  return `# HELP ${f.name} ${help}\n# TYPE ${f.name} ${f.type}\n${f.name} ${v}`;
+  return `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n${f.name} ${v}`;
+}
+
+/** The text format's histogram: cumulative `_bucket{le}` series, then `_sum` and `_count`. */
+function renderHistogram(f: Family, h: HistogramValue): string {
+  let out = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} histogram\n`;
+  let cumulative = 0;
+  for (let i = 0; i <= h.bounds.length; i++) {
+    cumulative += h.counts[i];
+    const le = i < h.bounds.length ? formatValue(h.bounds[i]) : "+Inf";
+    out += `${f.name}_bucket{le="${le}"} ${cumulative}\n`;
+  }
+  return out + `${f.name}_sum ${formatValue(h.sum)}\n${f.name}_count ${cumulative}\n`;
 }

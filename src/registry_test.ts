@@ -1,5 +1,5 @@
 import { assertEquals } from "../tests/support/assert.ts";
-import { MetricsRegistry } from "./registry.ts";
+import { Histogram, MetricsRegistry } from "./registry.ts";
 
 Deno.test("render: prom-client's formatting and escaping, values refreshed each scrape, families omitted", async () => {
   let n = 1;
@@ -42,4 +42,25 @@ Deno.test("render: prom-client's formatting and escaping, values refreshed each 
   assertEquals(second.includes("a_total 3\n"), true);
   assertEquals(second.includes('b{v="q\\"uo\\\\te\\nx"} 1.5\n'), true);
   assertEquals(second.includes("# HELP c"), false);
+});
+
+Deno.test("render: a histogram as cumulative le buckets, _sum and _count", async () => {
+  const h = new Histogram([1, 10, 100]);
+  for (const v of [0, 1, 5, 10, 11, 1000]) h.observe(v);
+  const r = new MetricsRegistry();
+  r.add({ name: "events_per_block", help: "Per block.", type: "histogram", read: () => h });
+  assertEquals(
+    await r.render(),
+    [
+      "# HELP events_per_block Per block.",
+      "# TYPE events_per_block histogram",
+      'events_per_block_bucket{le="1"} 2',
+      'events_per_block_bucket{le="10"} 4',
+      'events_per_block_bucket{le="100"} 5',
+      'events_per_block_bucket{le="+Inf"} 6',
+      "events_per_block_sum 1027",
+      "events_per_block_count 6",
+      "",
+    ].join("\n"),
+  );
 });

@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
-import { exporterHead, normalise } from "./support/exposition.ts";
+import { callbackCost, exporterHead, normalise } from "./support/exposition.ts";
 
 const HASH = "22".repeat(32);
 const TX = "02000000" + "01" + "33".repeat(32) + "00000000" + "00" + "ffffffff" + "01" + "0000000000000000" + "00" +
@@ -114,8 +114,17 @@ Deno.test("shutdown: the peer sees every Handler.disconnect before the close, ex
   }
 });
 
-const EXPECTED = exporterHead("pr-trace") +
-  `# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
+const EXPECTED = exporterHead("pr-trace") + callbackCost({
+  "ChainNotifications.transactionAddedToMempool": 7,
+  "ChainNotifications.transactionRemovedFromMempool": 6,
+  "ChainNotifications.blockConnected": 5,
+  "ChainNotifications.blockDisconnected": 1,
+  "ChainNotifications.updatedBlockTip": 4,
+  "ChainNotifications.chainStateFlushed": 2,
+  "UtxoCacheTrace.add": 6,
+  "UtxoCacheTrace.spend": 3,
+  "UtxoCacheTrace.uncache": 1,
+}) + `# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
 # TYPE bitcoin_blocks_connected_total counter
 bitcoin_blocks_connected_total 5
 # HELP bitcoin_blocks_disconnected_total Blocks disconnected via ChainNotifications.

@@ -17,6 +17,7 @@ import { capIndexAt, setCapAt } from "../src/ipc/capnp.ts";
 import { type Context, ThreadMap$Client } from "../gen/mp/proxy.ts";
 import { ChainCollector } from "../src/collectors/chain.ts";
 import { timing } from "../src/defaults.ts";
+import { CallbackCost } from "../src/collectors/callback_cost.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
 import { TestPeer } from "./support/peer.ts";
@@ -172,8 +173,8 @@ Deno.test("callbacks arrive in order with correct values, senderPromise contexts
   await withPeer(async (peer) => {
     const log = memoryLogger(true);
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainCollector({ log, timing: timing() });
-    const utxo = new UtxoCacheCollector({ log, timing: timing() });
+    const chain = new ChainCollector({ log, timing: timing(), callbacks: new CallbackCost() });
+    const utxo = new UtxoCacheCollector({ log, timing: timing(), callbacks: new CallbackCost() });
     await chain.attach(s);
     await utxo.attach(s);
     assertEquals((await peer.status()).notifications, "1");
@@ -219,7 +220,7 @@ Deno.test("callbacks arrive in order with correct values, senderPromise contexts
 Deno.test("Handler.disconnect ends the subscription and the peer releases our callback object", async () => {
   await withPeer(async (peer) => {
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainCollector({ log: memoryLogger(), timing: timing() });
+    const chain = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
     await chain.attach(s);
     assert(s.conn.isExported(chain), "exported while subscribed");
     const [handler] = [...s.subscriptions];
@@ -238,7 +239,7 @@ Deno.test("hazard reproduced: closing the socket with a live subscription crashe
   const peer = await TestPeer.start();
   try {
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainCollector({ log: memoryLogger(), timing: timing() });
+    const chain = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
     await chain.attach(s);
     s.close(); // deliberately skipping shutdown(): what a crash of ours would do
     await s.closed;
@@ -253,7 +254,7 @@ Deno.test("garbage from the node: subscriptions are disconnected before we close
   await withPeer(async (peer) => {
     const errors: Error[] = [];
     const s = await Session.open(peer.socketPath, { onProtocolError: (e) => errors.push(e) });
-    const chain = new ChainCollector({ log: memoryLogger(), timing: timing() });
+    const chain = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
     await chain.attach(s);
     await peer.ok("garbage ffffffff00000000deadbeef");
     await s.closed;
@@ -316,7 +317,7 @@ Deno.test("a client without ThreadMap (like ipc-exporter-rust) gets broken-promi
       ctx,
       (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
     );
-    const collector = new ChainCollector({ log: memoryLogger(), timing: timing() });
+    const collector = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
     const handler = await conn.call(chain, Chain$Client.methods[39], (p, caps) => {
       ctx(p, caps);
       setCapAt(p, 1, caps.add(collector));

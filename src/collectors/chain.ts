@@ -18,6 +18,7 @@ import type { WireMessage, WireStruct } from "../ipc/wire.ts";
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
 import { errorText } from "../util/errors.ts";
+import type { CallbackCost } from "./callback_cost.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 import { type TipChange, TipSource } from "./tip_source.ts";
 
@@ -46,10 +47,15 @@ export class ChainCollector implements Collector, LocalServer {
   #traits: FlavourTraits | undefined;
   readonly #ctx: CollectorContext;
   readonly #log: Logger;
+  readonly #cost: CallbackCost;
+  /** CallbackCost slot per method id. */
+  readonly #slots: number[];
 
   constructor(ctx: CollectorContext) {
     this.#ctx = ctx;
     this.#log = ctx.log;
+    this.#cost = ctx.callbacks;
+    this.#slots = Object.values(M).map((m) => ctx.callbacks.slot("ChainNotifications", m)!);
     if (ctx.flavour) this.#traits = FLAVOUR_TRAITS[ctx.flavour];
   }
 
@@ -61,6 +67,7 @@ export class ChainCollector implements Collector, LocalServer {
     this.#traits = FLAVOUR_TRAITS[session.flavour];
     if (session.chain) {
       this.#handler = await branch.subscribeChainNotifications(session, this);
+      this.#cost.subscribed("ChainNotifications");
       this.#log.info("subscribed to chain notifications");
     } else if (this.#traits.tipWatch) {
       this.#tips = new TipSource(session, this.#ctx, (change) => this.#tipChanged(change));
@@ -87,9 +94,16 @@ export class ChainCollector implements Collector, LocalServer {
 
   /**
    * The one place a notification is counted, whichever way its params were read. `arg` is the
-   * removal reason of transactionRemovedFromMempool and the height of blockConnected.
+   * removal reason of transactionRemovedFromMempool and the height of blockConnected; `t0` when
+   * handling began (for the callback cost).
    */
-  #record(methodId: number, arg: number): boolean {
+  #record(methodId: number, arg: number, t0: number): boolean {
+    const known = this.#count(methodId, arg);
+    if (known) this.#cost.record(this.#slots[methodId], (performance.now() - t0) / 1000);
+    return known;
+  }
+
+  #count(methodId: number, arg: number): boolean {
     switch (methodId) {
       case M.transactionAddedToMempool:
         this.txAdded++;
@@ -120,12 +134,14 @@ export class ChainCollector implements Collector, LocalServer {
 
   fastDispatch(methodId: number, w: WireMessage, params: WireStruct | null): boolean {
     if (this.#log.debugEnabled || methodId > M.chainStateFlushed) return false; // debug lines decode payloads
-    return this.#record(methodId, branch.chainNotificationArgWire(methodId, w, params));
+    const t0 = performance.now();
+    return this.#record(methodId, branch.chainNotificationArgWire(methodId, w, params), t0);
   }
 
   dispatch(call: IncomingCall): Results {
+    const t0 = performance.now();
     try {
-      if (!this.#record(call.methodId, branch.chainNotificationArg(call))) {
+      if (!this.#record(call.methodId, branch.chainNotificationArg(call), t0)) {
         this.#log.warn(`chain notification with unknown method ${call.methodId} answered as done`);
       } else if (this.#log.debugEnabled) {
         this.#debug(call);

@@ -11,6 +11,7 @@ import type { Session } from "../ipc/session.ts";
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
 import type { Timing } from "../defaults.ts";
+import type { CallbackCost } from "./callback_cost.ts";
 
 export interface Collector {
   /** As in `bitcoind_ipc_exporter_collector_success{collector="…"}`. */
@@ -37,6 +38,8 @@ export interface CollectorContext {
   timing: Timing;
   /** The flavour forced with --flavour, if any (families it cannot give are left out from the start). */
   flavour?: Flavour;
+  /** Where collectors that answer the node's callbacks record what each one cost. */
+  callbacks: CallbackCost;
 }
 
 /** A registered collector: its name and how to make it. */

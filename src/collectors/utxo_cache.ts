@@ -16,6 +16,7 @@ import { ExactSum } from "../exact_sum.ts";
 import type { Family } from "../registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../defaults.ts";
+import type { CallbackCost } from "./callback_cost.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 
 const { add: ADD, spend: SPEND, uncache: UNCACHE } = branch.UtxoTraceMethod;
@@ -34,10 +35,15 @@ export class UtxoCacheCollector implements Collector, LocalServer {
   #poll: ReturnType<typeof setTimeout> | undefined;
   readonly #log: Logger;
   readonly #timing: Timing;
+  readonly #cost: CallbackCost;
+  /** CallbackCost slot per method id. */
+  readonly #slots: number[];
 
   constructor(ctx: CollectorContext) {
     this.#log = ctx.log;
     this.#timing = ctx.timing;
+    this.#cost = ctx.callbacks;
+    this.#slots = Object.values(branch.UtxoTraceMethod).map((m) => ctx.callbacks.slot("UtxoCacheTrace", m)!);
   }
 
   get subscribed(): boolean {
@@ -86,6 +92,7 @@ export class UtxoCacheCollector implements Collector, LocalServer {
       try {
         const h = await branch.subscribeUtxoTrace(session, this);
         if (this.#session === session) this.#handler = h;
+        this.#cost.subscribed("UtxoCacheTrace");
         this.#log.info("subscribed to UTXO cache trace");
       } finally {
         this.#subscribing = undefined;
@@ -107,23 +114,26 @@ export class UtxoCacheCollector implements Collector, LocalServer {
     }, this.#timing.ibdPollMs);
   }
 
-  /** The one place an event is counted, whichever way its params were read. */
-  #record(m: number, value: number): void {
+  /** The one place an event is counted, whichever way its params were read; `t0` when handling began. */
+  #record(m: number, value: number, t0: number): void {
     this.counts[m]++;
     this.sums[m].add(value);
+    this.#cost.record(this.#slots[m], (performance.now() - t0) / 1000);
   }
 
   fastDispatch(m: number, w: WireMessage, params: WireStruct | null): boolean {
     if (m < ADD || m > UNCACHE || this.#log.debugEnabled) return m === branch.UtxoTraceMethod.destroy;
-    this.#record(m, branch.utxoValueWire(w, params));
+    const t0 = performance.now();
+    this.#record(m, branch.utxoValueWire(w, params), t0);
     return true;
   }
 
   dispatch(call: IncomingCall): Results {
     const m = call.methodId;
+    const t0 = performance.now();
     if (m >= ADD && m <= UNCACHE) {
       try {
-        this.#record(m, branch.utxoValue(call));
+        this.#record(m, branch.utxoValue(call), t0);
         if (this.#log.debugEnabled) this.#debug(m, call);
       } catch (e) {
         // Answer success regardless: an exception returned to the node takes the node down.

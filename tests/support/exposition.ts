@@ -13,7 +13,8 @@ export function normalise(body: string): string {
   return body
     .replace(/^(bitcoind_ipc_exporter_last_connect_timestamp_seconds) [0-9.e+]+$/m, "$1 T")
     .replace(/^(bitcoind_ipc_exporter_collector_duration_seconds\{[^}]*\}) [0-9.e+-]+$/gm, "$1 D")
-    .replace(/^(bitcoind_ipc_exporter_node_unanswered_seconds) [0-9.e+-]+$/m, "$1 U");
+    .replace(/^(bitcoind_ipc_exporter_node_unanswered_seconds) [0-9.e+-]+$/m, "$1 U")
+    .replace(/^(bitcoind_ipc_exporter_callback_handler_seconds_total\{[^}]*\}) [0-9.e+-]+$/gm, "$1 S");
 }
 
 /** The supervisor's families, connected to a node of `flavour` (after `normalise`). */
@@ -44,4 +45,47 @@ ${
   }# HELP bitcoind_ipc_exporter_collector_duration_seconds How long the collector's scrape-time work took in the last scrape (0 for collectors fed only by events).
 # TYPE bitcoind_ipc_exporter_collector_duration_seconds gauge
 ${Object.keys(success).map((c) => `bitcoind_ipc_exporter_collector_duration_seconds{collector="${c}"} D\n`).join("")}`;
+}
+
+const CALLBACK_METHODS = {
+  ChainNotifications: [
+    "destroy",
+    "transactionAddedToMempool",
+    "transactionRemovedFromMempool",
+    "blockConnected",
+    "blockDisconnected",
+    "updatedBlockTip",
+    "chainStateFlushed",
+  ],
+  UtxoCacheTrace: ["destroy", "add", "spend", "uncache"],
+} as const;
+
+/**
+ * The callback-cost families (after `normalise`): `counts` by `Interface.method` (0 when not
+ * given); `perBlock` the UTXO trace events observed per connected block.
+ */
+export function callbackCost(counts: Record<string, number>, perBlock: number[] = []): string {
+  const rows = (value: (key: string) => string) =>
+    Object.entries(CALLBACK_METHODS).flatMap(([iface, methods]) =>
+      methods.map((m) => `{interface="${iface}",method="${m}"} ${value(`${iface}.${m}`)}\n`)
+    );
+  const bounds = [0, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000];
+  const buckets = [...bounds.map(String), "+Inf"].map((le, i) =>
+    `bitcoind_ipc_exporter_utxo_trace_events_per_block_bucket{le="${le}"} ${
+      perBlock.filter((v) => i === bounds.length || v <= bounds[i]).length
+    }\n`
+  );
+  return `# HELP bitcoind_ipc_exporter_callbacks_total Callbacks the node made on the exporter's objects, by interface and method (each holds a node thread until answered).
+# TYPE bitcoind_ipc_exporter_callbacks_total counter
+${
+    rows((k) => String(counts[k] ?? 0)).map((r) => `bitcoind_ipc_exporter_callbacks_total${r}`).join("")
+  }# HELP bitcoind_ipc_exporter_callback_handler_seconds_total Seconds the exporter's handlers spent on the node's callbacks, by interface and method (our side only: socket and node-side IPC time not included).
+# TYPE bitcoind_ipc_exporter_callback_handler_seconds_total counter
+${
+    rows(() => "S").map((r) => `bitcoind_ipc_exporter_callback_handler_seconds_total${r}`).join("")
+  }# HELP bitcoind_ipc_exporter_utxo_trace_events_per_block UTXO cache trace callbacks (add, spend, uncache) between consecutive blockConnected notifications: what each connected block costs the node's validation thread in round trips.
+# TYPE bitcoind_ipc_exporter_utxo_trace_events_per_block histogram
+${buckets.join("")}bitcoind_ipc_exporter_utxo_trace_events_per_block_sum ${perBlock.reduce((a, b) => a + b, 0)}
+bitcoind_ipc_exporter_utxo_trace_events_per_block_count ${perBlock.length}
+`;
 }

@@ -1,0 +1,56 @@
+/**
+ * What the UTXO trace costs the node, visible in /metrics: callbacks by interface and method, our
+ * handlers' time, and trace events per connected block.
+ */
+import { assert, assertEquals } from "./support/assert.ts";
+import { TestPeer } from "./support/peer.ts";
+import { ExporterProc, samples } from "./support/exporter.ts";
+
+const HASH = "77".repeat(32);
+
+Deno.test("callback cost: counts and handler seconds move with the node's callbacks; UTXO events are binned per block", async () => {
+  const peer = await TestPeer.start();
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/subscribed to UTXO cache trace/);
+    await exp.waitLog(/connected to/);
+    await peer.ok(`fire blockConnected 101 ${HASH} 0`); // closes the (empty) span before it
+    await peer.ok("repeat 1200 fire utxoAdd 1 101 0 0");
+    await peer.ok("repeat 800 fire utxoSpend 1 101 0 0");
+    await peer.ok(`fire blockConnected 102 ${HASH} 0`);
+    await peer.ok("repeat 30 fire utxoUncache 1 101 0 0");
+    await peer.ok(`fire blockConnected 103 ${HASH} 0`);
+    const s = samples(await exp.scrape());
+    const row = (i: string, m: string) => `{interface="${i}",method="${m}"}`;
+    assertEquals(s.get(`bitcoind_ipc_exporter_callbacks_total${row("UtxoCacheTrace", "add")}`), "1200");
+    assertEquals(s.get(`bitcoind_ipc_exporter_callbacks_total${row("UtxoCacheTrace", "spend")}`), "800");
+    assertEquals(s.get(`bitcoind_ipc_exporter_callbacks_total${row("ChainNotifications", "blockConnected")}`), "3");
+    const secs = Number(s.get(`bitcoind_ipc_exporter_callback_handler_seconds_total${row("UtxoCacheTrace", "add")}`));
+    assert(secs > 0 && secs < 10, `handler seconds ${secs}`);
+    // Three blocks: 0 events before the first, 2000 before the second, 30 before the third.
+    const h = "bitcoind_ipc_exporter_utxo_trace_events_per_block";
+    assertEquals(s.get(`${h}_count`), "3");
+    assertEquals(s.get(`${h}_sum`), "2030");
+    assertEquals(s.get(`${h}_bucket{le="0"}`), "1");
+    assertEquals(s.get(`${h}_bucket{le="100"}`), "2");
+    assertEquals(s.get(`${h}_bucket{le="1000"}`), "2");
+    assertEquals(s.get(`${h}_bucket{le="2500"}`), "3");
+  } finally {
+    assertEquals(await exp.stop(), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+  }
+});
+
+Deno.test("callback cost families are absent on a flavour with no callbacks (stock v31)", async () => {
+  const peer = await TestPeer.start({ flavour: "v31" });
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/connected to/);
+    const body = await exp.scrape();
+    assertEquals(body.includes("bitcoind_ipc_exporter_callbacks_total"), false);
+    assertEquals(body.includes("bitcoind_ipc_exporter_utxo_trace_events_per_block"), false);
+  } finally {
+    assertEquals(await exp.stop(), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+  }
+});
