@@ -10,8 +10,9 @@
  *   deno task bench --quick    reduced, under a minute, same output shape
  *   deno task bench --smoke    tiny, for CI: proves the harness runs
  *
- * Output: a table, a JSON document (bench/results.json), and as the very last line
- * `worst p50 ratio: X.XX`.
+ * Output: a table, the heavy-block line (one mainnet-sized block's UTXO trace: the wall time the
+ * node's validation thread spends in round trips, ours vs the C++ client), a JSON document
+ * (bench/results.json), and as the very last line `worst p50 ratio: X.XX`.
  */
 import { TestPeer } from "../tests/support/peer.ts";
 import { ExporterProc } from "../tests/support/exporter.ts";
@@ -143,6 +144,42 @@ const WORKLOADS: { name: string; command: string; calls: number; storm?: boolean
   { name: "utxo add + 10 scrapers", command: "fire utxoAdd 5000000000 800000 1 0", calls: n(200_000), storm: true },
 ];
 
+/** One mainnet-sized block's UTXO trace in the node's order: its coins spent and created, then blockConnected. */
+const HEAVY_BLOCK = {
+  adds: n(9_000, 100),
+  spends: n(7_000, 100),
+  blocks: mode === "full" ? 10 : mode === "quick" ? 3 : 1,
+};
+
+interface HeavyBlock {
+  adds: number;
+  spends: number;
+  blocks: number;
+  ours_ms_per_block: number;
+  limit_ms_per_block: number;
+  ratio: number;
+}
+
+/** Wall time the node's validation thread spends in round trips for one block, median over blocks. */
+async function heavyBlockMs(peer: TestPeer): Promise<number> {
+  const per: number[] = [];
+  for (let b = 0; b < HEAVY_BLOCK.blocks; b++) {
+    const t0 = performance.now();
+    await peer.ok(`repeat ${HEAVY_BLOCK.spends} fire utxoSpend 5000000000 800000 1 0`, 3_600_000);
+    await peer.ok(`repeat ${HEAVY_BLOCK.adds} fire utxoAdd 5000000000 800001 1 0`, 3_600_000);
+    await peer.ok(`fire blockConnected ${800001 + b} ${HASH} 0`);
+    per.push(performance.now() - t0);
+  }
+  per.sort((a, b) => a - b);
+  return per[Math.floor(per.length / 2)];
+}
+
+async function heavyBlock(peer: TestPeer): Promise<HeavyBlock> {
+  const limit = await withLimitClient(peer, () => heavyBlockMs(peer));
+  const ours = await withExporter(peer, () => heavyBlockMs(peer));
+  return { ...HEAVY_BLOCK, ours_ms_per_block: ours, limit_ms_per_block: limit, ratio: ours / limit };
+}
+
 async function trivialCall(peer: TestPeer, calls: number): Promise<{ ours: Stats; limit: Stats }> {
   // C++ client → C++ peer.
   const out = await new Deno.Command(PEER_BIN, {
@@ -182,6 +219,7 @@ async function trivialCall(peer: TestPeer, calls: number): Promise<{ ours: Stats
 async function main() {
   const peer = await TestPeer.start();
   const rows: Row[] = [];
+  let heavy: HeavyBlock;
   try {
     const trivial = await trivialCall(peer, n(20_000));
     rows.push({
@@ -223,6 +261,7 @@ async function main() {
       });
       rows.push(row);
     }
+    heavy = await heavyBlock(peer);
   } finally {
     await peer.stop();
   }
@@ -243,7 +282,12 @@ async function main() {
       } |`,
     );
   }
-  const json = { mode, date: new Date().toISOString(), cores: navigator.hardwareConcurrency, rows };
+  console.log(
+    `heavy block (${heavy.spends} spends + ${heavy.adds} adds + blockConnected, median of ${heavy.blocks}): ours ${
+      f(heavy.ours_ms_per_block)
+    } ms/block, C++ client ${f(heavy.limit_ms_per_block)} ms/block, ratio ${f(heavy.ratio, 2)}`,
+  );
+  const json = { mode, date: new Date().toISOString(), cores: navigator.hardwareConcurrency, rows, heavy_block: heavy };
   const path = new URL(`./results${mode === "full" ? "" : "-" + mode}.json`, import.meta.url);
   await Deno.writeTextFile(path, JSON.stringify(json, null, 2) + "\n");
   console.log(`json: ${path.pathname}`);

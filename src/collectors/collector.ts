@@ -47,5 +47,7 @@ export interface CollectorSpec {
   readonly name: string;
   /** One line for --help and docs. */
   readonly help: string;
+  /** Whether it runs unless switched off (default true). */
+  readonly defaultEnabled?: boolean;
   create(ctx: CollectorContext): Collector;
 }
