@@ -5,6 +5,7 @@
  */
 import { COLLECTORS } from "./collectors/mod.ts";
 import { CallbackCost } from "./collectors/callback_cost.ts";
+import { ChainEvents } from "./collectors/events.ts";
 import type { Flavour } from "./flavour.ts";
 import type { ListenAddress } from "./cli.ts";
 import { ConnectionSupervisor } from "./supervisor.ts";
@@ -33,7 +34,8 @@ export async function run(o: RunOptions): Promise<number> {
   const log = o.log;
   const timing = defaultTiming(o.timing);
   const callbacks = new CallbackCost();
-  const collectors = COLLECTORS.map((spec) => spec.create({ log, timing, flavour: o.flavour, callbacks }));
+  const events = new ChainEvents();
+  const collectors = COLLECTORS.map((spec) => spec.create({ log, timing, flavour: o.flavour, callbacks, events }));
   const supervisor = new ConnectionSupervisor({
     socketPath: o.socketPath,
     log,

@@ -215,9 +215,17 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
       for (const m of ["rpc.getmempoolinfo", "rpc.getconnectioncount", "rpc.getnettotals"]) {
         assertEquals(calls[m], rounds, m);
       }
-      // Every executeRpc is one scrape's whole batch, one getblockheader of a walk, or the probe.
-      assertEquals(calls["executeRpc"], rounds + calls["rpc.getblockheader"] + calls["rpc.getblockcount"], st.calls);
+      // Every executeRpc is one scrape's whole batch, one getblockheader of a walk, the probe, or the
+      // last block's read: getbestblockhash at connect, then getblockstats once per tip (never per scrape).
+      assertEquals(
+        calls["executeRpc"],
+        rounds + calls["rpc.getblockheader"] + calls["rpc.getblockcount"] + calls["rpc.getbestblockhash"] +
+          calls["rpc.getblockstats"],
+        st.calls,
+      );
       assertEquals(calls["rpc.getblockcount"], 1);
+      assertEquals(calls["rpc.getbestblockhash"], 1);
+      assertEquals(calls["rpc.getblockstats"], 1 + 5, "one at connect, one per tip change");
       assertEquals([st.rpc_last_uri, st.rpc_last_user], [RPC_URI, RPC_USER]);
     } finally {
       assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
@@ -258,6 +266,24 @@ bitcoin_bytes_recv_total 9767
 # HELP bitcoin_bytes_sent_total Total bytes sent to peers.
 # TYPE bitcoin_bytes_sent_total counter
 bitcoin_bytes_sent_total 38030
+# HELP bitcoin_last_block_inputs Inputs of the active tip's block, coinbase excluded (getblockstats ins).
+# TYPE bitcoin_last_block_inputs gauge
+bitcoin_last_block_inputs 8
+# HELP bitcoin_last_block_outputs Outputs of the active tip's block (getblockstats outs).
+# TYPE bitcoin_last_block_outputs gauge
+bitcoin_last_block_outputs 10
+# HELP bitcoin_last_block_utxo_increase Change in the number of UTXOs the active tip's block made: outputs minus inputs (getblockstats utxo_increase).
+# TYPE bitcoin_last_block_utxo_increase gauge
+bitcoin_last_block_utxo_increase 2
+# HELP bitcoin_last_block_utxo_size_increase_bytes Change in the UTXO set's size in bytes the active tip's block made (getblockstats utxo_size_inc).
+# TYPE bitcoin_last_block_utxo_size_increase_bytes gauge
+bitcoin_last_block_utxo_size_increase_bytes 158
+# HELP bitcoin_last_block_utxo_increase_spendable The same as bitcoin_last_block_utxo_increase, counting only outputs that can be spent (getblockstats utxo_increase_actual; Core 29+).
+# TYPE bitcoin_last_block_utxo_increase_spendable gauge
+bitcoin_last_block_utxo_increase_spendable 1
+# HELP bitcoin_last_block_utxo_size_increase_spendable_bytes The same as bitcoin_last_block_utxo_size_increase_bytes for spendable outputs only (getblockstats utxo_size_inc_actual; Core 29+).
+# TYPE bitcoin_last_block_utxo_size_increase_spendable_bytes gauge
+bitcoin_last_block_utxo_size_increase_spendable_bytes 71
 `;
 
 Deno.test("stock v32: a missing or failed JSON-RPC field leaves its metric out and is logged once, never a zero", async () => {

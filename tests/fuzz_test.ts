@@ -15,6 +15,7 @@ import { Chain$Client, ChainNotifications$Client } from "../gen/chain.ts";
 import { ChainCollector } from "../src/collectors/chain.ts";
 import { timing } from "../src/defaults.ts";
 import { CallbackCost } from "../src/collectors/callback_cost.ts";
+import { ChainEvents } from "../src/collectors/events.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
 
@@ -38,8 +39,13 @@ function connection() {
   });
   // Export the collectors as ids 0 and 1, where the recorded node calls are addressed.
   const log = memoryLogger();
-  const chain = new ChainCollector({ log, timing: timing(), callbacks: new CallbackCost() });
-  const utxo = new UtxoCacheCollector({ log, timing: timing(), callbacks: new CallbackCost() });
+  const chain = new ChainCollector({ log, timing: timing(), callbacks: new CallbackCost(), events: new ChainEvents() });
+  const utxo = new UtxoCacheCollector({
+    log,
+    timing: timing(),
+    callbacks: new CallbackCost(),
+    events: new ChainEvents(),
+  });
   const fake = new RemoteCap(conn, 99, false);
   for (const server of [chain, utxo]) {
     void conn.call(fake, Chain$Client.methods[39], (p, caps: CapTable) => setCapAt(p, 1, caps.add(server)), () => 0)

@@ -18,6 +18,7 @@ import { type Context, ThreadMap$Client } from "../gen/mp/proxy.ts";
 import { ChainCollector } from "../src/collectors/chain.ts";
 import { timing } from "../src/defaults.ts";
 import { CallbackCost } from "../src/collectors/callback_cost.ts";
+import { ChainEvents } from "../src/collectors/events.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
 import { TestPeer } from "./support/peer.ts";
@@ -173,8 +174,18 @@ Deno.test("callbacks arrive in order with correct values, senderPromise contexts
   await withPeer(async (peer) => {
     const log = memoryLogger(true);
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainCollector({ log, timing: timing(), callbacks: new CallbackCost() });
-    const utxo = new UtxoCacheCollector({ log, timing: timing(), callbacks: new CallbackCost() });
+    const chain = new ChainCollector({
+      log,
+      timing: timing(),
+      callbacks: new CallbackCost(),
+      events: new ChainEvents(),
+    });
+    const utxo = new UtxoCacheCollector({
+      log,
+      timing: timing(),
+      callbacks: new CallbackCost(),
+      events: new ChainEvents(),
+    });
     await chain.attach(s);
     await utxo.attach(s);
     assertEquals((await peer.status()).notifications, "1");
@@ -220,7 +231,12 @@ Deno.test("callbacks arrive in order with correct values, senderPromise contexts
 Deno.test("Handler.disconnect ends the subscription and the peer releases our callback object", async () => {
   await withPeer(async (peer) => {
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
+    const chain = new ChainCollector({
+      log: memoryLogger(),
+      timing: timing(),
+      callbacks: new CallbackCost(),
+      events: new ChainEvents(),
+    });
     await chain.attach(s);
     assert(s.conn.isExported(chain), "exported while subscribed");
     const [handler] = [...s.subscriptions];
@@ -239,7 +255,12 @@ Deno.test("hazard reproduced: closing the socket with a live subscription crashe
   const peer = await TestPeer.start();
   try {
     const s = await Session.open(peer.socketPath);
-    const chain = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
+    const chain = new ChainCollector({
+      log: memoryLogger(),
+      timing: timing(),
+      callbacks: new CallbackCost(),
+      events: new ChainEvents(),
+    });
     await chain.attach(s);
     s.close(); // deliberately skipping shutdown(): what a crash of ours would do
     await s.closed;
@@ -254,7 +275,12 @@ Deno.test("garbage from the node: subscriptions are disconnected before we close
   await withPeer(async (peer) => {
     const errors: Error[] = [];
     const s = await Session.open(peer.socketPath, { onProtocolError: (e) => errors.push(e) });
-    const chain = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
+    const chain = new ChainCollector({
+      log: memoryLogger(),
+      timing: timing(),
+      callbacks: new CallbackCost(),
+      events: new ChainEvents(),
+    });
     await chain.attach(s);
     await peer.ok("garbage ffffffff00000000deadbeef");
     await s.closed;
@@ -317,7 +343,12 @@ Deno.test("a client without ThreadMap (like ipc-exporter-rust) gets broken-promi
       ctx,
       (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
     );
-    const collector = new ChainCollector({ log: memoryLogger(), timing: timing(), callbacks: new CallbackCost() });
+    const collector = new ChainCollector({
+      log: memoryLogger(),
+      timing: timing(),
+      callbacks: new CallbackCost(),
+      events: new ChainEvents(),
+    });
     const handler = await conn.call(chain, Chain$Client.methods[39], (p, caps) => {
       ctx(p, caps);
       setCapAt(p, 1, caps.add(collector));

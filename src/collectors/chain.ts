@@ -84,6 +84,7 @@ export class ChainCollector implements Collector, LocalServer {
 
   /** A tip change seen by the tip source; connects/disconnects when it could resolve them. */
   #tipChanged(c: TipChange): void {
+    this.#ctx.events.tip({ hash: c.hash, height: c.height });
     this.tipUpdates++;
     this.blockHeight = c.height;
     if (c.blocks) {

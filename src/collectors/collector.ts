@@ -12,6 +12,7 @@ import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
 import type { Timing } from "../defaults.ts";
 import type { CallbackCost } from "./callback_cost.ts";
+import type { ChainEvents } from "./events.ts";
 
 export interface Collector {
   /** As in `bitcoind_ipc_exporter_collector_success{collector="…"}`. */
@@ -40,6 +41,8 @@ export interface CollectorContext {
   flavour?: Flavour;
   /** Where collectors that answer the node's callbacks record what each one cost. */
   callbacks: CallbackCost;
+  /** Node events one collector learns and others use (new tips). */
+  events: ChainEvents;
 }
 
 /** A registered collector: its name and how to make it. */

@@ -6,9 +6,11 @@ import type { CollectorSpec } from "./collector.ts";
 import { chainCollector } from "./chain.ts";
 import { utxoCacheCollector } from "./utxo_cache.ts";
 import { nodeCollector } from "./node_gauges.ts";
+import { lastBlockCollector } from "./last_block.ts";
 
 export const COLLECTORS: readonly CollectorSpec[] = [
   chainCollector,
   utxoCacheCollector,
   nodeCollector,
+  lastBlockCollector,
 ];

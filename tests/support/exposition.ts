@@ -19,7 +19,7 @@ export function normalise(body: string): string {
 
 /** The supervisor's families, connected to a node of `flavour` (after `normalise`). */
 export function exporterHead(flavour: string, collectorSuccess: Record<string, 0 | 1> = {}): string {
-  const success = { chain: 1, utxo_cache: 1, node: 1, ...collectorSuccess };
+  const success = { chain: 1, utxo_cache: 1, node: 1, last_block: 1, ...collectorSuccess };
   return `# HELP bitcoin_up 1 while connected to the node with the IPC handshake done and the node answering calls, 0 otherwise (a node that leaves a call unanswered for longer than the unresponsive limit counts as down).
 # TYPE bitcoin_up gauge
 bitcoin_up 1

@@ -1,0 +1,26 @@
+/**
+ * Node events one collector learns and others use, without collectors knowing each other: the chain
+ * collector publishes each new tip it sees; a collector that reads something once per block
+ * subscribes. Listeners run synchronously and must not throw (a throw is caught and dropped).
+ */
+export interface TipEvent {
+  /** As Bitcoin Core displays it. */
+  hash: string;
+  height: number;
+}
+
+export class ChainEvents {
+  readonly #tip: ((t: TipEvent) => void)[] = [];
+
+  onTip(listener: (t: TipEvent) => void): void {
+    this.#tip.push(listener);
+  }
+
+  tip(t: TipEvent): void {
+    for (const l of this.#tip) {
+      try {
+        l(t);
+      } catch { /* a listener's failure is its own to report */ }
+    }
+  }
+}

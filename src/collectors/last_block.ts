@@ -1,0 +1,130 @@
+/**
+ * The active tip's block as `getblockstats` describes it, read once per new tip (never at scrape
+ * time): how much the block grew the UTXO set, and its inputs and outputs. Where the node speaks
+ * JSON-RPC over IPC (v32) this answers "what does each block do to the UTXO set" without the
+ * UTXO-cache trace subscription and its per-coin round trips; it never runs `gettxoutsetinfo` (a
+ * scan of the whole UTXO set). Absent on flavours without JSON-RPC.
+ */
+import type { Session } from "../ipc/session.ts";
+import { rpcBatch } from "../ipc/stock.ts";
+import type { Logger } from "../log.ts";
+import type { Family } from "../registry.ts";
+import { errorText } from "../util/errors.ts";
+import type { Timing } from "../defaults.ts";
+import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
+import type { TipEvent } from "./events.ts";
+import { pickField } from "./node_gauges.ts";
+
+/** getblockstats fields read, and the metric each feeds. */
+const FIELDS = {
+  ins: "bitcoin_last_block_inputs",
+  outs: "bitcoin_last_block_outputs",
+  utxo_increase: "bitcoin_last_block_utxo_increase",
+  utxo_size_inc: "bitcoin_last_block_utxo_size_increase_bytes",
+  utxo_increase_actual: "bitcoin_last_block_utxo_increase_spendable",
+  utxo_size_inc_actual: "bitcoin_last_block_utxo_size_increase_spendable_bytes",
+} as const;
+type Field = keyof typeof FIELDS;
+
+export class LastBlockCollector implements Collector {
+  readonly name = "last_block";
+  #session: Session | undefined;
+  #stats: Partial<Record<Field, number>> | undefined;
+  #reading: Promise<void> | undefined;
+  #failure: string | undefined;
+  /** Problems with the node's answers already logged (bounded). */
+  readonly #reported = new Set<string>();
+  readonly #log: Logger;
+  readonly #timing: Timing;
+
+  constructor(ctx: CollectorContext) {
+    this.#log = ctx.log;
+    this.#timing = ctx.timing;
+    ctx.events.onTip((t) => {
+      const s = this.#session;
+      if (s) this.#reading = this.#read(s, t.hash).catch(() => {});
+    });
+  }
+
+  async attach(session: Session): Promise<void> {
+    this.#stats = undefined;
+    this.#failure = undefined;
+    if (!session.rpc) return;
+    this.#session = session;
+    const [best] = await rpcBatch(session, [{ method: "getbestblockhash" }]);
+    if (typeof best.result === "string") await this.#read(session, best.result);
+  }
+
+  detach(): void {
+    this.#session = undefined;
+  }
+
+  /** Fails the scrape (collector_success 0) while the last read of a block failed. */
+  async scrape(): Promise<void> {
+    await this.#reading;
+    if (this.#failure) throw new Error(this.#failure);
+  }
+
+  async #read(session: Session, hash: string): Promise<void> {
+    try {
+      const [reply] = await rpcBatch(session, [
+        { method: "getblockstats", params: [hash, Object.keys(FIELDS)] },
+      ], { timeoutMs: this.#timing.scrapeTimeoutMs });
+      if (this.#session !== session) return;
+      const stats: Partial<Record<Field, number>> = {};
+      for (const f of Object.keys(FIELDS) as Field[]) {
+        const v = pickField(reply, "getblockstats", f, "number");
+        if (typeof v === "string") this.#report(v);
+        else stats[f] = v.value as number;
+      }
+      this.#stats = stats;
+      this.#failure = undefined;
+    } catch (e) {
+      if (this.#session !== session) return;
+      this.#stats = undefined;
+      this.#failure = `getblockstats ${hash}: ${errorText(e)}`;
+    }
+  }
+
+  #report(problem: string): void {
+    if (this.#reported.has(problem)) return;
+    if (this.#reported.size >= 32) this.#reported.delete(this.#reported.values().next().value!);
+    this.#reported.add(problem);
+    this.#log.warn(`JSON-RPC over IPC: ${problem}; the metric it feeds is left out`);
+  }
+
+  families(): Family[] {
+    const g = (field: Field, help: string): Family => ({
+      name: FIELDS[field],
+      help,
+      type: "gauge",
+      read: () => this.#stats?.[field],
+    });
+    return [
+      g("ins", "Inputs of the active tip's block, coinbase excluded (getblockstats ins)."),
+      g("outs", "Outputs of the active tip's block (getblockstats outs)."),
+      g(
+        "utxo_increase",
+        "Change in the number of UTXOs the active tip's block made: outputs minus inputs (getblockstats utxo_increase).",
+      ),
+      g(
+        "utxo_size_inc",
+        "Change in the UTXO set's size in bytes the active tip's block made (getblockstats utxo_size_inc).",
+      ),
+      g(
+        "utxo_increase_actual",
+        "The same as bitcoin_last_block_utxo_increase, counting only outputs that can be spent (getblockstats utxo_increase_actual; Core 29+).",
+      ),
+      g(
+        "utxo_size_inc_actual",
+        "The same as bitcoin_last_block_utxo_size_increase_bytes for spendable outputs only (getblockstats utxo_size_inc_actual; Core 29+).",
+      ),
+    ];
+  }
+}
+
+export const lastBlockCollector: CollectorSpec = {
+  name: "last_block",
+  help: "the active tip's block from getblockstats, read once per new tip (v32: JSON-RPC over IPC)",
+  create: (ctx) => new LastBlockCollector(ctx),
+};
