@@ -14,6 +14,7 @@ import { metricsHandler } from "./http.ts";
 import { HttpServer } from "./http_server.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry } from "./registry.ts";
+import { installSignalHandlers } from "./signals.ts";
 import { describeError, errorText } from "./util/errors.ts";
 
 export interface RunOptions {
@@ -110,10 +111,9 @@ export async function run(o: RunOptions): Promise<number> {
     return stopping;
   };
 
-  const onSignal = (name: string) => () => void stop(`received ${name}`, 0);
-  const sigint = onSignal("SIGINT"), sigterm = onSignal("SIGTERM");
-  Deno.addSignalListener("SIGINT", sigint);
-  Deno.addSignalListener("SIGTERM", sigterm);
+  // Every signal whose default would end the process at once (closing the socket under live
+  // subscriptions: a node crash) is handled; src/signals.ts has the table.
+  const removeSignalHandlers = installSignalHandlers(log, (name) => void stop(`received ${name}`, 0));
   const onRejection = (ev: PromiseRejectionEvent) => {
     ev.preventDefault();
     log.error(`internal error (unhandled rejection): ${describeError(ev.reason)}`);
@@ -132,8 +132,7 @@ export async function run(o: RunOptions): Promise<number> {
   try {
     return await finished;
   } finally {
-    Deno.removeSignalListener("SIGINT", sigint);
-    Deno.removeSignalListener("SIGTERM", sigterm);
+    removeSignalHandlers();
     globalThis.removeEventListener("unhandledrejection", onRejection);
     globalThis.removeEventListener("error", onError);
   }
