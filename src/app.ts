@@ -111,8 +111,8 @@ export async function run(o: RunOptions): Promise<number> {
     return stopping;
   };
 
-  // Every signal whose default would end the process at once (closing the socket under live
-  // subscriptions: a node crash) is handled; src/signals.ts has the table.
+  // The signals people and scripts send (SIGHUP, SIGQUIT, SIGUSR1/2, ...) would by default end the
+  // process at once, closing the socket under live subscriptions (a node crash): src/signals.ts.
   const removeSignalHandlers = installSignalHandlers(log, (name) => void stop(`received ${name}`, 0));
   const onRejection = (ev: PromiseRejectionEvent) => {
     ev.preventDefault();
