@@ -3,9 +3,10 @@
  */
 import denoConfig from "./deno.json" with { type: "json" };
 import { HELP, parseCommandLine, USAGE, UsageError } from "./src/cli.ts";
-import { missingPermissions, requiredFlags } from "./src/permissions.ts";
+import { InvalidPermissionTarget, missingPermissions, requiredFlags } from "./src/permissions.ts";
 import { createLogger } from "./src/log.ts";
 import { run } from "./src/app.ts";
+import { explainSocketPath } from "./src/socket_path.ts";
 
 export const VERSION: string = denoConfig.version;
 
@@ -15,7 +16,7 @@ async function main(args: string[]): Promise<number> {
     cmd = parseCommandLine(args);
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`bitcoind-ipc-exporter: ${e.message}\n${USAGE}`);
+      console.error(`bitcoind-ipc-exporter: ${e.message}${e.showUsage ? `\n${USAGE}` : ""}`);
       return 2;
     }
     throw e;
@@ -29,7 +30,14 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const needed = { socketPath: cmd.socketPath, listen: cmd.listen.permission };
-  const missing = await missingPermissions(needed);
+  let missing;
+  try {
+    missing = await missingPermissions(needed);
+  } catch (e) {
+    if (!(e instanceof InvalidPermissionTarget)) throw e;
+    console.error(`bitcoind-ipc-exporter: ${e.message}\n${USAGE}`);
+    return 2;
+  }
   if (missing.length > 0) {
     console.error(
       `bitcoind-ipc-exporter: missing Deno permission${missing.length > 1 ? "s" : ""}: ${
@@ -38,8 +46,19 @@ async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
+  // A directory, a regular file or a too-long path can never be connected to (and the node will
+  // not replace them): a configuration error, said once, instead of retrying forever.
+  const wrongPath = await explainSocketPath(cmd.socketPath);
+  if (wrongPath !== undefined) {
+    console.error(`bitcoind-ipc-exporter: ${wrongPath}`);
+    return 2;
+  }
   const log = createLogger({ debug: cmd.debug });
-  return await run({ ...cmd, log, version: VERSION });
+  try {
+    return await run({ ...cmd, log, version: VERSION });
+  } finally {
+    log.flush(); // the "suppressed N similar lines" counts still held
+  }
 }
 
 if (import.meta.main) {

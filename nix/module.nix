@@ -4,6 +4,9 @@
 {
   config,
   lib,
+  # Always given by NixOS; absent only where the module is evaluated without nixpkgs (the tests, and
+  # `deno task unit` writing the plain unit, whose systems have /bin/kill).
+  pkgs ? null,
   ...
 }:
 let
@@ -92,6 +95,7 @@ in
 
       serviceConfig = unit.serviceConfig {
         exec = "${cfg.package}/bin/bitcoind-ipc-exporter";
+        kill = if pkgs == null then "/bin/kill" else "${pkgs.coreutils}/bin/kill";
         inherit (cfg) user group socketPath metricsAddr debug extraFlags;
       };
     };

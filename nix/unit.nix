@@ -4,11 +4,16 @@
 {
   environment = {
     NO_COLOR = "1";
+    # `deno run` checks for a newer Deno once a day, from the exporter's own process and outside
+    # its permission sandbox (a DNS lookup and HTTPS to dl.deno.land): never from a service.
+    DENO_NO_UPDATE_CHECK = "1";
   };
 
   serviceConfig =
     {
       exec,
+      # kill(1) for ExecReload: coreutils' on NixOS, /bin/kill elsewhere.
+      kill,
       user,
       group,
       socketPath,
@@ -25,6 +30,11 @@
       # the multiprocess branches dies if that socket closes with one live, so allow it the time.
       KillSignal = "SIGTERM";
       TimeoutStopSec = 15;
+      # `systemctl reload` sends SIGHUP, which the exporter answers with one log line, "SIGHUP:
+      # nothing to reload", and keeps running (all its settings are on the command line; change
+      # them with a restart). Without it, a reload would fail, and a SIGHUP would once have ended
+      # the process with subscriptions live. src/signals.ts has every signal's action.
+      ExecReload = "${kill} -HUP $MAINPID";
       ExecStart = lib.escapeShellArgs (
         [
           exec

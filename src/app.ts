@@ -13,6 +13,7 @@ import { metricsHandler } from "./http.ts";
 import { HttpServer } from "./http_server.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry } from "./registry.ts";
+import { installSignalHandlers } from "./signals.ts";
 import { describeError, errorText } from "./util/errors.ts";
 import { type Timing, timing as defaultTiming } from "./defaults.ts";
 
@@ -95,10 +96,9 @@ export async function run(o: RunOptions): Promise<number> {
     return stopping;
   };
 
-  const onSignal = (name: string) => () => void stop(`received ${name}`, 0);
-  const sigint = onSignal("SIGINT"), sigterm = onSignal("SIGTERM");
-  Deno.addSignalListener("SIGINT", sigint);
-  Deno.addSignalListener("SIGTERM", sigterm);
+  // The signals people and scripts send (SIGHUP, SIGQUIT, SIGUSR1/2, ...) would by default end the
+  // process at once, closing the socket under live subscriptions (a node crash): src/signals.ts.
+  const removeSignalHandlers = installSignalHandlers(log, (name) => void stop(`received ${name}`, 0));
   const onRejection = (ev: PromiseRejectionEvent) => {
     ev.preventDefault();
     log.error(`internal error (unhandled rejection): ${describeError(ev.reason)}`);
@@ -117,8 +117,7 @@ export async function run(o: RunOptions): Promise<number> {
   try {
     return await finished;
   } finally {
-    Deno.removeSignalListener("SIGINT", sigint);
-    Deno.removeSignalListener("SIGTERM", sigterm);
+    removeSignalHandlers();
     globalThis.removeEventListener("unhandledrejection", onRejection);
     globalThis.removeEventListener("error", onError);
   }

@@ -15,6 +15,7 @@ Prometheus exporter for Bitcoin Core over its multiprocess IPC socket (-ipcbind=
 
 Arguments:
   <socket-path>                 the node's IPC socket, e.g. ~/.bitcoin/regtest/node.sock
+                                (a relative path is taken against the working directory)
 
 Options:
   --metrics-addr HOST:PORT      where to serve /metrics (default 127.0.0.1:9332)
@@ -46,11 +47,22 @@ export type Command =
 
 export class UsageError extends Error {
   override name = "UsageError";
+  /** Whether the usage line helps (a bad flag); not for a path that cannot work. */
+  readonly showUsage: boolean;
+  constructor(message: string, options: { showUsage?: boolean } = {}) {
+    super(message);
+    this.showUsage = options.showUsage ?? true;
+  }
 }
 
 export const DEFAULT_LISTEN = "127.0.0.1:9332";
 
-export function parseCommandLine(args: string[]): Command {
+/**
+ * `cwd` resolves a relative socket path (nix/wrapper.sh resolves it the same way, against the
+ * physical working directory, and passes main.ts the absolute path, so the permissions it grants
+ * are exactly the path main.ts uses).
+ */
+export function parseCommandLine(args: string[], cwd: () => string = () => Deno.cwd()): Command {
   let parsed;
   try {
     parsed = parseArgs({
@@ -81,8 +93,7 @@ export function parseCommandLine(args: string[]): Command {
       `expected one <socket-path>, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`,
     );
   }
-  const socketPath = parsed.positionals[0];
-  if (socketPath === "") throw new UsageError("empty <socket-path>");
+  const socketPath = socketPathArgument(parsed.positionals[0], cwd);
   const listen = parseListenAddress(v["metrics-addr"] ?? v["web.listen-address"] ?? DEFAULT_LISTEN);
   const flavour = v.flavour ?? "auto";
   if (flavour !== "auto" && !isFlavour(flavour)) {
@@ -97,8 +108,43 @@ export function parseCommandLine(args: string[]): Command {
   };
 }
 
+/**
+ * The socket path as main.ts uses it and as Deno's permission flags must name it. Deno's flags are
+ * comma-separated lists with no escape (`--allow-read=a,b` is two paths): a path with a comma
+ * cannot be granted, and copied into a flag it would grant other paths (`S,tmp` from `/` grants
+ * /tmp), so it is refused. A leading `~` is a tilde the shell did not expand (it was quoted).
+ */
+export function socketPathArgument(path: string, cwd: () => string = () => Deno.cwd()): string {
+  if (path === "") throw new UsageError("empty <socket-path>");
+  if (path.includes(",")) {
+    throw new UsageError(
+      `socket path "${path}" contains a comma, which Deno's permission flags cannot express: ` +
+        `use a path without one, e.g. a symlink to the socket`,
+      { showUsage: false },
+    );
+  }
+  if (path.startsWith("~")) {
+    throw new UsageError(
+      `socket path "${path}" starts with "~", which the shell did not expand (was it quoted?): ` +
+        `write it unquoted, or as $HOME/... or an absolute path`,
+      { showUsage: false },
+    );
+  }
+  if (path.startsWith("/")) return path;
+  let dir: string;
+  try {
+    dir = cwd();
+  } catch (e) {
+    throw new UsageError(`relative socket path "${path}", but the working directory is unavailable (${errorText(e)})`, {
+      showUsage: false,
+    });
+  }
+  return `${dir.replace(/\/+$/, "")}/${path}`;
+}
+
 export function parseListenAddress(text: string): ListenAddress {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\[\]\s]+)):(\d{1,5})$/.exec(text);
+  // Host names and IPv4 as Deno's --allow-net takes them; nothing else (a comma would add a host).
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?)):(\d{1,5})$/.exec(text);
   if (!m) {
     throw new UsageError(`invalid listen address "${text}": expected HOST:PORT, e.g. 127.0.0.1:9332 or [::1]:9332`);
   }

@@ -3,6 +3,8 @@
  * listen address. This checks them up front so a missing one is a clear message with the exact
  * flags, not a stack trace on first use.
  */
+import { errorText } from "./util/errors.ts";
+
 export interface Needed {
   socketPath: string;
   listen: string;
@@ -12,7 +14,15 @@ export function requiredFlags(n: Needed): string {
   return `--allow-read=${n.socketPath} --allow-write=${n.socketPath} --allow-net=unix:${n.socketPath},${n.listen}`;
 }
 
-/** Returns the missing permissions as human-readable items (empty when all are granted). */
+/** A socket path or listen address Deno will not take as a permission (one line, for the user). */
+export class InvalidPermissionTarget extends Error {
+  override name = "InvalidPermissionTarget";
+}
+
+/**
+ * Returns the missing permissions as human-readable items (empty when all are granted). Throws
+ * InvalidPermissionTarget, not Deno's URIError, when Deno cannot parse a path or host as one.
+ */
 export async function missingPermissions(n: Needed): Promise<string[]> {
   const checks: [Deno.PermissionDescriptor, string][] = [
     [{ name: "read", path: n.socketPath }, `read ${n.socketPath}`],
@@ -22,7 +32,13 @@ export async function missingPermissions(n: Needed): Promise<string[]> {
   ];
   const missing: string[] = [];
   for (const [desc, label] of checks) {
-    const status = await Deno.permissions.query(desc);
+    let status;
+    try {
+      status = await Deno.permissions.query(desc);
+    } catch (e) {
+      // e.g. URIError: invalid host 'a..b': empty label found in FQDN
+      throw new InvalidPermissionTarget(`Deno does not accept "${label.replace(/^\S+ /, "")}": ${errorText(e)}`);
+    }
     if (status.state !== "granted") missing.push(label);
   }
   return missing;

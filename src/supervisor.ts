@@ -13,6 +13,7 @@ import type { Logger } from "./log.ts";
 import type { Family } from "./registry.ts";
 import { Backoff, deadline, delay } from "./util/async.ts";
 import { errorText } from "./util/errors.ts";
+import { explainSocketPath } from "./socket_path.ts";
 import type { Timing } from "./defaults.ts";
 
 export interface SupervisorOptions {
@@ -26,8 +27,6 @@ export interface SupervisorOptions {
   flavour?: Flavour;
   /** A condition retrying cannot fix (a forced flavour that does not match): the process ends. */
   onFatal?: (message: string) => void;
-  /** Says what a path that is not a socket is (wired to socket_path.ts where available). */
-  describePath?: (path: string, error: unknown) => string | undefined;
 }
 
 /** Per collector: did its attach and its last scrape succeed, and how long did the scrape take. */
@@ -117,7 +116,9 @@ export class ConnectionSupervisor {
       } catch (e) {
         // A stop in progress ends the handshake or the attach on purpose: that is no failure.
         if (this.#stopping) break;
-        const msg = describeConnectFailure(e, this.#o.socketPath, this.#o.user, this.#o.describePath);
+        // A path that is not a listening socket (a datadir, a regular file, a stale socket) says what it is.
+        const msg = await explainSocketPath(this.#o.socketPath, e) ??
+          describeConnectFailure(e, this.#o.socketPath, this.#o.user);
         // Repeated identical failures are logged once, not once per retry.
         if (msg !== lastFailure) {
           log.error(`${msg}; retrying with backoff (up to ${this.#o.timing.backoffMaxMs / 1000} s)`);
@@ -259,14 +260,7 @@ export class ConnectionSupervisor {
 }
 
 /** One line saying what went wrong connecting to the node, and what to do about it. */
-export function describeConnectFailure(
-  e: unknown,
-  path: string,
-  user: string | undefined,
-  describePath?: (path: string, error: unknown) => string | undefined,
-): string {
-  const what = describePath?.(path, e);
-  if (what) return what;
+export function describeConnectFailure(e: unknown, path: string, user: string | undefined): string {
   if (e instanceof Deno.errors.NotFound) {
     return `IPC socket ${path} does not exist (is bitcoin-node running with -ipcbind=unix?)`;
   }

@@ -74,3 +74,103 @@ Deno.test("a missing permission is named with the exact flags to add, no stack t
     assertStringIncludes(lines[0], full.join(" "));
   }
 });
+
+const root = new URL("../", import.meta.url).pathname;
+
+/** Runs main.ts from `cwd`; one that has not exited after `guardMs` is killed (a hang is a failure). */
+async function runMain(
+  args: string[],
+  o: { cwd?: string; permissions?: string[]; guardMs?: number } = {},
+): Promise<{ code: number; stderr: string; killed: boolean }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--cached-only", ...(o.permissions ?? []), `${root}main.ts`, ...args],
+    cwd: o.cwd ?? root,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  let killed = false;
+  const guard = setTimeout(() => {
+    killed = true;
+    child.kill("SIGKILL");
+  }, o.guardMs ?? 20_000);
+  const out = await child.output();
+  clearTimeout(guard);
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr), killed };
+}
+
+Deno.test("a relative socket path is resolved against the working directory: exact flags, no URIError", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    for (const [arg, abs] of [["node.sock", `${dir}/node.sock`], ["regtest/node.sock", `${dir}/regtest/node.sock`]]) {
+      const r = await runMain(["--metrics-addr", "127.0.0.1:9", arg], { cwd: dir });
+      assertEquals(r.code, 2, r.stderr);
+      const lines = r.stderr.trim().split("\n");
+      assertEquals(lines.length, 1, r.stderr);
+      assertStringIncludes(lines[0], `run with ${narrowFlags(abs, "127.0.0.1:9").join(" ")}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("paths and addresses Deno's permission flags cannot express: one clear line, exit 2, no stack trace", async () => {
+  for (
+    const [args, message, usage] of [
+      [
+        ["~/.bitcoin/node.sock"],
+        'socket path "~/.bitcoin/node.sock" starts with "~", which the shell did not expand',
+        false,
+      ],
+      [["/tmp/a,b/node.sock"], 'socket path "/tmp/a,b/node.sock" contains a comma', false],
+      [["--metrics-addr", "evil.example,127.0.0.1:9332", "/tmp/x.sock"], 'invalid listen address "evil.example,', true],
+      [
+        ["--metrics-addr", "0.0.0.0:9332,evil.example:80", "/tmp/x.sock"],
+        'invalid listen address "0.0.0.0:9332,',
+        true,
+      ],
+      [["--metrics-addr", "a..b:9332", "/tmp/x.sock"], 'invalid listen address "a..b:9332"', true],
+      [["--metrics-addr", "[:::]:9332", "/tmp/x.sock"], 'Deno does not accept "[:::]:9332"', true],
+    ] as [string[], string, boolean][]
+  ) {
+    const r = await runMain(args);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assertEquals(lines.length, usage ? 2 : 1, `${args.join(" ")}: ${r.stderr}`);
+    assertStringIncludes(lines[0], `bitcoind-ipc-exporter: ${message}`);
+    if (usage) assertMatch(lines[1], /^usage: /);
+  }
+});
+
+Deno.test("a datadir or a regular file given as the socket: one line saying what it is, exit 2 before connecting", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A datadir with a regtest socket in it (left by a node, as after a crash).
+    await Deno.mkdir(`${dir}/regtest`);
+    const script = `Deno.listen({ transport: "unix", path: ${
+      JSON.stringify(`${dir}/regtest/node.sock`)
+    } }); Deno.exit(0);`;
+    assert((await new Deno.Command(Deno.execPath(), { args: ["eval", script] }).output()).success);
+    await Deno.writeTextFile(`${dir}/bitcoin.conf`, "regtest=1\n");
+    for (
+      const [path, line] of [
+        [dir, `${dir} is a directory, not a socket: give the node's socket, ${dir}/regtest/node.sock`],
+        [
+          `${dir}/bitcoin.conf`,
+          `${dir}/bitcoin.conf is a regular file (10 bytes), not a socket: give the node's socket`,
+        ],
+      ]
+    ) {
+      const r = await runMain(["--metrics-addr", "127.0.0.1:9", path], {
+        permissions: narrowFlags(path, "127.0.0.1:9"),
+      });
+      assert(!r.killed, `still running (retrying forever?): ${r.stderr}`);
+      assertEquals(r.code, 2, r.stderr);
+      assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assertStringIncludes(r.stderr, `bitcoind-ipc-exporter: ${line}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -193,3 +193,121 @@ Deno.test("the one-file bundle serves the same /metrics as main.ts, with the sam
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The launcher in dry-run mode from `cwd`: what it would run, or its refusal. */
+function launcher(args: string[], cwd = root) {
+  return run("sh", [`${root}nix/wrapper.sh`, ...args], {
+    BITCOIND_IPC_EXPORTER_DRY_RUN: "1",
+    BITCOIND_IPC_EXPORTER_DENO: "deno",
+    BITCOIND_IPC_EXPORTER_MAIN: "/pkg/main.ts",
+  }, cwd);
+}
+
+const grants = (cmd: string) => cmd.split(" ").filter((a) => a.startsWith("--allow-"));
+
+Deno.test("the launcher refuses arguments whose commas would widen its grants, before granting anything", async () => {
+  for (
+    const [args, cwd, message] of [
+      [["--metrics-addr", "0.0.0.0:9332,evil.example:80", "/s.sock"], root, 'invalid listen address "0.0.0.0:9332,'],
+      [["--web.listen-address=evil.example,127.0.0.1:9332", "/s.sock"], root, 'invalid listen address "evil.example,'],
+      [["S,tmp"], "/", 'socket path "S,tmp" contains a comma, which Deno\'s permission flags cannot express'],
+      [["--debug", "/var/lib/a,b/node.sock"], root, 'socket path "/var/lib/a,b/node.sock" contains a comma'],
+      [["~/.bitcoin/node.sock"], root, 'socket path "~/.bitcoin/node.sock" starts with "~", which the shell did not'],
+    ] as [string[], string, string][]
+  ) {
+    const r = await launcher(args, cwd);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stdout}`);
+    assertEquals(r.stdout, "", "nothing run, nothing granted");
+    assertStringIncludes(r.stderr.split("\n")[0], `bitcoind-ipc-exporter: ${message}`);
+  }
+});
+
+Deno.test("the launcher grants exactly the permissions main.ts asks for, relative paths included", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    for (
+      const args of [
+        ["/var/lib/bitcoind/node.sock"],
+        ["node.sock"],
+        ["./regtest/node.sock", "--debug"],
+        ["../elsewhere/node.sock"],
+        ["--metrics-addr", "[::1]:09332", "--flavour", "v31", "node.sock"],
+        ["--web.listen-address=0.0.0.0:9400", "rel.sock"],
+        ["--", "-dash.sock"],
+      ]
+    ) {
+      const w = await launcher(args, dir);
+      assertEquals(w.code, 0, w.stderr);
+      // main.ts with no permission names the ones it needs.
+      const m = await run(Deno.execPath(), ["run", "--no-prompt", "--cached-only", `${root}main.ts`, ...args], {}, dir);
+      assertEquals(m.code, 2, m.stderr);
+      const asked = /; run with (.*)$/.exec(m.stderr.trim())?.[1];
+      assertEquals(grants(w.stdout.trim()).join(" "), asked, args.join(" "));
+      // And main.ts gets the path it was granted: absolute, as the launcher resolved it.
+      const socket = /--allow-read=(\S+)/.exec(w.stdout)![1];
+      assert(socket.startsWith("/") && w.stdout.trim().split(" ").includes(socket), w.stdout);
+    }
+    // Both refuse the same arguments.
+    for (
+      const args of [
+        ["S,tmp"],
+        ["~/x.sock"],
+        ["--metrics-addr", "evil.example,127.0.0.1:9332", "/s.sock"],
+        ["--metrics-addr", "a..b:1", "/s.sock"],
+        ["--metrics-addr", "127.0.0.1:0", "/s.sock"],
+        ["--metrics-addr", "127.0.0.1:65536", "/s.sock"],
+      ]
+    ) {
+      const w = await launcher(args, dir);
+      const m = await run(Deno.execPath(), ["run", "--no-prompt", "--cached-only", `${root}main.ts`, ...args], {}, dir);
+      assertEquals([w.code, m.code], [2, 2], `${args.join(" ")}: ${w.stderr} / ${m.stderr}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Deno's update check is off wherever the exporter is launched (launcher, unit, README)", async () => {
+  // The launcher really execs Deno with it: a stand-in `deno` prints the environment it got.
+  const dir = await Deno.makeTempDir();
+  try {
+    const fake = `${dir}/deno`;
+    await Deno.writeTextFile(fake, '#!/bin/sh\nenv | grep -E "^(DENO_NO_UPDATE_CHECK|NO_COLOR)="\necho "args: $*"\n');
+    await Deno.chmod(fake, 0o755);
+    const out = await new Deno.Command("sh", {
+      args: [`${root}nix/wrapper.sh`, "--metrics-addr", "127.0.0.1:9400", "/run/node.sock"],
+      clearEnv: true,
+      env: { PATH: "/usr/bin:/bin", BITCOIND_IPC_EXPORTER_DENO: fake, BITCOIND_IPC_EXPORTER_MAIN: "/pkg/main.ts" },
+      stdout: "piped",
+    }).output();
+    const text = dec.decode(out.stdout);
+    assertStringIncludes(text, "DENO_NO_UPDATE_CHECK=1\n");
+    const dry = await launcher(["--metrics-addr", "127.0.0.1:9400", "/run/node.sock"]);
+    assertEquals(/args: (.*)/.exec(text)?.[1], dry.stdout.trim().replace(/^.* deno /, ""), "dry run = real run");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  const e = await evalModule(PACKAGING_OPTIONS);
+  assertEquals(e.service.environment.DENO_NO_UPDATE_CHECK, "1");
+  assertStringIncludes(
+    await Deno.readTextFile(`${root}packaging/bitcoind-ipc-exporter.service`),
+    "Environment=DENO_NO_UPDATE_CHECK=1\n",
+  );
+  // deno.json's start task goes through the launcher.
+  assertStringIncludes(denoConfig.tasks.start, "nix/wrapper.sh");
+  // Every `deno run` of the exporter the README shows sets it.
+  const readme = (await Deno.readTextFile(`${root}README.md`)).replaceAll("\\\n", " ");
+  const runs = [...readme.matchAll(/^.*deno run [^\n]*(?:main\.ts|bitcoind-ipc-exporter\.js)[^\n]*$/gm)].map((m) =>
+    m[0]
+  );
+  assert(runs.length >= 2, `README deno run commands: ${runs.join(" | ")}`);
+  for (const cmd of runs) assertStringIncludes(cmd, "DENO_NO_UPDATE_CHECK=1 deno run", cmd);
+});
+
+Deno.test("systemctl reload sends SIGHUP (ExecReload), which the exporter answers without stopping", async () => {
+  const e = await evalModule(PACKAGING_OPTIONS);
+  // Evaluated without nixpkgs, as for the plain unit; NixOS gets coreutils' kill.
+  assertEquals(e.service.serviceConfig.ExecReload, "/bin/kill -HUP $MAINPID");
+  const { SIGNAL_POLICY } = await import("../src/signals.ts");
+  assertEquals(SIGNAL_POLICY.SIGHUP?.action, "ignore", "src/signals.ts: SIGHUP keeps the exporter running");
+});

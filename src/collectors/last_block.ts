@@ -12,7 +12,6 @@ import type { Family } from "../registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
-import type { TipEvent } from "./events.ts";
 import { pickField } from "./node_gauges.ts";
 
 /** getblockstats fields read, and the metric each feeds. */
