@@ -1,6 +1,7 @@
 # NixOS module: services.bitcoind-ipc-exporter. Options, names, types and defaults are those of
 # ipc-exporter-rust's module, so an existing configuration switches by changing only the flake input;
-# openFirewall and extraFlags are added as nixpkgs' services.prometheus.exporters.* offer them.
+# openFirewall and extraFlags are added as nixpkgs' services.prometheus.exporters.* offer them, and
+# collectors switches collectors on and off (node_exporter's --[no-]collector.NAME).
 {
   config,
   lib,
@@ -73,6 +74,19 @@ in
       description = "Open the metrics port (from metricsAddr) in the firewall.";
     };
 
+    collectors = lib.mkOption {
+      type = lib.types.attrsOf lib.types.bool;
+      default = { };
+      example = {
+        utxo_cache = false;
+      };
+      description = ''
+        Collectors to switch on (true) or off (false), by name: chain, utxo_cache, node, last_block
+        (`bitcoind-ipc-exporter --help` lists them). Unnamed ones keep their default (on). Each becomes
+        --collector.NAME or --no-collector.NAME.
+      '';
+    };
+
     extraFlags = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = [ ];
@@ -96,7 +110,10 @@ in
       serviceConfig = unit.serviceConfig {
         exec = "${cfg.package}/bin/bitcoind-ipc-exporter";
         kill = if pkgs == null then "/bin/kill" else "${pkgs.coreutils}/bin/kill";
-        inherit (cfg) user group socketPath metricsAddr debug extraFlags;
+        inherit (cfg) user group socketPath metricsAddr debug;
+        extraFlags =
+          lib.mapAttrsToList (name: on: "--${if on then "" else "no-"}collector.${name}") cfg.collectors
+          ++ cfg.extraFlags;
       };
     };
   };

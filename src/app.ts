@@ -27,6 +27,8 @@ export interface RunOptions {
   version: string;
   /** Resolves to stop the exporter (tests); signals do the same in production. */
   stop?: Promise<void>;
+  /** The collectors to run (by name); every registered one when not given. */
+  collectors?: Set<string>;
   /** Timeouts, intervals and backoff (src/defaults.ts); tests shorten them. */
   timing?: Partial<Timing>;
 }
@@ -36,7 +38,11 @@ export async function run(o: RunOptions): Promise<number> {
   const timing = defaultTiming(o.timing);
   const callbacks = new CallbackCost();
   const events = new ChainEvents();
-  const collectors = COLLECTORS.map((spec) => spec.create({ log, timing, flavour: o.flavour, callbacks, events }));
+  const collectors = COLLECTORS
+    .filter((spec) => o.collectors?.has(spec.name) ?? true)
+    .map((spec) => spec.create({ log, timing, flavour: o.flavour, callbacks, events }));
+  const off = COLLECTORS.filter((spec) => !collectors.some((c) => c.name === spec.name)).map((s) => s.name);
+  if (off.length > 0) log.info(`collectors switched off: ${off.join(", ")}`);
   const supervisor = new ConnectionSupervisor({
     socketPath: o.socketPath,
     log,

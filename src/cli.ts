@@ -6,8 +6,12 @@
 import { parseArgs } from "node:util";
 import { type Flavour, FLAVOURS, isFlavour } from "./flavour.ts";
 import { errorText } from "./util/errors.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { COLLECTORS } from "./collectors/mod.ts";
+import { CollectorFlagError, collectorHelp, collectorSwitches } from "./collectors/switches.ts";
 
-export const USAGE = "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] <socket-path>";
+export const USAGE =
+  "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] <socket-path>";
 
 export const HELP = `${USAGE}
 
@@ -18,7 +22,7 @@ Arguments:
                                 (a relative path is taken against the working directory)
 
 Options:
-  --metrics-addr HOST:PORT      where to serve /metrics (default 127.0.0.1:9332)
+  --metrics-addr HOST:PORT      where to serve /metrics (default ${DEFAULTS.listenAddress})
   --web.listen-address HOST:PORT
                                 the same, under the Prometheus ecosystem's name
   --flavour auto|${FLAVOURS.join("|")}
@@ -27,6 +31,10 @@ Options:
   --debug                       log every event from the node (blocks, transactions, UTXO cache)
   --help                        show this help
   --version                     print the version
+
+Collectors (each one a source of metrics; a collector switched off subscribes to nothing,
+calls nothing and serves nothing):
+${collectorHelp(COLLECTORS)}
 
 Deno permissions it needs (and checks for at startup):
   --allow-read=<socket-path> --allow-write=<socket-path> --allow-net=unix:<socket-path>,<HOST:PORT>
@@ -43,7 +51,15 @@ export interface ListenAddress {
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | { kind: "run"; socketPath: string; listen: ListenAddress; debug: boolean; flavour?: Flavour };
+  | {
+    kind: "run";
+    socketPath: string;
+    listen: ListenAddress;
+    debug: boolean;
+    flavour?: Flavour;
+    /** The collectors switched on (--collector.NAME / --no-collector.NAME over each one's default). */
+    collectors: Set<string>;
+  };
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -55,7 +71,7 @@ export class UsageError extends Error {
   }
 }
 
-export const DEFAULT_LISTEN = "127.0.0.1:9332";
+export const DEFAULT_LISTEN: string = DEFAULTS.listenAddress;
 
 /**
  * `cwd` resolves a relative socket path (nix/wrapper.sh resolves it the same way, against the
@@ -63,10 +79,17 @@ export const DEFAULT_LISTEN = "127.0.0.1:9332";
  * are exactly the path main.ts uses).
  */
 export function parseCommandLine(args: string[], cwd: () => string = () => Deno.cwd()): Command {
+  let switches;
+  try {
+    switches = collectorSwitches(args, COLLECTORS);
+  } catch (e) {
+    if (e instanceof CollectorFlagError) throw new UsageError(e.message);
+    throw e;
+  }
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: switches.rest,
       allowPositionals: true,
       strict: true,
       options: {
@@ -105,6 +128,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     listen,
     debug: v.debug ?? false,
     ...(flavour === "auto" ? {} : { flavour }),
+    collectors: switches.enabled,
   };
 }
 

@@ -10,7 +10,11 @@ Deno.test("flags parse as upstream's, plus --web.listen-address and = forms", ()
     socketPath: "/run/node.sock",
     debug: false,
     listen: { hostname: "127.0.0.1", port: 9332, permission: "127.0.0.1:9332" },
+    collectors: new Set(["chain", "utxo_cache", "node", "last_block"]),
   });
+  const off = parseCommandLine(["--no-collector.utxo_cache", "s.sock", "--collector.node=false"]);
+  assert(off.kind === "run");
+  assertEquals([...off.collectors], ["chain", "last_block"]);
   const c = parseCommandLine(["--debug", "--metrics-addr", "0.0.0.0:9400", "s.sock"]);
   assert(c.kind === "run" && c.debug && c.listen.permission === "0.0.0.0:9400");
   const d = parseCommandLine(["--web.listen-address=[::]:9332", "s.sock"]);
@@ -32,6 +36,7 @@ Deno.test("bad command lines fail before anything connects, with one clear line 
       [["--metrics-addr", "127.0.0.1:70000", "x.sock"], "invalid port"],
       [["a.sock", "b.sock"], "expected one <socket-path>"],
       [["--flavour", "v29", "x.sock"], 'invalid --flavour "v29": expected auto, pr-trace, pr-ipc, v30, v31, v32'],
+      [["--no-collector.utxo", "x.sock"], 'unknown collector "utxo" in --no-collector.utxo: expected one of chain'],
     ] as [string[], string][]
   ) {
     const r = await runCli(args);

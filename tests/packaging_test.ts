@@ -9,6 +9,9 @@ import { evalModule, PACKAGING_HEADER, PACKAGING_OPTIONS, renderUnit } from "./s
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 import { normalise } from "./support/exposition.ts";
+import { DEFAULTS } from "../src/defaults.ts";
+import { HELP } from "../src/cli.ts";
+import { COLLECTORS } from "../src/collectors/mod.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 const root = new URL("../", import.meta.url).pathname;
@@ -32,11 +35,12 @@ Deno.test("every .nix file parses", async () => {
   }
 });
 
-Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and adds two", async () => {
+Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and adds three", async () => {
   const e = await evalModule("{}");
   assertEquals(e.optionNames.sort(), [
     "after",
     "bindsTo",
+    "collectors",
     "debug",
     "enable",
     "extraFlags",
@@ -50,6 +54,7 @@ Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and
   assertEquals(e.defaults, {
     after: [],
     bindsTo: [],
+    collectors: {},
     debug: false,
     enable: false,
     extraFlags: [],
@@ -110,6 +115,12 @@ Deno.test("ExecStart and the permissions derived from it, for four option sets",
       `${PKG} --metrics-addr '[::]:9400' --debug --flavour v32 /var/lib/bitcoind/node.sock`,
       "--allow-net=unix:/var/lib/bitcoind/node.sock,[::]:9400",
       [9400],
+    ],
+    [
+      `{ collectors = { utxo_cache = false; last_block = true; }; extraFlags = [ "--debug" ]; }`,
+      `${PKG} --metrics-addr 127.0.0.1:9332 --collector.last_block --no-collector.utxo_cache --debug /var/lib/bitcoind/node.sock`,
+      "--allow-net=unix:/var/lib/bitcoind/node.sock,127.0.0.1:9332",
+      [],
     ],
   ];
   for (const [options, execStart, perms, ports] of cases) {
@@ -310,4 +321,13 @@ Deno.test("systemctl reload sends SIGHUP (ExecReload), which the exporter answer
   assertEquals(e.service.serviceConfig.ExecReload, "/bin/kill -HUP $MAINPID");
   const { SIGNAL_POLICY } = await import("../src/signals.ts");
   assertEquals(SIGNAL_POLICY.SIGHUP?.action, "ignore", "src/signals.ts: SIGHUP keeps the exporter running");
+});
+
+Deno.test("one table of defaults: --help, the launcher and the NixOS module agree with src/defaults.ts", async () => {
+  const e = await evalModule("{}");
+  assertEquals(e.defaults.metricsAddr, DEFAULTS.listenAddress);
+  const wrapper = await Deno.readTextFile(`${root}nix/wrapper.sh`);
+  assertEquals(/^listen="([^"]+)"$/m.exec(wrapper)?.[1], DEFAULTS.listenAddress);
+  assertStringIncludes(HELP, `(default ${DEFAULTS.listenAddress})`);
+  for (const c of COLLECTORS) assertStringIncludes(HELP, `--[no-]collector.${c.name}`);
 });

@@ -54,3 +54,31 @@ Deno.test("callback cost families are absent on a flavour with no callbacks (sto
     assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
   }
 });
+
+for (
+  const [off, families, notice] of [
+    ["utxo_cache", ["bitcoin_utxo_cache_add_total", "bitcoind_ipc_exporter_utxo_trace_events_per_block"], "utxo"],
+    ["chain", ["bitcoin_blocks_connected_total", "bitcoin_mempool_tx_added_total"], "notifications"],
+    ["node", ["bitcoin_mempool_size", "bitcoin_peers"], undefined],
+  ] as const
+) {
+  Deno.test(`--no-collector.${off}: it subscribes to nothing, calls nothing and serves no family`, async () => {
+    const peer = await TestPeer.start();
+    const exp = ExporterProc.start({ socketPath: peer.socketPath, args: [`--no-collector.${off}`] });
+    try {
+      await exp.waitLog(/connected to/);
+      await exp.waitLog(new RegExp(`collectors switched off: ${off}`));
+      const body = await exp.scrape();
+      for (const f of families) assertEquals(body.includes(f), false, `${f} is served with ${off} off`);
+      assertEquals(body.includes(`collector="${off}"`), false);
+      const st = await peer.status();
+      if (notice) assertEquals(st[notice], "0", `no ${notice} subscription`);
+      if (off === "node") assertEquals(/getMempoolSize|getNodeCount/.test(st.calls), false, st.calls);
+      // The others still work.
+      assertEquals(body.includes("bitcoin_up 1"), true);
+    } finally {
+      assertEquals(await exp.stop(), 0, exp.lines.join("\n"));
+      assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+    }
+  });
+}

@@ -13,6 +13,7 @@ rec {
     str = "str";
     bool = "bool";
     listOf = t: "listOf ${t}";
+    attrsOf = t: "attrsOf ${t}";
   };
   mkIf = cond: content: if cond then content else { };
   optionals = cond: list: if cond then list else [ ];
@@ -27,5 +28,6 @@ rec {
     else
       "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] arg}'";
   escapeShellArgs = args: builtins.concatStringsSep " " (map escapeShellArg args);
+  mapAttrsToList = f: set: map (name: f name set.${name}) (builtins.attrNames set);
   filterAttrs = pred: set: builtins.listToAttrs (builtins.filter (x: pred x.name x.value) (map (name: { inherit name; value = set.${name}; }) (builtins.attrNames set)));
 }

@@ -33,6 +33,7 @@ export class UtxoCacheCollector implements Collector, LocalServer {
   #session: Session | undefined;
   #subscribing: Promise<void> | undefined;
   #poll: ReturnType<typeof setTimeout> | undefined;
+  #costSaid = false;
   readonly #log: Logger;
   readonly #timing: Timing;
   readonly #cost: CallbackCost;
@@ -94,6 +95,13 @@ export class UtxoCacheCollector implements Collector, LocalServer {
         if (this.#session === session) this.#handler = h;
         this.#cost.subscribed("UtxoCacheTrace");
         this.#log.info("subscribed to UTXO cache trace");
+        if (!this.#costSaid) {
+          // The operator accepts this cost by leaving the collector on: say it once, plainly.
+          this.#costSaid = true;
+          this.#log.info(
+            "the UTXO cache trace makes the node's validation thread wait for a round trip to this exporter for every coin a block adds, spends or evicts (about 76 us each on a real node: ~1 s per 13,000-coin block); see README 'What each collector costs the node'; --no-collector.utxo_cache turns it off",
+          );
+        }
       } finally {
         this.#subscribing = undefined;
       }

@@ -58,7 +58,7 @@ export class ExporterProc {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     }).spawn();
     return new ExporterProc(child, port);
   }
@@ -134,7 +134,7 @@ export async function runCli(
     args: ["run", "--no-prompt", "--cached-only", ...permissions, `${root}main.ts`, ...args],
     cwd: root,
     stdin: "null",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
