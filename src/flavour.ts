@@ -17,7 +17,7 @@ export interface FlavourTraits {
   /** Where the node gauges come from: Node/Chain getters, JSON-RPC over IPC, or Mining alone. */
   readonly gauges: "node" | "rpc" | "mining";
   /** Which Mining generation drives the tip (`waitTipChanged`), if the Chain events do not. */
-  readonly tipWatch: "v30" | "v31" | undefined;
+  readonly tipWatch: "v30" | "v31" | "v32" | undefined;
   /** Blocks connected/disconnected are derived from tip changes (needs JSON-RPC getblockheader). */
   readonly derivedBlocks: boolean;
 }
@@ -60,7 +60,7 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     chainNotifications: false,
     utxoTrace: false,
     gauges: "rpc",
-    tipWatch: "v31",
+    tipWatch: "v32",
     derivedBlocks: true,
   },
 };

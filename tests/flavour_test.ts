@@ -68,7 +68,7 @@ Deno.test("detection: each flavour is told apart by harmless probes, and the ses
           !flavour.startsWith("pr-"),
           flavour === "v32",
         ]);
-        assertEquals(s.mining?.generation, flavour === "v30" ? "v30" : flavour.startsWith("v") ? "v31" : undefined);
+        assertEquals(s.mining?.generation, flavour.startsWith("v") ? flavour : undefined);
         if (flavour === "v32") {
           const st = await peer.status();
           assertEquals([st.rpc_last_uri, st.rpc_last_user], [RPC_URI, RPC_USER]);
@@ -213,6 +213,8 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
     const exp = ExporterProc.start({ socketPath: peer.socketPath });
     try {
       await exp.waitLog(/watching the chain tip \(height 105\)/);
+      // The long-poll as the peer decodes it with the 32.x Mining schema (schemas/mining.capnp).
+      assertEquals((await peer.waitStatus((s) => s.waiters === "1")).last_wait_timeout_ms, "30000");
       const step = async (cmd: string, tips: number) => {
         await peer.ok(cmd);
         await scrapeUntil(exp, (s) => s.get("bitcoin_tip_updates_total") === String(tips), cmd);

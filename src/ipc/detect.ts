@@ -10,6 +10,7 @@ import type { Context } from "../../gen/mp/proxy.ts";
 import { Init$Client } from "../../gen/init.ts";
 import { Init$Client as InitV30$Client } from "../../gen/v30/init.ts";
 import { Init$Client as InitV31$Client } from "../../gen/v31/init.ts";
+import { Init$Client as InitV32$Client } from "../../gen/v32/init.ts";
 import { Mining$Client } from "../../gen/mining.ts";
 import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
 import { Rpc$Client } from "../../gen/rpc.ts";
@@ -19,8 +20,8 @@ import { FlavourError } from "./errors.ts";
 import { named } from "./methods.ts";
 import type { RemoteCap } from "./rpc.ts";
 
-/** Which Mining schema generation the node's Init served (they encode waitTipChanged differently). */
-export type MiningGeneration = "v30" | "v31";
+/** Which Mining schema generation the node's Init served (v30 encodes waitTipChanged differently). */
+export type MiningGeneration = "v30" | "v31" | "v32";
 
 /** What the connected node offers: its flavour and the capabilities proven during detection. */
 export interface NodeInterfaces {
@@ -56,7 +57,7 @@ const probes = {
   makeChain4: { what: "makeChain@4", method: named(Init$Client.methods, 4, "makeChain") },
   makeTracing7: { what: "makeTracing@7", method: named(Init$Client.methods, 7, "makeTracing") },
   makeMining3: { what: "makeMining@3", method: named(InitV31$Client.methods, 3, "makeMining") },
-  makeRpc4: { what: "makeRpc@4", method: named(InitV31$Client.methods, 4, "makeRpc") },
+  makeRpc4: { what: "makeRpc@4", method: named(InitV32$Client.methods, 4, "makeRpc") },
   makeMining2: { what: "makeMining@2", method: named(InitV30$Client.methods, 2, "makeMining") },
   chainGetHeight: { what: "Chain.getHeight", method: named(Chain$Client.methods, 1, "getHeight"), of: "a Chain" },
   miningIsTestChain: {
@@ -141,8 +142,11 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
         params.user = rpc.user;
       });
     }
-    const m = Object.freeze({ cap: mining, generation: "v31" as const });
-    return done(rpcCap ? { flavour: "v32", mining: m, rpc: rpcCap } : { flavour: "v31", mining: m });
+    return done(
+      rpcCap
+        ? { flavour: "v32", mining: Object.freeze({ cap: mining, generation: "v32" as const }), rpc: rpcCap }
+        : { flavour: "v31", mining: Object.freeze({ cap: mining, generation: "v31" as const }) },
+    );
   }
   const old = await make(probes.makeMining2);
   if (!old) throw fail("the node offers neither Node nor Mining");
