@@ -2,7 +2,8 @@
  * Golden decode cases from real traffic: every frame a pr/trace bitcoin-node sent on regtest
  * (tests/fixtures/pr-trace-regtest), decoded with our layer and compared with what the node did.
  * And the encodings no recorded traffic covers, checked against the capnp compiler's own layout of
- * each schema generation: the Mining calls per stock generation (v30, v31, 32.x).
+ * each schema generation: the Mining calls per stock generation (v30, v31, 32.x), and the two Chain
+ * generations (pr/trace, rebased over makeRpc) for everything the exporter calls or is called with.
  */
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
@@ -313,4 +314,30 @@ Deno.test("Mining per generation: the calls we build carry the interface ID, ord
     fields: { name: string; default?: string }[];
   }).fields.find((f) => f.name === "timeout")!;
   assertEquals(f.default, "0");
+});
+
+Deno.test("the rebased Chain generation keeps, wire for wire, everything the exporter calls and is called with", async () => {
+  const pr = await compiled("chain.capnp");
+  const rebased = await compiled("chain5/chain.capnp");
+  for (
+    const [name, ordinal] of [["getHeight", 1], ["isInitialBlockDownload", 33], ["handleNotifications", 39]] as const
+  ) {
+    const a = pr.named("chain.capnp:Chain");
+    const b = rebased.named("chain5/chain.capnp:Chain");
+    assertEquals([a.id, ordinalOf(a, name)], [b.id, ordinalOf(b, name)], name);
+    assertEquals(ordinalOf(a, name), ordinal, name);
+    assertEquals(methodLayout(pr, a, name), methodLayout(rebased, b, name), name);
+  }
+  const a = pr.named("chain.capnp:ChainNotifications");
+  const b = rebased.named("chain5/chain.capnp:ChainNotifications");
+  assertEquals(a.id, b.id);
+  assertEquals([...a.interface.methods].map((m) => m.name), [...b.interface.methods].map((m) => m.name));
+  for (const m of a.interface.methods) {
+    assertEquals(methodLayout(pr, a, m.name), methodLayout(rebased, b, m.name), `ChainNotifications.${m.name}`);
+  }
+  // ... while the generations do differ where upstream changed them: this compares two schemas.
+  assertEquals([
+    ordinalOf(pr.named("chain.capnp:Chain"), "handleRpc"),
+    ordinalOf(rebased.named("chain5/chain.capnp:Chain"), "handleRpc"),
+  ], [41, 42]);
 });
