@@ -262,7 +262,8 @@ export class Mining_CreateNewBlock$Params extends $.Struct {
   static readonly _capnp = {
     displayName: "createNewBlock$Params",
     id: "f23d59d452aea8de",
-    size: new $.ObjectSize(0, 2),
+    size: new $.ObjectSize(8, 2),
+    defaultCooldown: $.getBitMask(true, 0)
   };
   _adoptContext(value: $.Orphan<Context>): void {
     $.utils.adopt(value, $.utils.getPointer(0, this));
@@ -299,6 +300,12 @@ export class Mining_CreateNewBlock$Params extends $.Struct {
   }
   set options(value: BlockCreateOptions) {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  get cooldown(): boolean {
+    return $.utils.getBit(0, this, Mining_CreateNewBlock$Params._capnp.defaultCooldown);
+  }
+  set cooldown(value: boolean) {
+    $.utils.setBit(0, value, this, Mining_CreateNewBlock$Params._capnp.defaultCooldown);
   }
   toString(): string { return "Mining_CreateNewBlock$Params_" + super.toString(); }
 }
@@ -450,6 +457,243 @@ export class Mining_Interrupt$Results$Promise {
     return await this.pipeline.struct();
   }
 }
+export class Mining_SubmitBlock$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "submitBlock$Params",
+    id: "c3668f69712b44d2",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptBlock(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownBlock(): $.Orphan<$.Data> {
+    return $.utils.disown(this.block);
+  }
+  get block(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasBlock(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initBlock(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set block(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "Mining_SubmitBlock$Params_" + super.toString(); }
+}
+export class Mining_SubmitBlock$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "submitBlock$Results",
+    id: "d5f7a815cabbaf5c",
+    size: new $.ObjectSize(8, 2),
+  };
+  get reason(): string {
+    return $.utils.getText(0, this);
+  }
+  set reason(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get debug(): string {
+    return $.utils.getText(1, this);
+  }
+  set debug(value: string) {
+    $.utils.setText(1, value, this);
+  }
+  get result(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set result(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "Mining_SubmitBlock$Results_" + super.toString(); }
+}
+export class Mining_SubmitBlock$Results$Promise {
+  pipeline: $.Pipeline<any, any, Mining_SubmitBlock$Results>;
+  constructor(pipeline: $.Pipeline<any, any, Mining_SubmitBlock$Results>) {
+    this.pipeline = pipeline;
+  }
+  async promise(): Promise<Mining_SubmitBlock$Results> {
+    return await this.pipeline.struct();
+  }
+}
+export class Mining_GetTransactionsByTxID$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "getTransactionsByTxID$Params",
+    id: "bf6ee2908c2586ba",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptTxids(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownTxids(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.txids);
+  }
+  get txids(): $.List<$.Data> {
+    return $.utils.getList(1, $.DataList, this);
+  }
+  _hasTxids(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initTxids(length: number): $.List<$.Data> {
+    return $.utils.initList(1, $.DataList, length, this);
+  }
+  set txids(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "Mining_GetTransactionsByTxID$Params_" + super.toString(); }
+}
+export class Mining_GetTransactionsByTxID$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "getTransactionsByTxID$Results",
+    id: "88198551c26d6df5",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptResult(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownResult(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.result);
+  }
+  get result(): $.List<$.Data> {
+    return $.utils.getList(0, $.DataList, this);
+  }
+  _hasResult(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initResult(length: number): $.List<$.Data> {
+    return $.utils.initList(0, $.DataList, length, this);
+  }
+  set result(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "Mining_GetTransactionsByTxID$Results_" + super.toString(); }
+}
+export class Mining_GetTransactionsByTxID$Results$Promise {
+  pipeline: $.Pipeline<any, any, Mining_GetTransactionsByTxID$Results>;
+  constructor(pipeline: $.Pipeline<any, any, Mining_GetTransactionsByTxID$Results>) {
+    this.pipeline = pipeline;
+  }
+  async promise(): Promise<Mining_GetTransactionsByTxID$Results> {
+    return await this.pipeline.struct();
+  }
+}
+export class Mining_GetTransactionsByWitnessID$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "getTransactionsByWitnessID$Params",
+    id: "856aec8ec880875e",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptWtxids(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownWtxids(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.wtxids);
+  }
+  get wtxids(): $.List<$.Data> {
+    return $.utils.getList(1, $.DataList, this);
+  }
+  _hasWtxids(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initWtxids(length: number): $.List<$.Data> {
+    return $.utils.initList(1, $.DataList, length, this);
+  }
+  set wtxids(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "Mining_GetTransactionsByWitnessID$Params_" + super.toString(); }
+}
+export class Mining_GetTransactionsByWitnessID$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "getTransactionsByWitnessID$Results",
+    id: "f7b14959714b0584",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptResult(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownResult(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.result);
+  }
+  get result(): $.List<$.Data> {
+    return $.utils.getList(0, $.DataList, this);
+  }
+  _hasResult(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initResult(length: number): $.List<$.Data> {
+    return $.utils.initList(0, $.DataList, length, this);
+  }
+  set result(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "Mining_GetTransactionsByWitnessID$Results_" + super.toString(); }
+}
+export class Mining_GetTransactionsByWitnessID$Results$Promise {
+  pipeline: $.Pipeline<any, any, Mining_GetTransactionsByWitnessID$Results>;
+  constructor(pipeline: $.Pipeline<any, any, Mining_GetTransactionsByWitnessID$Results>) {
+    this.pipeline = pipeline;
+  }
+  async promise(): Promise<Mining_GetTransactionsByWitnessID$Results> {
+    return await this.pipeline.struct();
+  }
+}
 export class Mining$Client {
   client: $.Client;
   static readonly interfaceId: bigint = 0xf9c68436df3af39en;
@@ -463,7 +707,10 @@ export class Mining$Client {
     $.Method<Mining_WaitTipChanged$Params, Mining_WaitTipChanged$Results>,
     $.Method<Mining_CreateNewBlock$Params, Mining_CreateNewBlock$Results>,
     $.Method<Mining_CheckBlock$Params, Mining_CheckBlock$Results>,
-    $.Method<Mining_Interrupt$Params, Mining_Interrupt$Results>
+    $.Method<Mining_Interrupt$Params, Mining_Interrupt$Results>,
+    $.Method<Mining_SubmitBlock$Params, Mining_SubmitBlock$Results>,
+    $.Method<Mining_GetTransactionsByTxID$Params, Mining_GetTransactionsByTxID$Results>,
+    $.Method<Mining_GetTransactionsByWitnessID$Params, Mining_GetTransactionsByWitnessID$Results>
   ] = [
     {
       ParamsClass: Mining_IsTestChain$Params,
@@ -520,6 +767,30 @@ export class Mining$Client {
       methodId: 6,
       interfaceName: "mining.capnp:Mining",
       methodName: "interrupt"
+    },
+    {
+      ParamsClass: Mining_SubmitBlock$Params,
+      ResultsClass: Mining_SubmitBlock$Results,
+      interfaceId: Mining$Client.interfaceId,
+      methodId: 7,
+      interfaceName: "mining.capnp:Mining",
+      methodName: "submitBlock"
+    },
+    {
+      ParamsClass: Mining_GetTransactionsByTxID$Params,
+      ResultsClass: Mining_GetTransactionsByTxID$Results,
+      interfaceId: Mining$Client.interfaceId,
+      methodId: 8,
+      interfaceName: "mining.capnp:Mining",
+      methodName: "getTransactionsByTxID"
+    },
+    {
+      ParamsClass: Mining_GetTransactionsByWitnessID$Params,
+      ResultsClass: Mining_GetTransactionsByWitnessID$Results,
+      interfaceId: Mining$Client.interfaceId,
+      methodId: 9,
+      interfaceName: "mining.capnp:Mining",
+      methodName: "getTransactionsByWitnessID"
     }
   ];
   isTestChain(paramsFunc?: (params: Mining_IsTestChain$Params) => void): Mining_IsTestChain$Results$Promise {
@@ -538,6 +809,11 @@ export class Mining$Client {
     const pipeline = new $.Pipeline(Mining_IsInitialBlockDownload$Results, answer);
     return new Mining_IsInitialBlockDownload$Results$Promise(pipeline);
   }
+  /**
+* `timeout` is in milliseconds (MillisecondsDouble upstream); its default is what makes the
+* same number encode differently from v30, which has none.
+*
+*/
   getTip(paramsFunc?: (params: Mining_GetTip$Params) => void): Mining_GetTip$Results$Promise {
     const answer = this.client.call({
       method: Mining$Client.methods[2],
@@ -578,6 +854,30 @@ export class Mining$Client {
     const pipeline = new $.Pipeline(Mining_Interrupt$Results, answer);
     return new Mining_Interrupt$Results$Promise(pipeline);
   }
+  submitBlock(paramsFunc?: (params: Mining_SubmitBlock$Params) => void): Mining_SubmitBlock$Results$Promise {
+    const answer = this.client.call({
+      method: Mining$Client.methods[7],
+      paramsFunc: paramsFunc
+    });
+    const pipeline = new $.Pipeline(Mining_SubmitBlock$Results, answer);
+    return new Mining_SubmitBlock$Results$Promise(pipeline);
+  }
+  getTransactionsByTxID(paramsFunc?: (params: Mining_GetTransactionsByTxID$Params) => void): Mining_GetTransactionsByTxID$Results$Promise {
+    const answer = this.client.call({
+      method: Mining$Client.methods[8],
+      paramsFunc: paramsFunc
+    });
+    const pipeline = new $.Pipeline(Mining_GetTransactionsByTxID$Results, answer);
+    return new Mining_GetTransactionsByTxID$Results$Promise(pipeline);
+  }
+  getTransactionsByWitnessID(paramsFunc?: (params: Mining_GetTransactionsByWitnessID$Params) => void): Mining_GetTransactionsByWitnessID$Results$Promise {
+    const answer = this.client.call({
+      method: Mining$Client.methods[9],
+      paramsFunc: paramsFunc
+    });
+    const pipeline = new $.Pipeline(Mining_GetTransactionsByWitnessID$Results, answer);
+    return new Mining_GetTransactionsByWitnessID$Results$Promise(pipeline);
+  }
 }
 $.Registry.register(Mining$Client.interfaceId, Mining$Client);
 export interface Mining$Server$Target {
@@ -588,6 +888,9 @@ export interface Mining$Server$Target {
   createNewBlock(params: Mining_CreateNewBlock$Params, results: Mining_CreateNewBlock$Results): Promise<void>;
   checkBlock(params: Mining_CheckBlock$Params, results: Mining_CheckBlock$Results): Promise<void>;
   interrupt(params: Mining_Interrupt$Params, results: Mining_Interrupt$Results): Promise<void>;
+  submitBlock(params: Mining_SubmitBlock$Params, results: Mining_SubmitBlock$Results): Promise<void>;
+  getTransactionsByTxID(params: Mining_GetTransactionsByTxID$Params, results: Mining_GetTransactionsByTxID$Results): Promise<void>;
+  getTransactionsByWitnessID(params: Mining_GetTransactionsByWitnessID$Params, results: Mining_GetTransactionsByWitnessID$Results): Promise<void>;
 }
 export class Mining$Server extends $.Server {
   readonly target: Mining$Server$Target;
@@ -620,6 +923,18 @@ export class Mining$Server extends $.Server {
       {
         ...Mining$Client.methods[6],
         impl: target.interrupt
+      },
+      {
+        ...Mining$Client.methods[7],
+        impl: target.submitBlock
+      },
+      {
+        ...Mining$Client.methods[8],
+        impl: target.getTransactionsByTxID
+      },
+      {
+        ...Mining$Client.methods[9],
+        impl: target.getTransactionsByWitnessID
       }
     ]);
     this.target = target;
@@ -1047,9 +1362,9 @@ export class BlockTemplate_GetCoinbaseMerklePath$Results$Promise {
     return await this.pipeline.struct();
   }
 }
-export class BlockTemplate_SubmitSolution$Params extends $.Struct {
+export class BlockTemplate_SubmitSolutionOld7$Params extends $.Struct {
   static readonly _capnp = {
-    displayName: "submitSolution$Params",
+    displayName: "submitSolutionOld7$Params",
     id: "f6e81eb0866e3b87",
     size: new $.ObjectSize(16, 2),
   };
@@ -1107,11 +1422,11 @@ export class BlockTemplate_SubmitSolution$Params extends $.Struct {
   set coinbase(value: $.Data) {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
-  toString(): string { return "BlockTemplate_SubmitSolution$Params_" + super.toString(); }
+  toString(): string { return "BlockTemplate_SubmitSolutionOld7$Params_" + super.toString(); }
 }
-export class BlockTemplate_SubmitSolution$Results extends $.Struct {
+export class BlockTemplate_SubmitSolutionOld7$Results extends $.Struct {
   static readonly _capnp = {
-    displayName: "submitSolution$Results",
+    displayName: "submitSolutionOld7$Results",
     id: "97f6899fb5e3c15f",
     size: new $.ObjectSize(8, 0),
   };
@@ -1121,14 +1436,14 @@ export class BlockTemplate_SubmitSolution$Results extends $.Struct {
   set result(value: boolean) {
     $.utils.setBit(0, value, this);
   }
-  toString(): string { return "BlockTemplate_SubmitSolution$Results_" + super.toString(); }
+  toString(): string { return "BlockTemplate_SubmitSolutionOld7$Results_" + super.toString(); }
 }
-export class BlockTemplate_SubmitSolution$Results$Promise {
-  pipeline: $.Pipeline<any, any, BlockTemplate_SubmitSolution$Results>;
-  constructor(pipeline: $.Pipeline<any, any, BlockTemplate_SubmitSolution$Results>) {
+export class BlockTemplate_SubmitSolutionOld7$Results$Promise {
+  pipeline: $.Pipeline<any, any, BlockTemplate_SubmitSolutionOld7$Results>;
+  constructor(pipeline: $.Pipeline<any, any, BlockTemplate_SubmitSolutionOld7$Results>) {
     this.pipeline = pipeline;
   }
-  async promise(): Promise<BlockTemplate_SubmitSolution$Results> {
+  async promise(): Promise<BlockTemplate_SubmitSolutionOld7$Results> {
     return await this.pipeline.struct();
   }
 }
@@ -1227,6 +1542,103 @@ export class BlockTemplate_InterruptWait$Results$Promise {
     return await this.pipeline.struct();
   }
 }
+export class BlockTemplate_SubmitSolution$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "submitSolution$Params",
+    id: "ad59a21b4fc45f4c",
+    size: new $.ObjectSize(16, 2),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get version(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set version(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get timestamp(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set timestamp(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  get nonce(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set nonce(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  _adoptCoinbase(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownCoinbase(): $.Orphan<$.Data> {
+    return $.utils.disown(this.coinbase);
+  }
+  get coinbase(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasCoinbase(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initCoinbase(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set coinbase(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "BlockTemplate_SubmitSolution$Params_" + super.toString(); }
+}
+export class BlockTemplate_SubmitSolution$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "submitSolution$Results",
+    id: "ce754302fc8eec5c",
+    size: new $.ObjectSize(8, 2),
+  };
+  get reason(): string {
+    return $.utils.getText(0, this);
+  }
+  set reason(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get debug(): string {
+    return $.utils.getText(1, this);
+  }
+  set debug(value: string) {
+    $.utils.setText(1, value, this);
+  }
+  get result(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set result(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "BlockTemplate_SubmitSolution$Results_" + super.toString(); }
+}
+export class BlockTemplate_SubmitSolution$Results$Promise {
+  pipeline: $.Pipeline<any, any, BlockTemplate_SubmitSolution$Results>;
+  constructor(pipeline: $.Pipeline<any, any, BlockTemplate_SubmitSolution$Results>) {
+    this.pipeline = pipeline;
+  }
+  async promise(): Promise<BlockTemplate_SubmitSolution$Results> {
+    return await this.pipeline.struct();
+  }
+}
 export class BlockTemplate$Client {
   client: $.Client;
   static readonly interfaceId: bigint = 0xf9671ad841b2f622n;
@@ -1241,9 +1653,10 @@ export class BlockTemplate$Client {
     $.Method<BlockTemplate_GetTxSigops$Params, BlockTemplate_GetTxSigops$Results>,
     $.Method<BlockTemplate_GetCoinbaseTx$Params, BlockTemplate_GetCoinbaseTx$Results>,
     $.Method<BlockTemplate_GetCoinbaseMerklePath$Params, BlockTemplate_GetCoinbaseMerklePath$Results>,
-    $.Method<BlockTemplate_SubmitSolution$Params, BlockTemplate_SubmitSolution$Results>,
+    $.Method<BlockTemplate_SubmitSolutionOld7$Params, BlockTemplate_SubmitSolutionOld7$Results>,
     $.Method<BlockTemplate_WaitNext$Params, BlockTemplate_WaitNext$Results>,
-    $.Method<BlockTemplate_InterruptWait$Params, BlockTemplate_InterruptWait$Results>
+    $.Method<BlockTemplate_InterruptWait$Params, BlockTemplate_InterruptWait$Results>,
+    $.Method<BlockTemplate_SubmitSolution$Params, BlockTemplate_SubmitSolution$Results>
   ] = [
     {
       ParamsClass: BlockTemplate_Destroy$Params,
@@ -1302,12 +1715,12 @@ export class BlockTemplate$Client {
       methodName: "getCoinbaseMerklePath"
     },
     {
-      ParamsClass: BlockTemplate_SubmitSolution$Params,
-      ResultsClass: BlockTemplate_SubmitSolution$Results,
+      ParamsClass: BlockTemplate_SubmitSolutionOld7$Params,
+      ResultsClass: BlockTemplate_SubmitSolutionOld7$Results,
       interfaceId: BlockTemplate$Client.interfaceId,
       methodId: 7,
       interfaceName: "mining.capnp:BlockTemplate",
-      methodName: "submitSolution"
+      methodName: "submitSolutionOld7"
     },
     {
       ParamsClass: BlockTemplate_WaitNext$Params,
@@ -1324,6 +1737,14 @@ export class BlockTemplate$Client {
       methodId: 9,
       interfaceName: "mining.capnp:BlockTemplate",
       methodName: "interruptWait"
+    },
+    {
+      ParamsClass: BlockTemplate_SubmitSolution$Params,
+      ResultsClass: BlockTemplate_SubmitSolution$Results,
+      interfaceId: BlockTemplate$Client.interfaceId,
+      methodId: 10,
+      interfaceName: "mining.capnp:BlockTemplate",
+      methodName: "submitSolution"
     }
   ];
   destroy(paramsFunc?: (params: BlockTemplate_Destroy$Params) => void): BlockTemplate_Destroy$Results$Promise {
@@ -1374,6 +1795,10 @@ export class BlockTemplate$Client {
     const pipeline = new $.Pipeline(BlockTemplate_GetCoinbaseTx$Results, answer);
     return new BlockTemplate_GetCoinbaseTx$Results$Promise(pipeline);
   }
+  /**
+* Deprecated upstream: answers an error telling the client to use @10.
+*
+*/
   getCoinbaseMerklePath(paramsFunc?: (params: BlockTemplate_GetCoinbaseMerklePath$Params) => void): BlockTemplate_GetCoinbaseMerklePath$Results$Promise {
     const answer = this.client.call({
       method: BlockTemplate$Client.methods[6],
@@ -1382,13 +1807,13 @@ export class BlockTemplate$Client {
     const pipeline = new $.Pipeline(BlockTemplate_GetCoinbaseMerklePath$Results, answer);
     return new BlockTemplate_GetCoinbaseMerklePath$Results$Promise(pipeline);
   }
-  submitSolution(paramsFunc?: (params: BlockTemplate_SubmitSolution$Params) => void): BlockTemplate_SubmitSolution$Results$Promise {
+  submitSolutionOld7(paramsFunc?: (params: BlockTemplate_SubmitSolutionOld7$Params) => void): BlockTemplate_SubmitSolutionOld7$Results$Promise {
     const answer = this.client.call({
       method: BlockTemplate$Client.methods[7],
       paramsFunc: paramsFunc
     });
-    const pipeline = new $.Pipeline(BlockTemplate_SubmitSolution$Results, answer);
-    return new BlockTemplate_SubmitSolution$Results$Promise(pipeline);
+    const pipeline = new $.Pipeline(BlockTemplate_SubmitSolutionOld7$Results, answer);
+    return new BlockTemplate_SubmitSolutionOld7$Results$Promise(pipeline);
   }
   waitNext(paramsFunc?: (params: BlockTemplate_WaitNext$Params) => void): BlockTemplate_WaitNext$Results$Promise {
     const answer = this.client.call({
@@ -1406,6 +1831,14 @@ export class BlockTemplate$Client {
     const pipeline = new $.Pipeline(BlockTemplate_InterruptWait$Results, answer);
     return new BlockTemplate_InterruptWait$Results$Promise(pipeline);
   }
+  submitSolution(paramsFunc?: (params: BlockTemplate_SubmitSolution$Params) => void): BlockTemplate_SubmitSolution$Results$Promise {
+    const answer = this.client.call({
+      method: BlockTemplate$Client.methods[10],
+      paramsFunc: paramsFunc
+    });
+    const pipeline = new $.Pipeline(BlockTemplate_SubmitSolution$Results, answer);
+    return new BlockTemplate_SubmitSolution$Results$Promise(pipeline);
+  }
 }
 $.Registry.register(BlockTemplate$Client.interfaceId, BlockTemplate$Client);
 export interface BlockTemplate$Server$Target {
@@ -1416,9 +1849,10 @@ export interface BlockTemplate$Server$Target {
   getTxSigops(params: BlockTemplate_GetTxSigops$Params, results: BlockTemplate_GetTxSigops$Results): Promise<void>;
   getCoinbaseTx(params: BlockTemplate_GetCoinbaseTx$Params, results: BlockTemplate_GetCoinbaseTx$Results): Promise<void>;
   getCoinbaseMerklePath(params: BlockTemplate_GetCoinbaseMerklePath$Params, results: BlockTemplate_GetCoinbaseMerklePath$Results): Promise<void>;
-  submitSolution(params: BlockTemplate_SubmitSolution$Params, results: BlockTemplate_SubmitSolution$Results): Promise<void>;
+  submitSolutionOld7(params: BlockTemplate_SubmitSolutionOld7$Params, results: BlockTemplate_SubmitSolutionOld7$Results): Promise<void>;
   waitNext(params: BlockTemplate_WaitNext$Params, results: BlockTemplate_WaitNext$Results): Promise<void>;
   interruptWait(params: BlockTemplate_InterruptWait$Params, results: BlockTemplate_InterruptWait$Results): Promise<void>;
+  submitSolution(params: BlockTemplate_SubmitSolution$Params, results: BlockTemplate_SubmitSolution$Results): Promise<void>;
 }
 export class BlockTemplate$Server extends $.Server {
   readonly target: BlockTemplate$Server$Target;
@@ -1454,7 +1888,7 @@ export class BlockTemplate$Server extends $.Server {
       },
       {
         ...BlockTemplate$Client.methods[7],
-        impl: target.submitSolution
+        impl: target.submitSolutionOld7
       },
       {
         ...BlockTemplate$Client.methods[8],
@@ -1463,6 +1897,10 @@ export class BlockTemplate$Server extends $.Server {
       {
         ...BlockTemplate$Client.methods[9],
         impl: target.interruptWait
+      },
+      {
+        ...BlockTemplate$Client.methods[10],
+        impl: target.submitSolution
       }
     ]);
     this.target = target;

@@ -2,7 +2,10 @@
 # src/ipc/capnp/init.capnp on the multiprocess branch pr/trace (Copyright (c) The Bitcoin Core
 # developers, MIT license). File ID, type names, ordinals and field types are kept identical so the
 # encoding on the socket is the same; C++ binding annotations, which do not change the encoding, are
-# left out.
+# left out. makeMining's result is typed with ./mining.capnp, the newest Mining generation (stock
+# 32.x; pr/trace's own is v31/mining.capnp): the interface ID is the same, a capability pointer
+# carries nothing more, and the exporter makes no Mining call on this flavour. The rebased
+# generation of this Init (makeRpc @4, makeChain @5, makeNode @6) is chain5/init.capnp.
 
 @0xf2c5cfa319406aa6;
 

@@ -1,10 +1,16 @@
 /**
  * The Bitcoin Core IPC flavours the exporter serves, and what each one can give. The session decides
- * the flavour once per connection by probing (src/ipc/session.ts); everything else asks this table
+ * the flavour once per connection by probing (src/ipc/detect.ts); everything else asks this table
  * what to read and which metrics exist, so a metric a flavour cannot provide is absent, never zero.
+ *
+ * The multiprocess work comes in two generations of the same `Init` interface: `pr-trace` and
+ * `pr-ipc` (makeChain @4, makeNode @5), and the one rebased over stock makeRpc @4, named here by
+ * what it offers rather than by branch (branch names move with every rebase): `chain5` is Chain at
+ * Init @5 with no Node (bitcoin/bitcoin#29409), `chain5-node` is Chain at @5 and Node at @6
+ * (bitcoin/bitcoin#10102).
  */
 
-export const FLAVOURS = ["pr-trace", "pr-ipc", "v30", "v31", "v32"] as const;
+export const FLAVOURS = ["pr-trace", "pr-ipc", "chain5-node", "chain5", "v30", "v31", "v32"] as const;
 export type Flavour = typeof FLAVOURS[number];
 
 export interface FlavourTraits {
@@ -17,7 +23,7 @@ export interface FlavourTraits {
   /** Where the node gauges come from: Node/Chain getters, JSON-RPC over IPC, or Mining alone. */
   readonly gauges: "node" | "rpc" | "mining";
   /** Which Mining generation drives the tip (`waitTipChanged`), if the Chain events do not. */
-  readonly tipWatch: "v30" | "v31" | undefined;
+  readonly tipWatch: "v30" | "v31" | "v32" | undefined;
   /** Blocks connected/disconnected are derived from tip changes (needs JSON-RPC getblockheader). */
   readonly derivedBlocks: boolean;
 }
@@ -36,6 +42,23 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     chainNotifications: true,
     utxoTrace: false,
     gauges: "node",
+    tipWatch: undefined,
+    derivedBlocks: false,
+  },
+  "chain5-node": {
+    description: "multiprocess work rebased over makeRpc (bitcoin/bitcoin#10102): Chain @5 and Node @6",
+    chainNotifications: true,
+    utxoTrace: false,
+    gauges: "node",
+    tipWatch: undefined,
+    derivedBlocks: false,
+  },
+  chain5: {
+    // No Node: the gauges come from JSON-RPC over makeRpc @4, which has every one of them.
+    description: "Chain interface rebased over makeRpc (bitcoin/bitcoin#29409): Chain @5, Rpc @4, no Node",
+    chainNotifications: true,
+    utxoTrace: false,
+    gauges: "rpc",
     tipWatch: undefined,
     derivedBlocks: false,
   },
@@ -60,7 +83,7 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     chainNotifications: false,
     utxoTrace: false,
     gauges: "rpc",
-    tipWatch: "v31",
+    tipWatch: "v32",
     derivedBlocks: true,
   },
 };

@@ -35,7 +35,10 @@ Deno.test("bad command lines fail before anything connects, with one clear line 
       [["--metrics-addr", "9332", "x.sock"], "invalid listen address"],
       [["--metrics-addr", "127.0.0.1:70000", "x.sock"], "invalid port"],
       [["a.sock", "b.sock"], "expected one <socket-path>"],
-      [["--flavour", "v29", "x.sock"], 'invalid --flavour "v29": expected auto, pr-trace, pr-ipc, v30, v31, v32'],
+      [
+        ["--flavour", "v29", "x.sock"],
+        'invalid --flavour "v29": expected auto, pr-trace, pr-ipc, chain5-node, chain5, v30, v31, v32',
+      ],
       [["--no-collector.utxo", "x.sock"], 'unknown collector "utxo" in --no-collector.utxo: expected one of chain'],
     ] as [string[], string][]
   ) {

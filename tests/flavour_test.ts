@@ -2,12 +2,16 @@
  * Every IPC flavour end to end: the C++ peer answers as each kind of bitcoin-node does (including
  * the failures real stock nodes give), the session detects it, and the exporter serves exactly the
  * metrics that flavour can give. Stock flavours: the tip through Mining.waitTipChanged, reorgs
- * resolved through JSON-RPC over IPC, node gauges from recorded real JSON-RPC answers.
+ * resolved through JSON-RPC over IPC, node gauges from recorded real JSON-RPC answers. The
+ * multiprocess work rebased over makeRpc (chain5-node, chain5): chain events through
+ * Chain.handleNotifications, gauges from Node or, without Node, from JSON-RPC.
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "./support/assert.ts";
 import { FlavourError, RPC_URI, RPC_USER, Session } from "../src/ipc/session.ts";
 import { Chain$Client } from "../gen/chain.ts";
 import { Init$Client } from "../gen/init.ts";
+import { Init$Client as InitChain5$Client } from "../gen/chain5/init.ts";
+import { Node$Client } from "../gen/node.ts";
 import type { RemoteCap } from "../src/ipc/rpc.ts";
 import { RemoteError } from "../src/ipc/errors.ts";
 import { capIndexAt } from "../src/ipc/capnp.ts";
@@ -15,7 +19,7 @@ import { TestPeer } from "./support/peer.ts";
 import { DEFAULTS } from "../src/defaults.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 import { scrapeUntil } from "./support/wait.ts";
-import { exporterHead, normalise } from "./support/exposition.ts";
+import { callbackCost, exporterHead, normalise } from "./support/exposition.ts";
 
 const H = (n: number, fork = "a") => (fork + n.toString(16)).padStart(64, "0");
 
@@ -28,53 +32,94 @@ async function withPeer(flavour: string, fn: (peer: TestPeer) => Promise<void>):
   }
 }
 
+/** capnp's answer to a call whose interface the object does not implement, naming the object's. */
+const refusedAs = (iface: string) =>
+  new RegExp(`^Chain\\.getHeight: Requested interface not implemented\\..*actualInterfaceName = ${iface}\\b`);
+
 Deno.test("detection: each flavour is told apart by harmless probes, and the session holds only its interfaces", async () => {
-  const cases = [
-    ["branch", "pr-trace", ["makeNode@5: ok", "makeChain@4: ok", "Chain.getHeight: ok", "makeTracing@7: ok"]],
+  // What each probe answered, in order (a RegExp where the answer is capnp's refusal text). Every
+  // peer here must exit 0 afterwards: one that was sent makeWalletLoader (@6 on the branches, @7 on
+  // chain5-node) exits 73, like a node setting up a wallet for a Chain it was never given.
+  const cases: [string, string, (string | RegExp)[]][] = [
+    ["branch", "pr-trace", [
+      "Init@5: ok",
+      refusedAs("node.capnp:Node"), // the branches' @5 is a Node: capnp refuses the Chain call
+      "Node.getExitStatus: ok",
+      "makeChain@4: ok",
+      "Chain.getHeight: ok",
+      "makeTracing@7: ok",
+    ]],
     ["pr-ipc", "pr-ipc", [
-      "makeNode@5: ok",
+      "Init@5: ok",
+      refusedAs("node.capnp:Node"),
+      "Node.getExitStatus: ok",
       "makeChain@4: ok",
       "Chain.getHeight: ok",
       "makeTracing@7: not implemented",
     ]],
+    ["chain5-node", "chain5-node", ["Init@5: ok", "Chain.getHeight: ok", "makeNode@6: ok", "Node.getExitStatus: ok"]],
+    ["chain5", "chain5", [
+      "Init@5: ok",
+      "Chain.getHeight: ok",
+      "makeNode@6: not implemented",
+      "makeRpc@4: ok",
+      "Rpc.executeRpc: ok",
+    ]],
     ["master", "v32", [
-      "makeNode@5: not implemented",
+      "Init@5: not implemented",
       "makeMining@3: ok",
       "Mining.isTestChain: ok",
       "makeRpc@4: ok",
       "Rpc.executeRpc: ok",
     ]],
     ["v31", "v31", [
-      "makeNode@5: not implemented",
+      "Init@5: not implemented",
       "makeMining@3: ok",
       "Mining.isTestChain: ok",
       "makeRpc@4: not implemented",
     ]],
     ["v30", "v30", [
-      "makeNode@5: not implemented",
+      "Init@5: not implemented",
       "makeMining@3: not implemented",
       "makeMining@2: ok",
       "Mining.isTestChain: ok",
     ]],
-  ] as const;
+  ];
   for (const [peerFlavour, flavour, probes] of cases) {
     await withPeer(peerFlavour, async (peer) => {
       const s = await Session.open(peer.socketPath);
       try {
         assertEquals(s.flavour, flavour);
-        assertEquals(s.probes, [...probes]);
+        assertEquals(s.probes.length, probes.length, s.probes.join(" | "));
+        probes.forEach((p, i) =>
+          assert(
+            typeof p === "string" ? s.probes[i] === p : p.test(s.probes[i]),
+            `${flavour} probe ${i}: ${s.probes[i]}`,
+          )
+        );
+        const multiprocess = ["pr-trace", "pr-ipc", "chain5-node", "chain5"].includes(flavour);
         assertEquals([!!s.chain, !!s.node, !!s.tracing, !!s.mining, !!s.rpc], [
-          flavour.startsWith("pr-"),
-          flavour.startsWith("pr-"),
+          multiprocess,
+          multiprocess && flavour !== "chain5",
           flavour === "pr-trace",
-          !flavour.startsWith("pr-"),
-          flavour === "v32",
+          !multiprocess,
+          flavour === "v32" || flavour === "chain5",
         ]);
-        assertEquals(s.mining?.generation, flavour === "v30" ? "v30" : flavour.startsWith("v") ? "v31" : undefined);
-        if (flavour === "v32") {
+        assertEquals(
+          s.interfaces.chainGeneration,
+          flavour.startsWith("pr-") ? "pr-trace" : flavour.startsWith("chain5") ? "chain5" : undefined,
+        );
+        assertEquals(s.mining?.generation, multiprocess ? undefined : flavour);
+        if (s.rpc) {
           const st = await peer.status();
           assertEquals([st.rpc_last_uri, st.rpc_last_user], [RPC_URI, RPC_USER]);
         }
+        // Nothing but the probes was called: no read, no subscription, no Mining on a Chain flavour.
+        const st = await peer.status();
+        assert(
+          !/getHeaderTip|getMempool|handleNotifications|traceUtxoCache|getTip|makeWalletLoader/.test(st.calls),
+          st.calls,
+        );
       } finally {
         await s.shutdown();
       }
@@ -106,14 +151,95 @@ Deno.test("the ordinal collision the probes guard against: on stock master, Init
   });
 });
 
+for (const flavour of ["chain5", "chain5-node"]) {
+  Deno.test(`the ordinal collisions on ${flavour}: Init @5 is a Chain, not a Node; @4 an Rpc, not a Chain`, async () => {
+    await withPeer(flavour, async (peer) => {
+      const s = await Session.open(peer.socketPath);
+      try {
+        // What a client assuming the branch schema would do: makeNode @5, then a Node call ...
+        const notNode = await s.callWithContext(
+          s.init,
+          Init$Client.methods[5],
+          undefined,
+          (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
+        );
+        const e1 = await assertRejects(
+          () => s.callWithContext(notNode, Node$Client.methods[32], undefined, () => undefined),
+          RemoteError,
+        );
+        assertStringIncludes(e1.message, "Requested interface not implemented");
+        assertStringIncludes(e1.message, "chain.capnp:Chain");
+        // ... and makeChain @4, then a Chain call.
+        const notChain = await s.callWithContext(
+          s.init,
+          Init$Client.methods[4],
+          undefined,
+          (r, caps) => caps.cap(capIndexAt(r, 0)) as RemoteCap,
+        );
+        const e2 = await assertRejects(
+          () => s.callWithContext(notChain, Chain$Client.methods[1], undefined, () => undefined),
+          RemoteError,
+        );
+        assertStringIncludes(e2.message, "Requested interface not implemented");
+        assertStringIncludes(e2.message, "rpc.capnp:Rpc");
+        notNode.release();
+        notChain.release();
+      } finally {
+        await s.shutdown();
+      }
+    });
+  });
+}
+
+Deno.test("the peer plays makeWalletLoader as the hazard it is: the ordinal detection never calls (@6 on branches, @7 on chain5-node)", async () => {
+  for (
+    const [flavour, method] of [["branch", Init$Client.methods[6]], [
+      "chain5-node",
+      InitChain5$Client.methods[7],
+    ]] as const
+  ) {
+    const peer = await TestPeer.start({ flavour });
+    const s = await Session.open(peer.socketPath);
+    try {
+      await assertRejects(() => s.callWithContext(s.init, method, undefined, () => undefined));
+      assertEquals(await peer.exitCode(), 73, peer.notices.join(" | "));
+      assert(peer.notices.includes("crash make-wallet-loader"), peer.notices.join(" | "));
+    } finally {
+      s.close();
+      await s.closed;
+      await peer.stop();
+    }
+  }
+});
+
 Deno.test("detection: answers that fit no flavour are errors naming every probe, never a guess", async () => {
   // makeNode answers but makeChain fails: not a branch, not stock.
   await withPeer("branch", async (peer) => {
     await peer.ok("throw makeChain");
     const e = await assertRejects(() => Session.open(peer.socketPath), FlavourError);
     assertStringIncludes(e.message, "unsupported IPC flavour: Init.makeChain@4 failed: ");
-    assertStringIncludes(e.message, "probes: makeNode@5: ok; makeChain@4: test peer: makeChain failed");
+    assertStringIncludes(e.message, "; Node.getExitStatus: ok; makeChain@4: test peer: makeChain failed");
     await peer.waitStatus((s) => s.connected === "0");
+  });
+  // Init @5's object answers neither as a Chain nor as a Node: nothing else is called.
+  await withPeer("branch", async (peer) => {
+    await peer.ok("throw getExitStatus");
+    const e = await assertRejects(() => Session.open(peer.socketPath), FlavourError);
+    assertStringIncludes(e.message, "the object Init @5 returned is neither a Chain nor a Node");
+    const st = await peer.waitStatus((s) => s.connected === "0");
+    assert(!/makeChain|makeTracing|makeWalletLoader/.test(st.calls), st.calls);
+  });
+  // The rebased Chain fails its proof: it is then tried as a Node (refused by capnp), and
+  // nothing past @5 is called (in particular not @6, which is makeWalletLoader on the branches).
+  await withPeer("chain5-node", async (peer) => {
+    await peer.ok("throw getHeight");
+    const e = await assertRejects(() => Session.open(peer.socketPath), FlavourError);
+    assertStringIncludes(
+      e.message,
+      "probes: Init@5: ok; Chain.getHeight: test peer: getHeight failed; Node.getExitStatus: ",
+    );
+    const st = await peer.waitStatus((s) => s.connected === "0");
+    assert(!/makeNode|makeRpc|makeWalletLoader/.test(st.calls), st.calls);
   });
   // makeChain returns something whose Chain call fails: nothing is read through it.
   await withPeer("branch", async (peer) => {
@@ -190,6 +316,8 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
     const exp = ExporterProc.start({ socketPath: peer.socketPath });
     try {
       await exp.waitLog(/watching the chain tip \(height 105\)/);
+      // The long-poll as the peer decodes it with the 32.x Mining schema (schemas/mining.capnp).
+      assertEquals((await peer.waitStatus((s) => s.waiters === "1")).last_wait_timeout_ms, "30000");
       const step = async (cmd: string, tips: number) => {
         await peer.ok(cmd);
         await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_tip_updates_total") === String(tips), cmd);
@@ -225,7 +353,8 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
       );
       assertEquals(calls["rpc.getblockcount"], 1);
       assertEquals(calls["rpc.getbestblockhash"], 1);
-      assertEquals(calls["rpc.getblockstats"], 1 + 5, "one at connect, one per tip change");
+      // One at connect, then at most one per tip change (tips that arrive during a read are coalesced).
+      assert(calls["rpc.getblockstats"] >= 2 && calls["rpc.getblockstats"] <= 1 + 5, st.calls);
       assertEquals([st.rpc_last_uri, st.rpc_last_user], [RPC_URI, RPC_USER]);
     } finally {
       assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
@@ -234,6 +363,28 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
     assertEquals(st.waiters, "0"); // the wait was interrupted (Mining.interrupt) before the close
   });
 });
+
+/** The recorded real node's getblockstats (tests/fixtures/stock-master-regtest/rpc/getblockstats.json). */
+const LAST_BLOCK_BODY =
+  `# HELP bitcoin_last_block_inputs Inputs of the active tip's block, coinbase excluded (getblockstats ins).
+# TYPE bitcoin_last_block_inputs gauge
+bitcoin_last_block_inputs 8
+# HELP bitcoin_last_block_outputs Outputs of the active tip's block (getblockstats outs).
+# TYPE bitcoin_last_block_outputs gauge
+bitcoin_last_block_outputs 10
+# HELP bitcoin_last_block_utxo_increase Change in the number of UTXOs the active tip's block made: outputs minus inputs (getblockstats utxo_increase).
+# TYPE bitcoin_last_block_utxo_increase gauge
+bitcoin_last_block_utxo_increase 2
+# HELP bitcoin_last_block_utxo_size_increase_bytes Change in the UTXO set's size in bytes the active tip's block made (getblockstats utxo_size_inc).
+# TYPE bitcoin_last_block_utxo_size_increase_bytes gauge
+bitcoin_last_block_utxo_size_increase_bytes 158
+# HELP bitcoin_last_block_utxo_increase_spendable The same as bitcoin_last_block_utxo_increase, counting only outputs that can be spent (getblockstats utxo_increase_actual; Core 29+).
+# TYPE bitcoin_last_block_utxo_increase_spendable gauge
+bitcoin_last_block_utxo_increase_spendable 1
+# HELP bitcoin_last_block_utxo_size_increase_spendable_bytes The same as bitcoin_last_block_utxo_size_increase_bytes for spendable outputs only (getblockstats utxo_size_inc_actual; Core 29+).
+# TYPE bitcoin_last_block_utxo_size_increase_spendable_bytes gauge
+bitcoin_last_block_utxo_size_increase_spendable_bytes 71
+`;
 
 /** What the recorded real node answered (tests/fixtures/stock-master-regtest), through the exporter. */
 const V32_BODY = `# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
@@ -266,25 +417,7 @@ bitcoin_bytes_recv_total 9767
 # HELP bitcoin_bytes_sent_total Total bytes sent to peers.
 # TYPE bitcoin_bytes_sent_total counter
 bitcoin_bytes_sent_total 38030
-# HELP bitcoin_last_block_inputs Inputs of the active tip's block, coinbase excluded (getblockstats ins).
-# TYPE bitcoin_last_block_inputs gauge
-bitcoin_last_block_inputs 8
-# HELP bitcoin_last_block_outputs Outputs of the active tip's block (getblockstats outs).
-# TYPE bitcoin_last_block_outputs gauge
-bitcoin_last_block_outputs 10
-# HELP bitcoin_last_block_utxo_increase Change in the number of UTXOs the active tip's block made: outputs minus inputs (getblockstats utxo_increase).
-# TYPE bitcoin_last_block_utxo_increase gauge
-bitcoin_last_block_utxo_increase 2
-# HELP bitcoin_last_block_utxo_size_increase_bytes Change in the UTXO set's size in bytes the active tip's block made (getblockstats utxo_size_inc).
-# TYPE bitcoin_last_block_utxo_size_increase_bytes gauge
-bitcoin_last_block_utxo_size_increase_bytes 158
-# HELP bitcoin_last_block_utxo_increase_spendable The same as bitcoin_last_block_utxo_increase, counting only outputs that can be spent (getblockstats utxo_increase_actual; Core 29+).
-# TYPE bitcoin_last_block_utxo_increase_spendable gauge
-bitcoin_last_block_utxo_increase_spendable 1
-# HELP bitcoin_last_block_utxo_size_increase_spendable_bytes The same as bitcoin_last_block_utxo_size_increase_bytes for spendable outputs only (getblockstats utxo_size_inc_actual; Core 29+).
-# TYPE bitcoin_last_block_utxo_size_increase_spendable_bytes gauge
-bitcoin_last_block_utxo_size_increase_spendable_bytes 71
-`;
+${LAST_BLOCK_BODY}`;
 
 Deno.test("stock v32: a missing or failed JSON-RPC field leaves its metric out and is logged once, never a zero", async () => {
   await withPeer("master", async (peer) => {
@@ -360,5 +493,180 @@ Deno.test("stock v32: the node restarts; the exporter comes back, re-arms the ti
     } finally {
       assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     }
+  });
+});
+
+// ---- The multiprocess work rebased over makeRpc: chain5-node (#10102) and chain5 (#29409) ----
+
+const HASH = "22".repeat(32);
+const TX = "02000000" + "01" + "33".repeat(32) + "00000000" + "00" + "ffffffff" + "01" + "0000000000000000" + "00" +
+  "00000000";
+
+/** Chain events the peer pushes through ChainNotifications, the same on both rebased flavours. */
+async function fireChainEvents(peer: TestPeer): Promise<void> {
+  await peer.ok(`fire blockConnected 106 ${HASH} 0`);
+  await peer.ok(`fire blockConnected 107 ${HASH} 0`);
+  await peer.ok(`fire blockDisconnected 107 ${HASH}`);
+  await peer.ok(`fire blockConnected 107 ${HASH} 0`);
+  for (let i = 0; i < 3; i++) await peer.ok("fire updatedBlockTip");
+  for (let i = 0; i < 2; i++) await peer.ok(`fire txAdded ${TX}`);
+  await peer.ok(`fire txRemoved ${TX} 5`);
+  await peer.ok(`fire txRemoved ${TX} 0`);
+  await peer.ok(`fire chainStateFlushed 0 ${HASH}`);
+}
+
+/** What fireChainEvents costs, as the callback-cost families show it (no UTXO trace on these flavours). */
+const CHAIN_CALLBACKS = callbackCost(
+  {
+    "ChainNotifications.transactionAddedToMempool": 2,
+    "ChainNotifications.transactionRemovedFromMempool": 2,
+    "ChainNotifications.blockConnected": 3,
+    "ChainNotifications.blockDisconnected": 1,
+    "ChainNotifications.updatedBlockTip": 3,
+    "ChainNotifications.chainStateFlushed": 1,
+  },
+  [],
+  { utxo: false },
+);
+
+const CHAIN_EVENTS_BODY = `# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
+# TYPE bitcoin_blocks_connected_total counter
+bitcoin_blocks_connected_total 3
+# HELP bitcoin_blocks_disconnected_total Blocks disconnected via ChainNotifications.
+# TYPE bitcoin_blocks_disconnected_total counter
+bitcoin_blocks_disconnected_total 1
+# HELP bitcoin_mempool_tx_added_total Transactions added to mempool.
+# TYPE bitcoin_mempool_tx_added_total counter
+bitcoin_mempool_tx_added_total 2
+# HELP bitcoin_mempool_tx_removed_total Transactions removed from mempool for expiry, size limit, reorg, conflict or replacement; transactions mined in a block leave with blockConnected and are not counted here.
+# TYPE bitcoin_mempool_tx_removed_total counter
+bitcoin_mempool_tx_removed_total 2
+# HELP bitcoin_mempool_tx_removed_by_reason_total Transactions removed from mempool, by Bitcoin Core's MemPoolRemovalReason.
+# TYPE bitcoin_mempool_tx_removed_by_reason_total counter
+bitcoin_mempool_tx_removed_by_reason_total{reason="expiry"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="sizelimit"} 0
+bitcoin_mempool_tx_removed_by_reason_total{reason="reorg"} 0
+bitcoin_mempool_tx_removed_by_reason_total{reason="block"} 0
+bitcoin_mempool_tx_removed_by_reason_total{reason="conflict"} 0
+bitcoin_mempool_tx_removed_by_reason_total{reason="replaced"} 1
+bitcoin_mempool_tx_removed_by_reason_total{reason="unknown"} 0
+${TIP(3)}# HELP bitcoin_chain_state_flushes_total Chain state flush events.
+# TYPE bitcoin_chain_state_flushes_total counter
+bitcoin_chain_state_flushes_total 1
+${HEIGHT(107)}`;
+
+const GAUGES = (g: {
+  header: number;
+  ibd: number;
+  progress: number;
+  mempool: [number, number, number];
+  peers: number;
+  recv: number;
+  sent: number;
+}) =>
+  `# HELP bitcoin_header_height Height of the best known header.
+# TYPE bitcoin_header_height gauge
+bitcoin_header_height ${g.header}
+${IBD(g.ibd)}# HELP bitcoin_verification_progress Estimated chain verification progress (0.0 to 1.0).
+# TYPE bitcoin_verification_progress gauge
+bitcoin_verification_progress ${g.progress}
+# HELP bitcoin_mempool_size Number of transactions in the mempool.
+# TYPE bitcoin_mempool_size gauge
+bitcoin_mempool_size ${g.mempool[0]}
+# HELP bitcoin_mempool_bytes Memory usage of the mempool in bytes (dynamic memory usage, not the serialized size of its transactions).
+# TYPE bitcoin_mempool_bytes gauge
+bitcoin_mempool_bytes ${g.mempool[1]}
+# HELP bitcoin_mempool_max_bytes Maximum mempool memory usage in bytes (-maxmempool).
+# TYPE bitcoin_mempool_max_bytes gauge
+bitcoin_mempool_max_bytes ${g.mempool[2]}
+# HELP bitcoin_peers Number of connected peers (inbound and outbound).
+# TYPE bitcoin_peers gauge
+bitcoin_peers ${g.peers}
+# HELP bitcoin_bytes_recv_total Total bytes received from peers.
+# TYPE bitcoin_bytes_recv_total counter
+bitcoin_bytes_recv_total ${g.recv}
+# HELP bitcoin_bytes_sent_total Total bytes sent to peers.
+# TYPE bitcoin_bytes_sent_total counter
+bitcoin_bytes_sent_total ${g.sent}
+`;
+
+/**
+ * Runs the exporter against `peer` until `expected` is the whole /metrics (chain events fired in
+ * between), then stops it with SIGTERM: the Handler must be disconnected before the socket closes
+ * (the peer exits 71 otherwise, as the node dies).
+ */
+async function rebasedScenario(peer: TestPeer, expected: string): Promise<string[]> {
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  let from = 0;
+  try {
+    await exp.waitLog(/subscribed to chain notifications/);
+    await fireChainEvents(peer);
+    const body = normalise(
+      await scrapeUntil(
+        () => exp.scrape(),
+        (s) => s.get("bitcoin_chain_state_flushes_total") === "1",
+        "the chain events",
+      ),
+    );
+    assertEquals(body, expected);
+    // Nothing on these flavours waits on Mining, and there is no UTXO trace.
+    const st = await peer.status();
+    assertEquals([st.waiters, st.utxo, st.notifications], ["0", "0", "1"]);
+    assert(!/makeMining|getTip|waitTipChanged|traceUtxoCache/.test(st.calls), st.calls);
+    from = peer.notices.length;
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+  }
+  await peer.waitNotice(/^disconnected/, 5000, from);
+  const order = peer.notices.slice(from).filter((n) => /^(unsubscribed|disconnected)/.test(n));
+  assertEquals(order, ["unsubscribed notifications", "disconnected"]);
+  const st = await peer.waitStatus((s) => s.connected === "0");
+  assertEquals([st.notifications, st.handler_disconnects], ["0", "1"]);
+  return st.calls.split(",");
+}
+
+Deno.test("chain5-node: chain events through Chain.handleNotifications, every gauge from Node, Handler disconnected before the close", async () => {
+  await withPeer("chain5-node", async (peer) => {
+    await peer.ok("set getHeaderTip 200 1700000000");
+    await peer.ok("set isInitialBlockDownload 1");
+    await peer.ok("set getVerificationProgress 0.999");
+    await peer.ok("set getMempoolSize 3");
+    await peer.ok("set getMempoolDynamicUsage 4096");
+    await peer.ok("set getMempoolMaxUsage 300000000");
+    await peer.ok("set getNodeCount 8");
+    await peer.ok("set getTotalBytesRecv 1000");
+    await peer.ok("set getTotalBytesSent 2000");
+    const calls = await rebasedScenario(
+      peer,
+      exporterHead("chain5-node") + CHAIN_CALLBACKS + CHAIN_EVENTS_BODY +
+        GAUGES({
+          header: 200,
+          ibd: 1,
+          progress: 0.999,
+          mempool: [3, 4096, 300000000],
+          peers: 8,
+          recv: 1000,
+          sent: 2000,
+        }),
+    );
+    // Node and Chain getters; no JSON-RPC (Node has every gauge).
+    assert(calls.some((c) => c.startsWith("getHeaderTip:")), calls.join(","));
+    assert(calls.some((c) => c.startsWith("isInitialBlockDownload:")), calls.join(","));
+    assert(!calls.some((c) => c.startsWith("executeRpc:") || c.startsWith("makeRpc:")), calls.join(","));
+  });
+});
+
+Deno.test("chain5: chain events through Chain.handleNotifications, gauges from JSON-RPC (no Node), Handler disconnected before the close", async () => {
+  await withPeer("chain5", async (peer) => {
+    await peer.ok(`rpc getmempoolinfo {"loaded":true,"size":5,"bytes":1200,"usage":7000,"maxmempool":300000000}`);
+    const calls = await rebasedScenario(
+      peer,
+      // The recorded real node's JSON-RPC answers (see V32_BODY), the mempool as overridden above.
+      exporterHead("chain5") + CHAIN_CALLBACKS + CHAIN_EVENTS_BODY +
+        GAUGES({ header: 105, ibd: 0, progress: 1, mempool: [5, 7000, 300000000], peers: 1, recv: 9767, sent: 38030 }) +
+        LAST_BLOCK_BODY,
+    );
+    assert(calls.some((c) => c.startsWith("rpc.getblockchaininfo:")), calls.join(","));
+    assert(!calls.some((c) => /^(makeNode|getHeaderTip|getMempoolSize):/.test(c)), calls.join(","));
   });
 });

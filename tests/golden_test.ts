@@ -1,9 +1,23 @@
 /**
  * Golden decode cases from real traffic: every frame a pr/trace bitcoin-node sent on regtest
  * (tests/fixtures/pr-trace-regtest), decoded with our layer and compared with what the node did.
+ * And the encodings no recorded traffic covers, checked against the capnp compiler's own layout of
+ * each schema generation: the Mining calls per stock generation (v30, v31, 32.x), and the two Chain
+ * generations (pr/trace, rebased over makeRpc) for everything the exporter calls or is called with.
  */
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
+import {
+  CodeGeneratorRequest,
+  type Field,
+  Field_Which,
+  type Node,
+  Node_Which,
+  type Type,
+  Type_Which,
+  type Value,
+  Value_Which,
+} from "capnp-es/capnp/schema";
 import { assert, assertEquals } from "./support/assert.ts";
 import { int32Field, uint32Field } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
@@ -14,7 +28,7 @@ import {
   ChainNotifications_TransactionRemovedFromMempool$Params,
 } from "../gen/chain.ts";
 import { UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../gen/tracing.ts";
-import { Init$Client } from "../gen/v31/init.ts";
+import { Init$Client } from "../gen/v32/init.ts";
 import {
   Mining$Client,
   Mining_GetTip$Results,
@@ -22,6 +36,9 @@ import {
   Mining_WaitTipChanged$Results,
 } from "../gen/mining.ts";
 import { Rpc$Client, Rpc_ExecuteRpc$Results } from "../gen/rpc.ts";
+import { miningCalls, writeWaitTipChanged } from "../src/ipc/stock.ts";
+import type { MiningGeneration } from "../src/ipc/detect.ts";
+import { WireMessage } from "../src/ipc/wire.ts";
 
 const dir = new URL("./fixtures/pr-trace-regtest/", import.meta.url);
 
@@ -89,7 +106,7 @@ Deno.test("mempool removal reason and UTXO values decode as observed", async () 
   assertEquals(decoded.sort(), expected.sort());
 });
 
-Deno.test("stock master: the real node's Init, Mining and Rpc frames decode with our v31+ schemas", async () => {
+Deno.test("stock master: the real node's Init, Mining and Rpc frames decode with our 32.x schemas", async () => {
   const sm = new URL("./fixtures/stock-master-regtest/", import.meta.url);
   const observed = JSON.parse(await Deno.readTextFile(new URL("observed.json", sm)));
   const names = [...Deno.readDirSync(new URL("frames/", sm))].map((e) => e.name).sort();
@@ -113,7 +130,7 @@ Deno.test("stock master: the real node's Init, Mining and Rpc frames decode with
     }
   }
   const initCalls = answered.filter((a) => a.interfaceId === Init$Client.interfaceId).map((a) => a.methodId);
-  assertEquals(initCalls, [0, 4, 3]); // construct, makeRpc, makeMining: the v31 Init's ordinals
+  assertEquals(initCalls, [0, 4, 3]); // construct, makeRpc, makeMining: the 32.x Init's ordinals
   const mining = answered.filter((a) => a.interfaceId === Mining$Client.interfaceId);
   assertEquals(mining.map((m) => m.methodId), [2, 3]);
   const tip = $.utils.getStruct(0, Mining_GetTip$Results, mining[0].ret.results);
@@ -121,7 +138,7 @@ Deno.test("stock master: the real node's Init, Mining and Rpc frames decode with
   assertEquals(tip.result.hash.toUint8Array().length, 32);
   const waited = $.utils.getStruct(0, Mining_WaitTipChanged$Results, mining[1].ret.results);
   assertEquals(waited.result.height, observed["mining.waitTipChanged"].height);
-  // The capture client's 2 s timeout, read with the default-bearing v31 schema: exactly 2000 ms
+  // The capture client's 2 s timeout, read with the default-bearing 32.x schema: exactly 2000 ms
   // (read without the default, the same bits would be a denormal near zero).
   const timeout = $.utils.getStruct(0, Mining_WaitTipChanged$Params, mining[1].call.params).timeout;
   assertEquals(timeout, 2000);
@@ -129,4 +146,198 @@ Deno.test("stock master: the real node's Init, Mining and Rpc frames decode with
   assert(rpc.length > 10);
   const text = $.utils.getStruct(0, Rpc_ExecuteRpc$Results, rpc[0].ret.results).result;
   assertEquals(JSON.parse(text), observed.getblockchaininfo);
+});
+
+// ---- Encodings checked against the capnp compiler's layout of each schema ----
+
+const SCHEMAS = new URL("../schemas/", import.meta.url).pathname;
+
+/** The capnp compiler's view of one schema file (and everything it imports): nodes by ID and name. */
+async function compiled(rel: string): Promise<{ byId: Map<bigint, Node>; named: (displayName: string) => Node }> {
+  const out = await new Deno.Command("capnp", {
+    args: ["compile", `-I${SCHEMAS}`, "--no-standard-import", `--src-prefix=${SCHEMAS}`, "-o-", `${SCHEMAS}${rel}`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(out.success, new TextDecoder().decode(out.stderr));
+  const req = new $.Message(out.stdout, false).getRoot(CodeGeneratorRequest);
+  const byId = new Map<bigint, Node>();
+  for (const n of req.nodes) byId.set(n.id, n);
+  const named = (displayName: string) => {
+    const n = [...byId.values()].find((n) => n.displayName === displayName);
+    assert(n, `${displayName} is not in ${rel}`);
+    return n;
+  };
+  return { byId, named };
+}
+
+/** A method's ordinal in an interface node (the compiler lists methods by ordinal). */
+function ordinalOf(iface: Node, name: string): number {
+  assertEquals(iface.which(), Node_Which.INTERFACE);
+  const i = [...iface.interface.methods].findIndex((m) => m.name === name);
+  assert(i >= 0, `${iface.displayName} has no method ${name}`);
+  return i;
+}
+
+const DATA_BITS: Partial<Record<number, number>> = {
+  [Type_Which.BOOL]: 1,
+  [Type_Which.INT8]: 8,
+  [Type_Which.UINT8]: 8,
+  [Type_Which.INT16]: 16,
+  [Type_Which.UINT16]: 16,
+  [Type_Which.ENUM]: 16,
+  [Type_Which.INT32]: 32,
+  [Type_Which.UINT32]: 32,
+  [Type_Which.FLOAT32]: 32,
+  [Type_Which.INT64]: 64,
+  [Type_Which.UINT64]: 64,
+  [Type_Which.FLOAT64]: 64,
+};
+
+const typeName = (w: number) => Object.entries(Type_Which).find(([, v]) => v === w)?.[0] ?? String(w);
+
+/** A data field's default as the number it is (a field is stored XOR its default's bits). */
+function defaultOf(v: Value): string {
+  switch (v.which()) {
+    case Value_Which.BOOL:
+      return String(v.bool);
+    case Value_Which.INT32:
+      return String(v.int32);
+    case Value_Which.UINT32:
+      return String(v.uint32);
+    case Value_Which.INT64:
+      return String(v.int64);
+    case Value_Which.UINT64:
+      return String(v.uint64);
+    case Value_Which.FLOAT64:
+      return String(v.float64);
+    default:
+      return `value kind ${v.which()}`;
+  }
+}
+
+/**
+ * A struct's wire layout as the compiler computed it, with nothing that does not travel (names of
+ * types, struct type IDs): section sizes, and per field its slot, kind and default; struct fields
+ * are described recursively, interface fields by the interface ID calls on them carry.
+ */
+function layout(c: { byId: Map<bigint, Node> }, id: bigint, depth = 0): unknown {
+  const n = c.byId.get(id);
+  assert(n && n.which() === Node_Which.STRUCT, `struct ${id}`);
+  return {
+    dataWords: n.struct.dataWordCount,
+    pointers: n.struct.pointerCount,
+    fields: [...n.struct.fields].map((f: Field) => {
+      assertEquals(f.which(), Field_Which.SLOT, `${n.displayName}.${f.name} is a group`);
+      const t: Type = f.slot.type;
+      const bits = DATA_BITS[t.which()];
+      if (bits) {
+        return {
+          name: f.name,
+          dataBit: f.slot.offset * bits,
+          type: typeName(t.which()),
+          default: defaultOf(f.slot.defaultValue),
+        };
+      }
+      const what = t.which() === Type_Which.STRUCT
+        ? (depth < 4 ? layout(c, t.struct.typeId, depth + 1) : "struct")
+        : t.which() === Type_Which.INTERFACE
+        ? { interfaceId: `0x${t.interface.typeId.toString(16)}` }
+        : typeName(t.which());
+      return { name: f.name, pointer: f.slot.offset, what };
+    }),
+  };
+}
+
+/** A method's params and results layouts. */
+function methodLayout(c: Awaited<ReturnType<typeof compiled>>, iface: Node, name: string) {
+  const m = [...iface.interface.methods][ordinalOf(iface, name)];
+  return { params: layout(c, m.paramStructType), results: layout(c, m.resultStructType) };
+}
+
+const MINING_SCHEMA: Record<MiningGeneration, string> = {
+  v30: "v30/mining.capnp",
+  v31: "v31/mining.capnp",
+  v32: "mining.capnp", // 32.x: the newest generation sits at the top level
+};
+
+Deno.test("Mining per generation: the calls we build carry the interface ID, ordinals and layout the capnp compiler gives each schema (32.x for v32)", async () => {
+  const tip = new Uint8Array(32).map((_, i) => i + 1);
+  const words = (bytes: Uint8Array, at: number) => {
+    const v = new DataView(bytes.buffer, bytes.byteOffset + at, 8);
+    return [v.getUint32(0, true), v.getUint32(4, true)];
+  };
+  const f64 = (x: number) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, x, true);
+    return words(b, 0);
+  };
+  for (const generation of ["v30", "v31", "v32"] as const) {
+    const c = await compiled(MINING_SCHEMA[generation]);
+    const iface = c.named(`${MINING_SCHEMA[generation]}:Mining`);
+    const calls = miningCalls(generation);
+    for (const [name, call] of Object.entries(calls)) {
+      if (!call) continue; // v30 has no interrupt
+      assertEquals(call.interfaceId, iface.id, `${generation} ${name}: interface ID`);
+      assertEquals(call.methodId, ordinalOf(iface, name), `${generation} ${name}: ordinal`);
+    }
+    // waitTipChanged's params exactly as waitTipChanged writes them (our Context in pointer 0).
+    const msg = new $.Message();
+    const params = msg.initRoot(calls.waitTipChanged.ParamsClass);
+    params._initContext();
+    writeWaitTipChanged(params, tip, 30000);
+    const bytes = new Uint8Array(msg.toArrayBuffer());
+    const w = new WireMessage(bytes);
+    const root = w.root()!;
+    const expected = methodLayout(c, iface, "waitTipChanged").params as {
+      dataWords: number;
+      pointers: number;
+      fields: { name: string; pointer?: number; dataBit?: number; default?: string }[];
+    };
+    assertEquals([root.dataBytes / 8, root.ptrCount], [expected.dataWords, expected.pointers], generation);
+    const field = (name: string) => expected.fields.find((f) => f.name === name)!;
+    assertEquals(w.structAt(root, field("context").pointer!)?.ptrCount, 2, `${generation}: Context in its slot`);
+    // currentTip: a byte list of 32 in its pointer slot.
+    const seg = w.views[root.seg];
+    const ptr = root.ptrs + 8 * field("currentTip").pointer!;
+    assertEquals([seg.getUint32(ptr, true) & 3, seg.getUint32(ptr + 4, true)], [1, (32 << 3) | 2], generation);
+    // timeout: 30000 ms stored XOR the schema's default (none on v30, maxDouble after).
+    const timeout = field("timeout");
+    const dflt = f64(Number(timeout.default));
+    const want = f64(30000).map((x, i) => (x ^ dflt[i]) >>> 0);
+    const at = root.data + timeout.dataBit! / 8;
+    assertEquals([seg.getUint32(at, true), seg.getUint32(at + 4, true)], want, `${generation}: timeout bits`);
+  }
+  // The check has teeth: the v32 encoding read as v30 declares the field is not 30000 ms.
+  const v30 = await compiled("v30/mining.capnp");
+  const f = (methodLayout(v30, v30.named("v30/mining.capnp:Mining"), "waitTipChanged").params as {
+    fields: { name: string; default?: string }[];
+  }).fields.find((f) => f.name === "timeout")!;
+  assertEquals(f.default, "0");
+});
+
+Deno.test("the rebased Chain generation keeps, wire for wire, everything the exporter calls and is called with", async () => {
+  const pr = await compiled("chain.capnp");
+  const rebased = await compiled("chain5/chain.capnp");
+  for (
+    const [name, ordinal] of [["getHeight", 1], ["isInitialBlockDownload", 33], ["handleNotifications", 39]] as const
+  ) {
+    const a = pr.named("chain.capnp:Chain");
+    const b = rebased.named("chain5/chain.capnp:Chain");
+    assertEquals([a.id, ordinalOf(a, name)], [b.id, ordinalOf(b, name)], name);
+    assertEquals(ordinalOf(a, name), ordinal, name);
+    assertEquals(methodLayout(pr, a, name), methodLayout(rebased, b, name), name);
+  }
+  const a = pr.named("chain.capnp:ChainNotifications");
+  const b = rebased.named("chain5/chain.capnp:ChainNotifications");
+  assertEquals(a.id, b.id);
+  assertEquals([...a.interface.methods].map((m) => m.name), [...b.interface.methods].map((m) => m.name));
+  for (const m of a.interface.methods) {
+    assertEquals(methodLayout(pr, a, m.name), methodLayout(rebased, b, m.name), `ChainNotifications.${m.name}`);
+  }
+  // ... while the generations do differ where upstream changed them: this compares two schemas.
+  assertEquals([
+    ordinalOf(pr.named("chain.capnp:Chain"), "handleRpc"),
+    ordinalOf(rebased.named("chain5/chain.capnp:Chain"), "handleRpc"),
+  ], [41, 42]);
 });

@@ -122,6 +122,7 @@ export class ChainCollector implements Collector, LocalServer {
         return true;
       case M.updatedBlockTip:
         this.tipUpdates++;
+        this.#ctx.events.tip({ height: this.blockHeight });
         return true;
       case M.chainStateFlushed:
         this.flushes++;

@@ -4,8 +4,8 @@
  * subscribes. Listeners run synchronously and must not throw (a throw is caught and dropped).
  */
 export interface TipEvent {
-  /** As Bitcoin Core displays it. */
-  hash: string;
+  /** As Bitcoin Core displays it; absent where the source does not decode it (updatedBlockTip). */
+  hash?: string;
   height: number;
 }
 

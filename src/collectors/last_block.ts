@@ -30,6 +30,8 @@ export class LastBlockCollector implements Collector {
   #session: Session | undefined;
   #stats: Partial<Record<Field, number>> | undefined;
   #reading: Promise<void> | undefined;
+  /** A tip that arrived during a read: read next. */
+  #next: { hash: string | undefined } | undefined;
   #failure: string | undefined;
   /** Problems with the node's answers already logged (bounded). */
   readonly #reported = new Set<string>();
@@ -41,17 +43,37 @@ export class LastBlockCollector implements Collector {
     this.#timing = ctx.timing;
     ctx.events.onTip((t) => {
       const s = this.#session;
-      if (s) this.#reading = this.#read(s, t.hash).catch(() => {});
+      if (s) this.#schedule(s, t.hash);
     });
   }
 
   async attach(session: Session): Promise<void> {
     this.#stats = undefined;
     this.#failure = undefined;
+    this.#next = undefined;
     if (!session.rpc) return;
     this.#session = session;
-    const [best] = await rpcBatch(session, [{ method: "getbestblockhash" }]);
-    if (typeof best.result === "string") await this.#read(session, best.result);
+    await this.#read(session, undefined);
+  }
+
+  /**
+   * Reads the block of a new tip. Tips that arrive while a read is in flight are coalesced: one
+   * more read follows, of the newest (a burst of tips costs the node two reads, not one per tip).
+   */
+  #schedule(session: Session, hash: string | undefined): void {
+    if (this.#reading) {
+      this.#next = { hash };
+      return;
+    }
+    this.#reading = (async () => {
+      let h = hash;
+      for (;;) {
+        await this.#read(session, h);
+        if (!this.#next || this.#session !== session) break;
+        h = this.#next.hash;
+        this.#next = undefined;
+      }
+    })().finally(() => this.#reading = undefined);
   }
 
   detach(): void {
@@ -64,8 +86,19 @@ export class LastBlockCollector implements Collector {
     if (this.#failure) throw new Error(this.#failure);
   }
 
-  async #read(session: Session, hash: string): Promise<void> {
+  /** getblockstats of `hash`, or of the best block when the tip's hash is not known. */
+  async #read(session: Session, tipHash: string | undefined): Promise<void> {
+    let hash = tipHash ?? "best block";
     try {
+      if (tipHash === undefined) {
+        const [best] = await rpcBatch(session, [{ method: "getbestblockhash" }], {
+          timeoutMs: this.#timing.scrapeTimeoutMs,
+        });
+        if (typeof best.result !== "string") {
+          throw new Error(`getbestblockhash: ${best.error?.message ?? "no hash in the answer"}`);
+        }
+        hash = best.result;
+      }
       const [reply] = await rpcBatch(session, [
         { method: "getblockstats", params: [hash, Object.keys(FIELDS)] },
       ], { timeoutMs: this.#timing.scrapeTimeoutMs });

@@ -1,8 +1,13 @@
 /**
- * Calls on the interfaces of the multiprocess branches (pr/trace, pr/ipc): `Chain`, `Node`,
- * `Tracing`, each by name, and the readers of the callbacks they push to us. Collectors use these
- * and never see ordinals, cap-table slots or byte offsets. Every call carries our Thread in its
- * `Proxy.Context` (Session.callWithContext).
+ * Calls on the interfaces of the multiprocess work (pr/trace, pr/ipc, and the generation rebased
+ * over makeRpc: chain5-node, chain5): `Chain`, `Node`, `Tracing`, each by name, and the readers of
+ * the callbacks they push to us. Collectors use these and never see ordinals, cap-table slots or
+ * byte offsets. Every call carries our Thread in its `Proxy.Context` (Session.callWithContext).
+ *
+ * Chain calls go out in the schema generation the session proved (NodeInterfaces.chainGeneration):
+ * schemas/chain.capnp for the branches, schemas/chain5/chain.capnp for the rebased work. The methods
+ * called here have the same ordinals and layouts in both (checked below by name and ordinal, and
+ * layout by tests/golden_test.ts); the generations part ways after them (waitForNotifications @41).
  */
 import * as $ from "capnp-es";
 import {
@@ -14,8 +19,13 @@ import {
   ChainNotifications_TransactionAddedToMempool$Params,
   ChainNotifications_TransactionRemovedFromMempool$Params,
 } from "../../gen/chain.ts";
+import {
+  Chain$Client as ChainChain5$Client,
+  ChainNotifications$Client as ChainNotificationsChain5$Client,
+} from "../../gen/chain5/chain.ts";
 import { displayHash } from "../bitcoin/tx.ts";
 import { Node$Client } from "../../gen/node.ts";
+import type { ChainGeneration } from "./detect.ts";
 import { Tracing$Client, UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../../gen/tracing.ts";
 import { int32Field, setCapAt, uint32Field } from "./capnp.ts";
 import { named } from "./methods.ts";
@@ -23,10 +33,21 @@ import type { IncomingCall, LocalServer, RemoteCap } from "./rpc.ts";
 import type { Session, SessionCallOptions } from "./session.ts";
 import type { WireMessage, WireStruct } from "./wire.ts";
 
-const chain = {
-  getHeight: named(Chain$Client.methods, 1, "getHeight"),
-  isInitialBlockDownload: named(Chain$Client.methods, 33, "isInitialBlockDownload"),
-  handleNotifications: named(Chain$Client.methods, 39, "handleNotifications"),
+const chainCalls: Record<ChainGeneration, {
+  getHeight: typeof Chain$Client.methods[1];
+  isInitialBlockDownload: typeof Chain$Client.methods[33];
+  handleNotifications: typeof Chain$Client.methods[39];
+}> = {
+  "pr-trace": {
+    getHeight: named(Chain$Client.methods, 1, "getHeight"),
+    isInitialBlockDownload: named(Chain$Client.methods, 33, "isInitialBlockDownload"),
+    handleNotifications: named(Chain$Client.methods, 39, "handleNotifications"),
+  },
+  chain5: {
+    getHeight: named(ChainChain5$Client.methods, 1, "getHeight"),
+    isInitialBlockDownload: named(ChainChain5$Client.methods, 33, "isInitialBlockDownload"),
+    handleNotifications: named(ChainChain5$Client.methods, 39, "handleNotifications"),
+  },
 };
 const node = {
   getNodeCount: named(Node$Client.methods, 18, "getNodeCount"),
@@ -45,10 +66,10 @@ const tracing = {
 /** Bitcoin Core's ConnectionDirection flags for Node.getNodeCount. */
 export const ConnectionDirection = { In: 1, Out: 2, Both: 3 } as const;
 
-function chainOf(session: Session): RemoteCap {
-  const cap = session.chain;
-  if (!cap) throw new Error("the node offers no Chain interface");
-  return cap;
+function chainOf(session: Session): { cap: RemoteCap; calls: typeof chainCalls["pr-trace"] } {
+  const { chain: cap, chainGeneration } = session.interfaces;
+  if (!cap || !chainGeneration) throw new Error("the node offers no Chain interface");
+  return { cap, calls: chainCalls[chainGeneration] };
 }
 
 function nodeOf(session: Session): RemoteCap {
@@ -59,14 +80,16 @@ function nodeOf(session: Session): RemoteCap {
 
 /** `Chain.getHeight`: the active chain's height, or undefined when the node has no block. */
 export function getHeight(session: Session, o?: SessionCallOptions): Promise<number | undefined> {
-  return session.callWithContext(chainOf(session), chain.getHeight, undefined, (r) => {
+  const { cap, calls } = chainOf(session);
+  return session.callWithContext(cap, calls.getHeight, undefined, (r) => {
     return r.hasResult ? r.result : undefined;
   }, o);
 }
 
 /** `Chain.isInitialBlockDownload`. */
 export function isInitialBlockDownload(session: Session, o?: SessionCallOptions): Promise<boolean> {
-  return session.callWithContext(chainOf(session), chain.isInitialBlockDownload, undefined, (r) => r.result, o);
+  const { cap, calls } = chainOf(session);
+  return session.callWithContext(cap, calls.isInitialBlockDownload, undefined, (r) => r.result, o);
 }
 
 /** `Node.getHeaderTip`: the best header's height, -1 when the node has none. */
@@ -108,7 +131,8 @@ export function getTotalBytesSent(session: Session, o?: SessionCallOptions): Pro
 
 /** `Chain.handleNotifications(notifications)`: the Handler is disconnected before every close. */
 export function subscribeChainNotifications(session: Session, server: LocalServer): Promise<RemoteCap> {
-  return session.subscribe(chainOf(session), chain.handleNotifications, (p, caps) => {
+  const { cap, calls } = chainOf(session);
+  return session.subscribe(cap, calls.handleNotifications, (p, caps) => {
     setCapAt(p, 1, caps.add(server)); // params: (context, notifications)
   });
 }
@@ -125,9 +149,15 @@ export function subscribeUtxoTrace(session: Session, server: LocalServer): Promi
 // ---- Callbacks the node makes on our objects ----
 
 export const CHAIN_NOTIFICATIONS_INTERFACE: bigint = ChainNotifications$Client.interfaceId;
+// One ChainNotifications server serves both Chain generations: same interface ID (same file ID and
+// name) and the same methods at the same ordinals, checked here; their params layouts are compared
+// by tests/golden_test.ts.
+if (ChainNotificationsChain5$Client.interfaceId !== CHAIN_NOTIFICATIONS_INTERFACE) {
+  throw new Error("schema mismatch: the two Chain generations' ChainNotifications interface IDs differ");
+}
 export const UTXO_TRACE_INTERFACE: bigint = UtxoCacheTrace$Client.interfaceId;
 
-/** ChainNotifications method ordinals (schemas/chain.capnp). */
+/** ChainNotifications method ordinals (schemas/chain.capnp, schemas/chain5/chain.capnp). */
 export const ChainNotificationMethod = {
   destroy: 0,
   transactionAddedToMempool: 1,
@@ -137,6 +167,10 @@ export const ChainNotificationMethod = {
   updatedBlockTip: 5,
   chainStateFlushed: 6,
 } as const;
+for (const [name, ordinal] of Object.entries(ChainNotificationMethod)) {
+  named(ChainNotifications$Client.methods, ordinal, name);
+  named(ChainNotificationsChain5$Client.methods, ordinal, name);
+}
 
 /** UtxoCacheTrace method ordinals (schemas/tracing.capnp); add, spend and uncache share one params layout. */
 export const UtxoTraceMethod = { destroy: 0, add: 1, spend: 2, uncache: 3 } as const;

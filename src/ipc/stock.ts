@@ -1,30 +1,52 @@
 /**
  * Calls on the interfaces stock Bitcoin Core releases offer: Mining (tip, IBD, the waitTipChanged
- * long-poll) and, on master / v32, JSON-RPC over IPC through `Rpc.executeRpc`. Each Mining call
- * goes out in the schema generation the node's Init served (gen/v30 or gen/), because the
- * two encode waitTipChanged's timeout differently.
+ * long-poll) and, on master / v32, JSON-RPC over IPC through `Rpc.executeRpc` (also what the
+ * rebased Chain-only flavour, chain5, reads its gauges through). Each Mining call goes out in the
+ * schema generation the node's Init served (gen/v30, gen/v31 or gen/ for 32.x), because v30 encodes
+ * waitTipChanged's timeout differently from the later ones.
  */
 import type { BlockRef as BlockRefStruct } from "../../gen/common.ts";
 import { displayHash } from "../bitcoin/tx.ts";
 import { Mining$Client } from "../../gen/mining.ts";
 import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
+import { Mining$Client as MiningV31$Client } from "../../gen/v31/mining.ts";
 import { Rpc$Client } from "../../gen/rpc.ts";
+import type { MiningGeneration } from "./detect.ts";
 import { named } from "./methods.ts";
 import { RPC_URI, RPC_USER, type Session, type SessionCallOptions } from "./session.ts";
 
-/** Mining as v31 and master declare it; v30's methods used here sit at the same ordinals. */
-const mining = {
+/** The Mining calls the exporter makes, as stock 32.x declares them (schemas/mining.capnp). */
+const miningV32 = {
   isInitialBlockDownload: named(Mining$Client.methods, 1, "isInitialBlockDownload"),
   getTip: named(Mining$Client.methods, 2, "getTip"),
   waitTipChanged: named(Mining$Client.methods, 3, "waitTipChanged"),
   interrupt: named(Mining$Client.methods, 6, "interrupt"),
 };
+/** As v31 declares them (schemas/v31/mining.capnp): the same ordinals and layouts as 32.x. */
+const miningV31 = {
+  isInitialBlockDownload: named(MiningV31$Client.methods, 1, "isInitialBlockDownload"),
+  getTip: named(MiningV31$Client.methods, 2, "getTip"),
+  waitTipChanged: named(MiningV31$Client.methods, 3, "waitTipChanged"),
+  interrupt: named(MiningV31$Client.methods, 6, "interrupt"),
+};
+/** As v30 declares them: the same ordinals, no default on waitTipChanged's timeout, no interrupt. */
 const miningV30 = {
   isInitialBlockDownload: named(MiningV30$Client.methods, 1, "isInitialBlockDownload"),
   getTip: named(MiningV30$Client.methods, 2, "getTip"),
   waitTipChanged: named(MiningV30$Client.methods, 3, "waitTipChanged"),
+  interrupt: undefined,
 };
 const rpcMethods = { executeRpc: named(Rpc$Client.methods, 0, "executeRpc") };
+
+/**
+ * The Mining calls in `generation`'s schema. The generations' classes have the same accessors;
+ * what differs is the defaults they encode against (and v30 has no interrupt), which is why the
+ * node's generation picks the class. Exported for tests/golden_test.ts, which checks the encoding
+ * against the capnp compiler's layout of each generation's schema.
+ */
+export function miningCalls(generation: MiningGeneration): typeof miningV32 | typeof miningV30 {
+  return generation === "v30" ? miningV30 : generation === "v31" ? miningV31 : miningV32;
+}
 
 export interface BlockRef {
   /** As Bitcoin Core displays it (byte-reversed hex). */
@@ -37,9 +59,9 @@ export interface BlockRef {
 function miningOf(session: Session) {
   const m = session.mining;
   if (!m) throw new Error("the node offers no Mining interface");
-  // The v30 classes have the same accessors as the v31 ones; what differs is the defaults they
-  // encode against, which is why the node's generation picks the class.
-  const methods = (m.generation === "v30" ? miningV30 : mining) as unknown as typeof mining;
+  // The generations' params classes differ only in the defaults they encode against; the calls
+  // below use the accessors they share.
+  const methods = miningCalls(m.generation) as typeof miningV32;
   return { cap: m.cap, methods };
 }
 
@@ -88,20 +110,31 @@ export function waitTipChanged(
   return session.callWithContext(
     cap,
     methods.waitTipChanged,
-    (p) => {
-      p._initCurrentTip(current.length).copyBuffer(current);
-      p.timeout = waitMs; // milliseconds (MillisecondsDouble upstream)
-    },
+    (p) => writeWaitTipChanged(p, current, waitMs),
     (r) => blockRef(r.result),
     { lane: "wait", timeoutMs: waitMs + callTimeoutMs },
   );
 }
 
+/**
+ * waitTipChanged's parameters (after the Context): what `waitTipChanged` sends, exported so
+ * tests/golden_test.ts can check its encoding against each generation's schema.
+ */
+export function writeWaitTipChanged(
+  p: InstanceType<typeof miningV32.waitTipChanged.ParamsClass>,
+  current: Uint8Array,
+  waitMs: number,
+): void {
+  p._initCurrentTip(current.length).copyBuffer(current);
+  p.timeout = waitMs; // milliseconds (MillisecondsDouble upstream)
+}
+
 /** `Mining.interrupt` (v31+): ends a waitTipChanged in progress. Takes no Context. */
 export function interruptMining(session: Session, timeoutMs: number): Promise<void> {
   const m = session.mining;
-  if (!m || m.generation === "v30") return Promise.resolve();
-  return session.conn.call(m.cap, mining.interrupt, undefined, () => undefined, { timeoutMs });
+  const interrupt = m && miningCalls(m.generation).interrupt;
+  if (!m || !interrupt) return Promise.resolve();
+  return session.conn.call(m.cap, interrupt, undefined, () => undefined, { timeoutMs });
 }
 
 /** One JSON-RPC request (or batch) through `Rpc.executeRpc`; returns the node's response text. */

@@ -1,8 +1,9 @@
 // bitcoind-ipc-test-peer: plays Bitcoin Core's bitcoin-node on a Unix socket, built on the reference
 // C++ Cap'n Proto library, so the TypeScript client is tested against an independent implementation
-// of the wire protocol. It plays the multiprocess branches (pr/trace, pr-ipc) and the stock releases
-// (v30, v31, master/v32), each answering every Init ordinal the way that node does. Scripted through
-// stdin; see README.md.
+// of the wire protocol. It plays the multiprocess branches (pr/trace, pr-ipc), the multiprocess work
+// rebased over stock makeRpc @4 (chain5-node: bitcoin/bitcoin#10102, chain5: #29409) and the stock
+// releases (v30, v31, master/v32), each answering every Init ordinal the way that node does.
+// Scripted through stdin; see README.md.
 //
 // Where a client can tell the difference, it behaves like libmultiprocess: calls must carry a
 // Context.thread that is one of our Threads ("invalid thread handle" otherwise); two calls at once
@@ -11,7 +12,9 @@
 // carry a Context whose thread is made through the client's ThreadMap (a pipelined promise, so the
 // client sees senderPromise + Resolve; a broken one when the client gave no ThreadMap). And it dies
 // where the real node dies: a client closing the socket with a subscription live (exit 71), a client
-// answering a callback with an exception (exit 70). On stock master, Rpc.executeRpc answers JSON-RPC
+// answering a callback with an exception (exit 70), a client calling Init.makeWalletLoader (exit 73:
+// the node would set up a wallet for a Chain the client never gave it). On stock master,
+// Rpc.executeRpc answers JSON-RPC
 // the way Bitcoin Core's ExecuteHTTPRPC does (src/httprpc.cpp, src/rpc/request.cpp).
 
 #include <capnp/any.h>
@@ -181,9 +184,11 @@ struct Peer {
   kj::AsyncIoContext& io;
   std::string socketPath;
   bool noCrash;
-  // "branch" (pr/trace: Chain, Node, Tracing), "pr-ipc" (no Tracing), "v30" (stock v30.x: Echo and
-  // Mining at @2), "v31" (stock v31.x: Mining at @3), "master" (stock master / v32: v31 plus makeRpc
-  // at @4, the ordinal the branches use for makeChain). See InitImpl::dispatchCall.
+  // "branch" (pr/trace: Chain, Node, Tracing), "pr-ipc" (no Tracing), "chain5-node" (rebased over
+  // makeRpc: Rpc @4, Chain @5, Node @6, makeWalletLoader @7), "chain5" (the same without Node and
+  // the wallet), "v30" (stock v30.x: Echo and Mining at @2), "v31" (stock v31.x: Mining at @3),
+  // "master" (stock master / v32: v31 plus makeRpc at @4, the ordinal the branches use for
+  // makeChain). See InitImpl::dispatchCall.
   std::string flavour = "branch";
   Values v;
   std::set<std::string> throwing, stalled;
@@ -534,6 +539,8 @@ class NodeImpl final : public Node::Server {
   NODE_GETTER(getTotalBytesSent, GetTotalBytesSentContext, p.v.bytesSent)
   NODE_GETTER(getNumBlocks, GetNumBlocksContext, p.v.numBlocks)
   NODE_GETTER(isInitialBlockDownload, IsInitialBlockDownloadContext, p.v.ibd)
+  // The Node proof of flavour detection: the node's exit status (0 while it runs), no lock taken.
+  NODE_GETTER(getExitStatus, GetExitStatusContext, 0)
 #undef NODE_GETTER
   kj::Promise<void> getNodeCount(GetNodeCountContext c) override {
     return p.onThread(c.getParams().getContext(), "getNodeCount", [this, c]() mutable {
@@ -586,7 +593,10 @@ class EchoImpl final : public Echo::Server {
 class MiningImpl final : public Mining::Server {
  public:
   explicit MiningImpl(Peer& p)
-      : p(p), id(++p.nextMiningId), v30(p.flavour == "v30"), hasInterrupt(p.flavour == "v31" || p.flavour == "master") {}
+      : p(p),
+        id(++p.nextMiningId),
+        v30(p.flavour == "v30"),
+        hasInterrupt(p.flavour == "v31" || p.flavour == "master" || p.flavour == "chain5" || p.flavour == "chain5-node") {}
 
   DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
                                   capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
@@ -709,7 +719,7 @@ class InitImpl final : public Init::Server {
   explicit InitImpl(Peer& p) : p(p) {}
 
   // The Init interface ID is the same in every flavour, but the methods behind the ordinals are
-  // not. The peer serves the branch schema (schemas/init.capnp); for the stock flavours each ordinal
+  // not. The peer serves the branch schema (schemas/init.capnp); for the other flavours each ordinal
   // is routed to what that node has there, reusing a typed implementation whose params/results have
   // the same layout ((context) -> (result :SomeInterface) is one pointer in, one pointer out,
   // whatever the interface). Ordinals a node lacks answer as capnp does for a method its schema
@@ -719,6 +729,36 @@ class InitImpl final : public Init::Server {
     const std::string& f = p.flavour;
     if (interfaceId != capnp::typeId<Init>() || f == "branch" || f == "pr-ipc") {
       return Init::Server::dispatchCall(interfaceId, methodId, context);
+    }
+    if (f == "chain5" || f == "chain5-node") {
+      // The multiprocess work rebased over stock makeRpc (schemas/chain5/init.capnp): stock 32.x's
+      // @0-@4, then makeChain @5 and, with the full split, makeNode @6 and makeWalletLoader @7. The
+      // collisions with the branch schema are the point: @5 answers a Chain where the branches have
+      // makeNode, @4 an Rpc where they have makeChain.
+      switch (methodId) {
+        case 0:
+          return {construct(internalGetTypedContext<ConstructParams, ConstructResults>(context)), false};
+        case 1:
+          return {makeEcho(internalGetTypedContext<MakeEchoParams, MakeEchoResults>(context)), false};
+        case 2:
+          return {makeMiningOld2(internalGetTypedContext<MakeMiningOld2Params, MakeMiningOld2Results>(context)), false};
+        case 3:
+          return {makeMining(internalGetTypedContext<MakeMiningParams, MakeMiningResults>(context)), false};
+        case 4:
+          return {makeRpc(internalGetTypedContext<MakeChainParams, MakeChainResults>(context)), false};
+        case 5:
+          return {makeChain(internalGetTypedContext<MakeChainParams, MakeChainResults>(context)), false};
+        case 6:
+          if (f != "chain5-node") break;
+          return {makeNode(internalGetTypedContext<MakeNodeParams, MakeNodeResults>(context)), false};
+        case 7:
+          if (f != "chain5-node") break;
+          return {makeWalletLoader(internalGetTypedContext<MakeWalletLoaderParams, MakeWalletLoaderResults>(context)),
+                  false};
+        default:
+          break;
+      }
+      return {unimplemented(methodId), false};
     }
     switch (methodId) {
       case 0:
@@ -772,6 +812,15 @@ class InitImpl final : public Init::Server {
   }
   kj::Promise<void> makeNode(MakeNodeContext c) override {
     return p.onThread(c.getParams().getContext(), "makeNode", [this, c]() mutable { c.getResults().setResult(kj::heap<NodeImpl>(p)); });
+  }
+  // makeWalletLoader(context, globalArgs, chain): @6 on the branches, @7 on chain5-node. A node sets
+  // up a wallet loader around the Chain it is given; a client that calls it to find out what an
+  // ordinal is (with no Chain) is treated as the node going down, so a probe order that reaches it
+  // fails the test that runs it.
+  kj::Promise<void> makeWalletLoader(MakeWalletLoaderContext c) override {
+    p.calls["makeWalletLoader"]++;
+    p.hazard("make-wallet-loader", 73);
+    return KJ_EXCEPTION(FAILED, "test peer: makeWalletLoader is not played");
   }
   kj::Promise<void> makeTracing(MakeTracingContext c) override {
     if (p.flavour != "branch") return unimplemented(7);
@@ -1729,8 +1778,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (flavour == "v32") flavour = "master";  // stock master is what becomes v32
-    if (flavour != "branch" && flavour != "pr-ipc" && flavour != "v30" && flavour != "v31" && flavour != "master") {
-      fprintf(stderr, "--flavour must be branch, pr-ipc, v30, v31, master or v32\n");
+    if (flavour != "branch" && flavour != "pr-ipc" && flavour != "chain5-node" && flavour != "chain5" &&
+        flavour != "v30" && flavour != "v31" && flavour != "master") {
+      fprintf(stderr, "--flavour must be branch, pr-ipc, chain5-node, chain5, v30, v31, master or v32\n");
       return 2;
     }
     return runServer(socket, noCrash, flavour, rpcFixtures);

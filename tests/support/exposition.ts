@@ -64,9 +64,14 @@ const CALLBACK_METHODS = {
  * The callback-cost families (after `normalise`): `counts` by `Interface.method` (0 when not
  * given); `perBlock` the UTXO trace events observed per connected block.
  */
-export function callbackCost(counts: Record<string, number>, perBlock: number[] = []): string {
+export function callbackCost(
+  counts: Record<string, number>,
+  perBlock: number[] = [],
+  o: { utxo: boolean } = { utxo: true },
+): string {
+  const interfaces = Object.entries(CALLBACK_METHODS).filter(([i]) => o.utxo || i !== "UtxoCacheTrace");
   const rows = (value: (key: string) => string) =>
-    Object.entries(CALLBACK_METHODS).flatMap(([iface, methods]) =>
+    interfaces.flatMap(([iface, methods]) =>
       methods.map((m) => `{interface="${iface}",method="${m}"} ${value(`${iface}.${m}`)}\n`)
     );
   const bounds = [0, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000];
@@ -75,17 +80,18 @@ export function callbackCost(counts: Record<string, number>, perBlock: number[] 
       perBlock.filter((v) => i === bounds.length || v <= bounds[i]).length
     }\n`
   );
+  const histogram = o.utxo
+    ? `# HELP bitcoind_ipc_exporter_utxo_trace_events_per_block UTXO cache trace callbacks (add, spend, uncache) between consecutive blockConnected notifications: what each connected block costs the node's validation thread in round trips.
+# TYPE bitcoind_ipc_exporter_utxo_trace_events_per_block histogram
+${buckets.join("")}bitcoind_ipc_exporter_utxo_trace_events_per_block_sum ${perBlock.reduce((a, b) => a + b, 0)}
+bitcoind_ipc_exporter_utxo_trace_events_per_block_count ${perBlock.length}
+`
+    : "";
   return `# HELP bitcoind_ipc_exporter_callbacks_total Callbacks the node made on the exporter's objects, by interface and method (each holds a node thread until answered).
 # TYPE bitcoind_ipc_exporter_callbacks_total counter
 ${
     rows((k) => String(counts[k] ?? 0)).map((r) => `bitcoind_ipc_exporter_callbacks_total${r}`).join("")
   }# HELP bitcoind_ipc_exporter_callback_handler_seconds_total Seconds the exporter's handlers spent on the node's callbacks, by interface and method (our side only: socket and node-side IPC time not included).
 # TYPE bitcoind_ipc_exporter_callback_handler_seconds_total counter
-${
-    rows(() => "S").map((r) => `bitcoind_ipc_exporter_callback_handler_seconds_total${r}`).join("")
-  }# HELP bitcoind_ipc_exporter_utxo_trace_events_per_block UTXO cache trace callbacks (add, spend, uncache) between consecutive blockConnected notifications: what each connected block costs the node's validation thread in round trips.
-# TYPE bitcoind_ipc_exporter_utxo_trace_events_per_block histogram
-${buckets.join("")}bitcoind_ipc_exporter_utxo_trace_events_per_block_sum ${perBlock.reduce((a, b) => a + b, 0)}
-bitcoind_ipc_exporter_utxo_trace_events_per_block_count ${perBlock.length}
-`;
+${rows(() => "S").map((r) => `bitcoind_ipc_exporter_callback_handler_seconds_total${r}`).join("")}${histogram}`;
 }
