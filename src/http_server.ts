@@ -130,23 +130,32 @@ export class ReportThrottle {
 }
 
 type Phase = "idle" | "read" | "handler" | "write";
-/**
- * Which connection makes room at the cap, lowest first: idle keep-alive connections (closing them
- * is allowed at any time), then requests still arriving, then stalled writes. A request in its
- * handler is never cut: its time is bounded by handlerTimeoutMs and it is not the client's doing.
- */
-const EVICTION_ORDER: Record<Phase, number> = { idle: 0, read: 1, write: 2, handler: Infinity };
 
 class Connection {
   phase: Phase = "read";
   /** When the current phase began. */
   since = performance.now();
+  /** In the read phase: part of the request has arrived (a scraper's head arrives whole). */
+  partial = false;
   closed = false;
   constructor(readonly conn: Deno.TcpConn) {}
 
-  enter(phase: Phase): void {
+  enter(phase: Phase, partial = false): void {
     this.phase = phase;
     this.since = performance.now();
+    this.partial = partial;
+  }
+
+  /**
+   * Which connection makes room at the cap, lowest first (oldest first among equals): idle
+   * keep-alive connections (closing them is allowed at any time); requests arriving piecemeal (a
+   * slowloris; a scraper's head comes in one piece); connections that sent nothing yet (a scraper
+   * just connected is among them: it goes only after every older one); stalled writes. A request in
+   * its handler is never cut: its time is bounded by handlerTimeoutMs and it is not the client's doing.
+   */
+  get evictionRank(): number {
+    if (this.phase === "read") return this.partial ? 1 : 2;
+    return { idle: 0, write: 3, handler: Infinity }[this.phase];
   }
 
   close(): void {
@@ -263,12 +272,9 @@ export class HttpServer {
   #evictOne(): boolean {
     let victim: Connection | undefined;
     for (const c of this.#conns) {
-      const rank = EVICTION_ORDER[c.phase];
+      const rank = c.evictionRank;
       if (rank === Infinity) continue;
-      if (
-        !victim || rank < EVICTION_ORDER[victim.phase] ||
-        (rank === EVICTION_ORDER[victim.phase] && c.since < victim.since)
-      ) {
+      if (!victim || rank < victim.evictionRank || (rank === victim.evictionRank && c.since < victim.since)) {
         victim = c;
       }
     }
@@ -463,7 +469,7 @@ class RequestReader {
     let until: number;
     if (this.#end > 0) {
       // The next request is already here (pipelined).
-      this.c.enter("read");
+      this.c.enter("read", true);
       until = performance.now() + this.o.headerTimeoutMs;
     } else if (first) {
       // A new connection is reading its first request from the moment it opened.
@@ -473,7 +479,7 @@ class RequestReader {
       this.c.enter("idle");
       const got = await this.#read(performance.now() + this.o.idleTimeoutMs);
       if (got !== "data") return undefined; // idle too long, or closed: nothing to answer
-      this.c.enter("read");
+      this.c.enter("read", true);
       until = performance.now() + this.o.headerTimeoutMs;
     }
     for (;;) {
@@ -548,6 +554,7 @@ class RequestReader {
     this.#end += n;
     this.stats.bytesReceived += n;
     this.stats.reads++;
+    this.c.partial = true;
     return "data";
   }
 

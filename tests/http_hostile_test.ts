@@ -177,6 +177,28 @@ Deno.test("slowloris slot hogging: with the cap held by 8 connections dribbling 
   }
 });
 
+Deno.test("at the cap a half-sent head goes before a connection that has sent nothing yet (a scraper just connected)", async () => {
+  const s = start({ maxConnections: 4, headerTimeoutMs: 600_000 });
+  const quiet = await connect(s.addr.port); // the oldest: a scraper whose request is still on its way
+  const slow = await Promise.all(Array.from({ length: 3 }, () => connect(s.addr.port)));
+  try {
+    const partial = encoder.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n");
+    for (const c of slow) await c.write(partial);
+    while (s.stats.bytesReceived < 3 * partial.length) await delay(5);
+    assertEquals(s.connections, 4);
+    // A newcomer at the cap: one of the half-sent heads makes room, not the older quiet connection.
+    assertEquals(await scrape(s.addr.port), 200);
+    assertEquals(s.stats.evicted.read, 1);
+    await quiet.write(encoder.encode("GET /q HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const answer = await new ResponseReader(quiet).next();
+    assertEquals(answer?.status, 200, "the quiet connection was kept");
+  } finally {
+    quiet.close();
+    for (const c of slow) c.close();
+    await s.shutdown();
+  }
+});
+
 Deno.test("slow readers: with the cap held by 4 connections reading their responses a byte at a time, 10 of 10 scrapes get 200", async () => {
   const big = new Uint8Array(1 << 20).fill(97);
   // The write timeout is far longer than the test: making room at the cap is what lets scrapes in.

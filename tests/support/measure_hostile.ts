@@ -207,10 +207,13 @@ async function measure(name: string, attack: Attack): Promise<string> {
     })();
     // /metrics during the attack: a scrape every 250 ms.
     let ok = 0, tried = 0;
+    const during = new Map<number, number>();
     const scraping = (async () => {
       while (!ac.signal.aborted) {
         tried++;
-        if (await scrape(exp.port) === 200) ok++;
+        const st = await scrape(exp.port);
+        during.set(st, (during.get(st) ?? 0) + 1);
+        if (st === 200) ok++;
         await delay(250, ac.signal);
       }
     })();
@@ -226,9 +229,9 @@ async function measure(name: string, attack: Attack): Promise<string> {
     const sample = exp.lines.slice(linesBefore, linesBefore + 2).map((l) => l.slice(0, 140));
     return `| ${name} | ${attack.load} | ${up ? "yes" : "NO"} | ${rssBefore.toFixed(0)}→${peak.toFixed(0)}→${
       rssAfter.toFixed(0)
-    } MiB | ${ok}/${tried} | ${logLines} | ${nodeUp ? "yes" : "NO"} |  cpu ${
-      cpu.toFixed(2)
-    } s; ${detail}; first lines: ${JSON.stringify(sample)}`;
+    } MiB | ${ok}/${tried} | ${logLines} | ${nodeUp ? "yes" : "NO"} |  cpu ${cpu.toFixed(2)} s; during ${
+      counts(during)
+    }; ${detail}; first lines: ${JSON.stringify(sample)}`;
   } finally {
     try {
       exp.child.kill("SIGTERM");
