@@ -6,9 +6,9 @@
  * exactly that, and holds up against clients that are not scrapers:
  *
  * - bounded connections, and at the cap a well-behaved scraper still gets in: an idle keep-alive
- *   connection is closed to make room, else the request that has been arriving the longest (a
- *   slowloris), else a stalled response write; only when every slot is busy in a handler is the
- *   newcomer answered 503;
+ *   connection is closed to make room, else the oldest half-sent request (a slowloris), else the
+ *   oldest connection that sent nothing yet, else a stalled response write; only when every slot
+ *   is busy in a handler is the newcomer answered 503;
  * - a deadline per phase of a request: reading its head, then its body (if any) and the handler,
  *   then writing the response; and a short idle timeout between keep-alive requests;
  * - a bounded request head, read in time linear in its size however it is dribbled;
