@@ -64,6 +64,8 @@ export async function run(o: RunOptions): Promise<number> {
       port: o.listen.port,
       handler: metricsHandler({ registry, refresh: () => supervisor.scrape(), log }),
       onError: (m) => log.error(`http: ${m}`),
+      // A client's mistake (bad method, bad Host, malformed head) is its problem: debug only.
+      onClientError: (m) => log.debug(`http: ${m}`),
     });
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {

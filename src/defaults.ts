@@ -26,6 +26,29 @@ export const DEFAULTS = {
   shutdownDeadlineMs: 5000,
   /** A node call unanswered for this long makes the node unresponsive: `bitcoin_up` 0 until it answers. */
   unresponsiveMs: 10_000,
+  /**
+   * The HTTP server (src/http_server.ts). Connections served at once; at the cap an idle keep-alive
+   * connection, else the slowest request still being read, makes room for a new one.
+   */
+  httpMaxConnections: 64,
+  /** Largest request head (request line and headers) accepted. */
+  httpMaxHeaderBytes: 8192,
+  /** A request head must arrive within this of its first byte (of the connection's opening, for the first). */
+  httpHeaderTimeoutMs: 5000,
+  /** A keep-alive connection may wait this long for its next request. */
+  httpIdleTimeoutMs: 5000,
+  /**
+   * From the end of a request head: any (small, discarded) body must arrive and the handler must
+   * answer within this (the scrape timeout plus rendering fits well inside).
+   */
+  httpHandlerTimeoutMs: 10_000,
+  /** A response must be handed to the kernel within this. */
+  httpWriteTimeoutMs: 5000,
+  /** When accept() fails (e.g. out of file descriptors): first and longest pause before trying again. */
+  httpAcceptBackoffMinMs: 10,
+  httpAcceptBackoffMaxMs: 1000,
+  /** The same kind of HTTP error is reported at most once per this interval (the rest are counted). */
+  httpReportIntervalMs: 10_000,
 } as const;
 
 export type Defaults = typeof DEFAULTS;

@@ -29,7 +29,7 @@ Deno.test("keep-alive: several requests on one connection, HEAD has no body", as
   try {
     const out = await raw(
       s.addr.port,
-      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c?q=%zz HTTP/1.1\r\nConnection: close\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c?q=%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     const responses = out.split("HTTP/1.1 ").slice(1);
     assertEquals(responses.length, 3, out);
@@ -47,11 +47,9 @@ Deno.test("slowloris: a request head not finished in time is answered 408 and cl
   try {
     const c = await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port });
     await c.write(new TextEncoder().encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
-    const t0 = performance.now();
     const buf = new Uint8Array(1024);
     const n = await c.read(buf);
     assert(n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("HTTP/1.1 408"));
-    assert(performance.now() - t0 < 2000);
     assertEquals(await c.read(buf), null, "closed after 408");
     c.close();
     // A connection that never sends anything is closed silently.
@@ -64,37 +62,51 @@ Deno.test("slowloris: a request head not finished in time is answered 408 and cl
 });
 
 Deno.test("bounded: connection limit, head size, bodies, malformed requests", async () => {
-  const s = start({ maxConnections: 2, headerTimeoutMs: 2000 });
+  // Two requests parked in the handler hold both slots: nothing can be evicted, so a third gets 503.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const s = start({
+    maxConnections: 2,
+    handler: async (req) => {
+      if (new URL(req.url).pathname === "/park") await gate;
+      return new Response(`${req.method} ${new URL(req.url).pathname}\n`);
+    },
+  });
   try {
-    const held = [
-      await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port }),
-      await Deno.connect({ hostname: "127.0.0.1", port: s.addr.port }),
+    const parked = [
+      raw(s.addr.port, "GET /park HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+      raw(s.addr.port, "GET /park HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
     ];
+    while (s.connections < 2) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 50));
-    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/1.1\r\n\r\n"), "HTTP/1.1 503");
-    for (const c of held) c.close();
-    await new Promise((r) => setTimeout(r, 50));
+    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP/1.1 503");
+    release();
+    for (const p of parked) assertStringIncludes(await p, "GET /park");
     assertStringIncludes(
-      await raw(s.addr.port, `GET /${"a".repeat(10000)} HTTP/1.1\r\nConnection: close\r\n\r\n`),
+      await raw(s.addr.port, `GET /${"a".repeat(10000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
       "HTTP/1.1 431",
     );
-    assertStringIncludes(await raw(s.addr.port, "POST / HTTP/1.1\r\nContent-Length: 999999\r\n\r\n"), "HTTP/1.1 413");
     assertStringIncludes(
-      await raw(s.addr.port, "POST /x HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"),
+      await raw(s.addr.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n"),
+      "HTTP/1.1 413",
+    );
+    assertStringIncludes(
+      await raw(s.addr.port, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"),
       "POST /x",
     );
     assertStringIncludes(await raw(s.addr.port, "NONSENSE\r\n\r\n"), "HTTP/1.1 400");
-    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/2.0\r\n\r\n"), "HTTP/1.1 505");
+    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/2.0\r\nHost: x\r\n\r\n"), "HTTP/1.1 505");
     assertStringIncludes(
-      await raw(s.addr.port, "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+      await raw(s.addr.port, "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
       "HTTP/1.1 501",
     );
   } finally {
+    release();
     await s.shutdown();
   }
 });
 
-Deno.test("a failing handler is a 500, and the server keeps serving", async () => {
+Deno.test("a failing handler is a 500, the server keeps serving, and the failure is reported at a bounded rate", async () => {
   const errors: string[] = [];
   const s = start({
     handler: () => {
@@ -103,9 +115,13 @@ Deno.test("a failing handler is a 500, and the server keeps serving", async () =
     onError: (m) => errors.push(m),
   });
   try {
-    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), "HTTP/1.1 500");
-    assertStringIncludes(await raw(s.addr.port, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n"), "HTTP/1.1 500");
-    assertEquals(errors.length, 2);
+    for (let i = 0; i < 3; i++) {
+      assertStringIncludes(
+        await raw(s.addr.port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        "HTTP/1.1 500",
+      );
+    }
+    assertEquals(errors, ["handler failed: boom"], "one report per interval (10 s by default)");
   } finally {
     await s.shutdown();
   }
