@@ -82,3 +82,31 @@ for (
     }
   });
 }
+
+Deno.test("the UTXO trace's documented default: on, its cost said once per process (not per reconnect), deferred during IBD", async () => {
+  const peer = await TestPeer.start();
+  await peer.ok("set isInitialBlockDownload 1");
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  const costLines = () => exp.lines.filter((l) => l.includes("validation thread wait for a round trip")).length;
+  try {
+    await exp.waitLog(/connected to/);
+    // In IBD the node would pay a round trip for every coin of every block it downloads: no subscription yet.
+    assertEquals((await peer.status()).utxo, "0");
+    assertEquals(costLines(), 0);
+    await peer.ok("set isInitialBlockDownload 0");
+    await exp.scrape(); // a scrape re-checks IBD at once (otherwise the 10 s poll does)
+    await peer.waitStatus((s) => s.utxo === "1");
+    await exp.waitLog(/subscribed to UTXO cache trace/);
+    assertEquals(costLines(), 1);
+    // A new connection subscribes again but does not repeat the cost line.
+    const seen = exp.lines.length;
+    await peer.ok("restart");
+    await peer.waitStatus((s) => s.utxo === "1", 20_000);
+    await exp.waitLog(/subscribed to UTXO cache trace/);
+    assert(exp.lines.slice(seen).some((l) => /subscribed to UTXO cache trace/.test(l)), "resubscribed after restart");
+    assertEquals(costLines(), 1);
+  } finally {
+    assertEquals(await exp.stop(), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+  }
+});
