@@ -17,12 +17,11 @@
  */
 import { FLAVOUR_TRAITS } from "../flavour.ts";
 import type { Session } from "../ipc/session.ts";
-import { rpcBatch } from "../ipc/stock.ts";
 import { type Family, Histogram } from "../registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 import type { TipEvent } from "./events.ts";
-import { Answer, Reporter } from "./rpc_round.ts";
+import { Answer, Reporter, rpcCall } from "./rpc_round.ts";
 
 export const REORG_DEPTH_BUCKETS: readonly number[] = [1, 2, 3, 4, 5, 6, 10, 20, 50, 100];
 export const BLOCK_INTERVAL_BUCKETS: readonly number[] = [60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200];
@@ -72,7 +71,8 @@ export class BlockEventsCollector implements Collector {
     this.#prev = undefined;
     this.#broken = false;
     this.#failure = undefined;
-    this.#read = session.rpc ? (s, ms) => this.#readRpc(s, ms) : undefined;
+    // getblockchaininfo through Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
+    this.#read = session.rpc || session.node ? (s, ms) => this.#readRpc(s, ms) : undefined;
     if (!this.#read || !this.#reorgsKnown) return;
     // The tip now, so the first block after connecting has a parent to measure from.
     await this.#readTip(session).catch(() => {});
@@ -134,7 +134,7 @@ export class BlockEventsCollector implements Collector {
 
   /** getblockchaininfo: height, header time and IBD of one tip, in one answer. */
   async #readRpc(session: Session, timeoutMs: number): Promise<TipTime> {
-    const [reply] = await rpcBatch(session, [{ method: "getblockchaininfo" }], { timeoutMs });
+    const reply = await rpcCall(session, "getblockchaininfo", undefined, timeoutMs);
     const a = new Answer(reply, "getblockchaininfo", this.#reporter);
     const height = a.num("blocks"), time = a.num("time"), ibd = a.bool("initialblockdownload");
     if (height === undefined || time === undefined || ibd === undefined) {

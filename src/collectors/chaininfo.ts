@@ -2,11 +2,13 @@
  * The chain and the node as they describe themselves, read at scrape time: the tip's header time,
  * difficulty, size on disk, pruning, chain tips by status, the node's version and chain, its start
  * time and its warnings. JSON-RPC flavours (v32, chain5) from getblockchaininfo, getchaintips,
- * getnetworkinfo and uptime in the shared round; the multiprocess branches from Node/Chain getters.
+ * getnetworkinfo and uptime in the shared round; the multiprocess branches from Node getters
+ * (getLastBlockTime, getWarnings) and the same JSON-RPC methods through Node.executeRpc.
  *
  * Bounded: chain tips are counted by Core's five statuses (anything else is `unknown`); the node's
  * version strings are one series, each label cut to 100 characters; warnings are a count.
  */
+import * as branch from "../ipc/branch.ts";
 import type { Family, Sample } from "../registry.ts";
 import type { CollectorContext, CollectorSpec } from "./collector.ts";
 import type { Answer } from "./rpc_round.ts";
@@ -60,10 +62,13 @@ export class ChainInfoCollector extends ScrapedCollector<ChainInfoReadings> {
   constructor(ctx: CollectorContext) {
     super(ctx, {
       rpc: (round) => {
-        const chain = round.add("getblockchaininfo");
-        const tips = round.add("getchaintips");
-        const net = round.add("getnetworkinfo");
-        const uptime = round.add("uptime");
+        // On the branches all four go through Node.executeRpc (no getter gives difficulty, size on
+        // disk, chain tips, versions or uptime); `pruned` too, as Chain.havePruned answers another
+        // question (has any block file been pruned yet, not whether the node prunes).
+        const chain = round.add("getblockchaininfo", undefined, { node: true });
+        const tips = round.add("getchaintips", undefined, { node: true });
+        const net = round.add("getnetworkinfo", undefined, { node: true });
+        const uptime = round.add("uptime", undefined, { node: true });
         return (answer) => {
           const c = answer(chain, "getblockchaininfo");
           const n = answer(net, "getnetworkinfo");
@@ -85,6 +90,10 @@ export class ChainInfoCollector extends ScrapedCollector<ChainInfoReadings> {
           };
         };
       },
+      node: (session, opt) => ({
+        blockTime: () => branch.getLastBlockTime(session, opt()),
+        warnings: async () => (await branch.getWarnings(session, opt())).count,
+      }),
     });
   }
 

@@ -3,8 +3,10 @@
  * confirmation target (absent for a target the node has no estimate for), the mempool's current
  * minimum, the minimum relay fee and the incremental relay fee. JSON-RPC flavours from
  * estimatesmartfee and getmempoolinfo in the shared round (Core prints BTC/kvB; converted through
- * integer sat/kvB, so 0.00001000 is exactly 1); the multiprocess branches from Chain getters.
+ * integer sat/kvB, so 0.00001000 is exactly 1); the multiprocess branches from Chain getters
+ * (estimateSmartFee, mempoolMinFee, relayMinFee, relayIncrementalFee; the same sat/kvB / 1000).
  */
+import * as branch from "../ipc/branch.ts";
 import type { Family } from "../registry.ts";
 import { DEFAULT_FEE_CONF_TARGETS } from "../defaults.ts";
 import type { CollectorContext, CollectorSpec } from "./collector.ts";
@@ -58,6 +60,19 @@ export class FeesCollector extends ScrapedCollector<FeeReadings> {
           };
         };
       },
+      node: (session, opt) => ({
+        estimates: async () => {
+          const e = new Map<number, number>();
+          for (const t of targets) {
+            const v = await branch.estimateSmartFee(session, t, opt());
+            if (v !== undefined) e.set(t, v);
+          }
+          return e;
+        },
+        mempoolMinFee: () => branch.mempoolMinFee(session, opt()),
+        minRelayFee: () => branch.relayMinFee(session, opt()),
+        incrementalRelayFee: () => branch.relayIncrementalFee(session, opt()),
+      }),
     });
     this.targets = targets;
   }

@@ -4,16 +4,18 @@
  * the UTXO set, and its inputs and outputs. Where the node speaks
  * JSON-RPC over IPC (v32) this answers "what does each block do to the UTXO set" without the
  * UTXO-cache trace subscription and its per-coin round trips; it never runs `gettxoutsetinfo` (a
- * scan of the whole UTXO set). Absent on flavours without JSON-RPC.
+ * scan of the whole UTXO set). On the branches the same getblockstats goes through
+ * `Node.executeRpc` (Chain.findBlock carries no fee, size or UTXO statistics). Absent on v30/v31.
  */
 import type { Session } from "../ipc/session.ts";
-import { rpcBatch, type RpcReply } from "../ipc/stock.ts";
+import type { RpcReply } from "../ipc/stock.ts";
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 import { pickField } from "./node_gauges.ts";
+import { rpcCall } from "./rpc_round.ts";
 
 /** getblockstats fields read, and the metric each feeds. */
 const FIELDS = {
@@ -61,7 +63,8 @@ export class LastBlockCollector implements Collector {
     this.#percentiles = undefined;
     this.#failure = undefined;
     this.#next = undefined;
-    if (!session.rpc) return;
+    // JSON-RPC: Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
+    if (!session.rpc && !session.node) return;
     this.#session = session;
     await this.#read(session, undefined);
   }
@@ -100,18 +103,20 @@ export class LastBlockCollector implements Collector {
   async #read(session: Session, tipHash: string | undefined): Promise<void> {
     let hash = tipHash ?? "best block";
     try {
+      const timeoutMs = this.#timing.scrapeTimeoutMs;
       if (tipHash === undefined) {
-        const [best] = await rpcBatch(session, [{ method: "getbestblockhash" }], {
-          timeoutMs: this.#timing.scrapeTimeoutMs,
-        });
+        const best = await rpcCall(session, "getbestblockhash", undefined, timeoutMs);
         if (typeof best.result !== "string") {
           throw new Error(`getbestblockhash: ${best.error?.message ?? "no hash in the answer"}`);
         }
         hash = best.result;
       }
-      const [reply] = await rpcBatch(session, [
-        { method: "getblockstats", params: [hash, [...Object.keys(FIELDS), "feerate_percentiles"]] },
-      ], { timeoutMs: this.#timing.scrapeTimeoutMs });
+      const reply = await rpcCall(
+        session,
+        "getblockstats",
+        [hash, [...Object.keys(FIELDS), "feerate_percentiles"]],
+        timeoutMs,
+      );
       if (this.#session !== session) return;
       const stats: Partial<Record<Field, number>> = {};
       for (const f of Object.keys(FIELDS) as Field[]) {

@@ -1,6 +1,6 @@
 /**
- * The mempool's fee-rate distribution and its totals, read at scrape time through JSON-RPC
- * (v32, chain5; no Node/Chain getter gives them on the branches).
+ * The mempool's fee-rate distribution and its totals, read at scrape time through JSON-RPC: the
+ * shared round on v32 and chain5, `Node.executeRpc` on the branches (no Node/Chain getter gives them).
  *
  * The distribution is a histogram whose observations are the mempool's virtual bytes, each
  * observed at the fee rate it pays: `_bucket{le="X"}` is the virtual size (vB) paying at most X
@@ -91,8 +91,9 @@ export class MempoolCollector extends ScrapedCollector<MempoolReadings> {
   constructor(ctx: CollectorContext) {
     super(ctx, {
       rpc: (round) => {
-        const diagram = round.add("getmempoolfeeratediagram");
-        const info = round.add("getmempoolinfo");
+        // No getter gives these on the branches: both through Node.executeRpc there.
+        const diagram = round.add("getmempoolfeeratediagram", undefined, { node: true });
+        const info = round.add("getmempoolinfo", undefined, { node: true });
         return (answer) => {
           const d = answer(diagram, "getmempoolfeeratediagram");
           const points = diagramFromRpc(d);

@@ -2,7 +2,8 @@
  * The node's P2P network, read at scrape time: connected peers by direction, network, connection
  * type and transport; bans; whether networking is on; connections in and out; the time offset.
  * JSON-RPC flavours (v32, chain5) from getpeerinfo, listbanned and getnetworkinfo in the shared
- * round; the multiprocess branches from Node getters.
+ * round; the multiprocess branches from Node getters (getNodesStats, getBanned, getNetworkActive,
+ * getNodeCount) and, for the time offset, getnetworkinfo through Node.executeRpc.
  *
  * Cardinality is bounded by construction: a peer is reduced to four labels, each taken from Core's
  * own fixed set of strings (anything else is `unknown`), and only the label sets present are
@@ -29,13 +30,8 @@ export const TRANSPORTS = ["v1", "v2", "detecting"] as const;
 /** The most series bitcoin_peer_connections can have: every label's values (and `unknown`) combined. */
 export const PEER_SERIES_MAX = 2 * (PEER_NETWORKS.length + 1) * (CONNECTION_TYPES.length + 1) * (TRANSPORTS.length + 1);
 
-/** One connected peer as far as the metrics see it. */
-export interface PeerSummary {
-  inbound: boolean;
-  network: string;
-  connectionType: string;
-  transport: string;
-}
+/** One connected peer as far as the metrics see it (the branches' Node.getNodesStats gives the same). */
+export type PeerSummary = branch.PeerSummary;
 
 export interface NetworkReadings {
   /** Peers by label set (key: the four labels joined). */
@@ -93,7 +89,8 @@ export class NetworkCollector extends ScrapedCollector<NetworkReadings> {
       rpc: (round) => {
         const peers = round.add("getpeerinfo");
         const banned = round.add("listbanned");
-        const net = round.add("getnetworkinfo");
+        // The branches: getnetworkinfo through Node.executeRpc for timeoffset (no getter has it).
+        const net = round.add("getnetworkinfo", undefined, { node: true });
         return (answer) => {
           const n = answer(net, "getnetworkinfo");
           const p = peersFromRpc(answer(peers, "getpeerinfo"));
@@ -108,6 +105,9 @@ export class NetworkCollector extends ScrapedCollector<NetworkReadings> {
         };
       },
       node: (session, opt) => ({
+        peers: async () => groupPeers(await branch.getNodesStats(session, opt())),
+        banned: () => branch.getBannedCount(session, opt()),
+        networkActive: () => branch.getNetworkActive(session, opt()),
         connectionsIn: () => branch.getNodeCount(session, branch.ConnectionDirection.In, opt()),
         connectionsOut: () => branch.getNodeCount(session, branch.ConnectionDirection.Out, opt()),
       }),

@@ -8,9 +8,16 @@
  *
  * Requests whose parameters depend on the tip (getblockstats of the new tip) do not belong here:
  * they are read once per tip by their collectors, not once per scrape.
+ *
+ * On the multiprocess branches (Node, no Rpc) the requests declared `node: true` — those no
+ * Node/Chain getter answers — go one by one through `Node.executeRpc` (the node's RPC table, the
+ * same methods and answers); the others are left out there (their getters are read instead).
  */
+import { nodeExecuteRpc } from "../ipc/branch.ts";
+import { CallTimeoutError, DisconnectedError } from "../ipc/errors.ts";
 import type { Session } from "../ipc/session.ts";
 import { rpcBatch, type RpcReply } from "../ipc/stock.ts";
+import { errorText } from "../util/errors.ts";
 import type { Timing } from "../defaults.ts";
 import type { Logger } from "../log.ts";
 import type { ChainEvents } from "./events.ts";
@@ -18,16 +25,21 @@ import type { ChainEvents } from "./events.ts";
 /** A request declared into the round: where its reply is. */
 export type RpcSlot = number & { readonly __slot: unique symbol };
 
+/** A reply, or a request this flavour's round does not send (its readings come from a getter). */
+export type RoundReply = RpcReply & { skipped?: true };
+
 export interface RoundReplies {
   /** The session the round ran on. */
   readonly session: Session;
-  readonly replies: readonly RpcReply[];
+  readonly replies: readonly RoundReply[];
   /** When the answer arrived (performance.now()). */
   readonly at: number;
 }
 
 export class RpcRound {
   readonly #requests: { method: string; params?: unknown[] }[] = [];
+  /** The slots also read on the branches (through Node.executeRpc). */
+  readonly #node = new Set<number>();
   readonly #keys = new Map<string, RpcSlot>();
   #last: RoundReplies | undefined;
   #inflight: { session: Session; promise: Promise<RoundReplies> } | undefined;
@@ -36,8 +48,11 @@ export class RpcRound {
 
   constructor(readonly timing: Timing) {}
 
-  /** Declares a request sent in every round; identical requests share one slot. */
-  add(method: string, params?: unknown[]): RpcSlot {
+  /**
+   * Declares a request sent in every round; identical requests share one slot. `node`: also read on
+   * the branches, through Node.executeRpc (no getter gives what it answers).
+   */
+  add(method: string, params?: unknown[], o: { node?: boolean } = {}): RpcSlot {
     const key = JSON.stringify([method, params ?? []]);
     let slot = this.#keys.get(key);
     if (slot === undefined) {
@@ -45,7 +60,13 @@ export class RpcRound {
       this.#requests.push(params ? { method, params } : { method });
       this.#keys.set(key, slot);
     }
+    if (o.node) this.#node.add(slot);
     return slot;
+  }
+
+  /** Whether a round on `session` reads anything (the branches read only the `node` requests). */
+  hasRequests(session: Session): boolean {
+    return session.rpc ? this.#requests.length > 0 : !!session.node && this.#node.size > 0;
   }
 
   get size(): number {
@@ -64,7 +85,9 @@ export class RpcRound {
     if (this.#inflight?.session === session) return this.#inflight.promise;
     const promise = (async () => {
       this.rounds++;
-      const replies = await rpcBatch(session, this.#requests, { timeoutMs: this.timing.scrapeTimeoutMs });
+      const replies = session.rpc
+        ? await rpcBatch(session, this.#requests, { timeoutMs: this.timing.scrapeTimeoutMs })
+        : await this.#viaNode(session);
       const r = { session, replies, at: performance.now() };
       this.#last = r;
       return r;
@@ -78,11 +101,51 @@ export class RpcRound {
     return promise;
   }
 
+  /**
+   * The `node` requests one after another through Node.executeRpc, within the scrape timeout; the
+   * rest are skipped. A timeout or a lost connection ends the round (what is left would only wait
+   * behind it on the same Thread); any other failure is that request's error reply.
+   */
+  async #viaNode(session: Session): Promise<RoundReply[]> {
+    const end = performance.now() + this.timing.scrapeTimeoutMs;
+    const replies: RoundReply[] = this.#requests.map(() => ({ skipped: true }));
+    for (const slot of this.#node) {
+      const { method, params } = this.#requests[slot];
+      replies[slot] = await nodeRpc(session, method, params, Math.max(1, end - performance.now()));
+    }
+    return replies;
+  }
+
   /** Forgets the last answer (the session ended). */
   reset(): void {
     this.#last = undefined;
     this.#inflight = undefined;
   }
+}
+
+/** One method through Node.executeRpc as a JSON-RPC reply; rejects only on a timeout or a lost connection. */
+async function nodeRpc(session: Session, method: string, params: unknown[] | undefined, timeoutMs: number) {
+  try {
+    return { result: await nodeExecuteRpc(session, method, JSON.stringify(params ?? []), { timeoutMs }) };
+  } catch (e) {
+    if (e instanceof CallTimeoutError || e instanceof DisconnectedError) throw e;
+    return { error: { message: errorText(e) } };
+  }
+}
+
+/**
+ * One JSON-RPC request outside the round (once per tip, not per scrape): through Rpc.executeRpc
+ * where the node has it (v32, chain5), else through Node.executeRpc (the branches).
+ */
+export async function rpcCall(
+  session: Session,
+  method: string,
+  params: unknown[] | undefined,
+  timeoutMs: number,
+): Promise<RpcReply> {
+  if (session.rpc) return (await rpcBatch(session, [{ method, params }], { timeoutMs }))[0];
+  if (session.node) return await nodeRpc(session, method, params, timeoutMs);
+  throw new Error("the node offers neither Rpc nor Node");
 }
 
 /**
@@ -120,10 +183,11 @@ export class Reporter {
 
 /** A JSON-RPC reply read defensively: a missing or retyped field is reported and left out. */
 export class Answer {
-  constructor(readonly reply: RpcReply, readonly method: string, readonly reporter: Reporter) {}
+  constructor(readonly reply: RoundReply, readonly method: string, readonly reporter: Reporter) {}
 
-  /** The result, or undefined (reported) when the call failed. */
+  /** The result, or undefined (reported) when the call failed; undefined, silently, when not asked. */
   result(): unknown {
+    if (this.reply.skipped) return undefined;
     if (this.reply.error) {
       this.reporter.report(
         `${this.method}: ${this.method} failed: ${String(this.reply.error.message ?? "error").slice(0, 200)}`,
@@ -134,6 +198,7 @@ export class Answer {
   }
 
   #field(field: string | undefined): { ok: true; v: unknown } | { ok: false } {
+    if (this.reply.skipped) return { ok: false };
     if (this.reply.error) {
       this.reporter.report(
         `${this.where(field)}: ${this.method} failed: ${String(this.reply.error.message ?? "error").slice(0, 200)}`,
@@ -190,6 +255,7 @@ export class Answer {
 
   /** A problem with this answer found by the caller (a shape check beyond one field). */
   problem(text: string): undefined {
+    if (this.reply.skipped) return undefined;
     this.reporter.report(`${this.method}: ${text}`);
     return undefined;
   }

@@ -79,6 +79,7 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
   protected source(session: Session): "rpc" | "node" | "mining" | undefined {
     const s = FLAVOUR_TRAITS[session.flavour].gauges;
     if (s === "rpc") return this.#parse && session.rpc ? "rpc" : undefined;
+    if (s === "node" && this.#parse && this.round.hasRequests(session)) return "node";
     return this.#calls[s] ? s : undefined;
   }
 
@@ -89,7 +90,7 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
     if (source === "rpc") return this.#readRpc(session);
     if (source === undefined) return Promise.resolve();
     if (performance.now() - this.#readAt < this.timing.scrapeCacheMs) return Promise.resolve();
-    this.#inflight ??= this.#readCalls(session, this.#calls[source]!).finally(() => this.#inflight = undefined);
+    this.#inflight ??= this.#readCalls(session, this.#calls[source]).finally(() => this.#inflight = undefined);
     return this.#inflight;
   }
 
@@ -107,14 +108,15 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
   }
 
   /**
-   * The getters one after another. One the node fails to answer is left out (and named in the
-   * error), the others are served. A call that timed out stops the round: the calls after it would
-   * only wait behind it for the same Thread.
+   * The getters one after another, then (on the branches) what the round read through
+   * Node.executeRpc for the readings no getter gives. One the node fails to answer is left out
+   * (and named in the error), the others are served. A call that timed out stops the getters: the
+   * calls after it would only wait behind it for the same Thread.
    */
-  async #readCalls(session: Session, calls: NodeReads<R>): Promise<void> {
+  async #readCalls(session: Session, calls: NodeReads<R> | undefined): Promise<void> {
     const end = performance.now() + this.timing.scrapeTimeoutMs;
     const opt = (): SessionCallOptions => ({ timeoutMs: Math.max(1, end - performance.now()) });
-    const reads = Object.entries(calls(session, opt)) as [string, () => Promise<unknown>][];
+    const reads = Object.entries(calls?.(session, opt) ?? {}) as [string, () => Promise<unknown>][];
     const r: Record<string, unknown> = {};
     const failures: string[] = [];
     for (const [key, read] of reads) {
@@ -126,8 +128,19 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
         if (e instanceof CallTimeoutError || e instanceof DisconnectedError) break;
       }
     }
+    let parsed: Partial<R> = {};
+    if (this.#parse && !(session.rpc) && this.round.hasRequests(session)) {
+      try {
+        const round = await this.round.read(session);
+        parsed = this.#parse((slot, method) => new Answer(round.replies[slot], method, this.reporter));
+      } catch (e) {
+        failures.push(`Node.executeRpc: ${errorText(e)}`);
+      }
+    }
     if (this.#session !== session) return;
-    this.#readings = failures.length === reads.length && reads.length > 0 ? undefined : r as Partial<R>;
+    for (const [k, v] of Object.entries(parsed)) if (v !== undefined && !(k in r)) r[k] = v;
+    const total = reads.length + (this.#parse && this.round.hasRequests(session) ? 1 : 0);
+    this.#readings = failures.length === total && total > 0 ? undefined : r as Partial<R>;
     this.#readAt = performance.now();
     if (failures.length > 0) throw new Error(`reading node state failed: ${failures.join("; ")}`);
   }

@@ -1,0 +1,109 @@
+/**
+ * Bounded cardinality on a large node: 125 peers of every network, connection type and transport,
+ * and 10,000 bans, answered by the C++ peer through JSON-RPC over IPC (v32). Every family of the
+ * exposition must stay within the series bound METRICS.md states for it, and no label may carry a
+ * peer's or a ban's address.
+ */
+import { assert, assertEquals } from "./support/assert.ts";
+import { TestPeer } from "./support/peer.ts";
+import { ExporterProc } from "./support/exporter.ts";
+import { scrapeUntil } from "./support/wait.ts";
+import { CONNECTION_TYPES, PEER_NETWORKS, TRANSPORTS } from "../src/collectors/network.ts";
+
+const METRICS_MD = new URL("../METRICS.md", import.meta.url).pathname;
+const FIXTURES = new URL("./fixtures/stock-master-regtest/rpc-more/", import.meta.url).pathname;
+
+/** METRICS.md's "Series bounds" table: family -> the most series it can have. */
+export function seriesBounds(): Map<string, number> {
+  const text = Deno.readTextFileSync(METRICS_MD);
+  const section = text.slice(text.indexOf("## Series bounds"));
+  const bounds = new Map<string, number>();
+  for (const m of section.matchAll(/^\| `([a-z_:]+)`\s*\|\s*(\d+)\s*\|/gm)) bounds.set(m[1], Number(m[2]));
+  return bounds;
+}
+
+/** Series per family in an exposition (histogram series counted under their family's name). */
+export function seriesPerFamily(body: string): Map<string, number> {
+  const types = new Map<string, string>();
+  for (const m of body.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1], m[2]);
+  const counts = new Map<string, number>();
+  for (const line of body.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    let name = line.match(/^[a-zA-Z_:][a-zA-Z0-9_:]*/)![0];
+    const base = name.replace(/_(bucket|sum|count)$/, "");
+    if (types.get(base) === "histogram") name = base;
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** `n` peers built on the recorded real peer, cycling through every label value Core uses. */
+export function bigPeerInfo(n: number): unknown[] {
+  const real = JSON.parse(Deno.readTextFileSync(FIXTURES + "getpeerinfo.json"))[0];
+  return Array.from({ length: n }, (_, i) => {
+    const connectionType = CONNECTION_TYPES[i % CONNECTION_TYPES.length];
+    return {
+      ...real,
+      id: i,
+      addr: `203.0.113.${i % 256}:${8333 + i}`,
+      network: PEER_NETWORKS[Math.floor(i / CONNECTION_TYPES.length) % PEER_NETWORKS.length],
+      connection_type: connectionType,
+      inbound: connectionType === "inbound",
+      transport_protocol_type: TRANSPORTS[i % TRANSPORTS.length],
+      session_id: (i.toString(16) + "ab").padStart(64, "0"),
+    };
+  });
+}
+
+/** `n` bans shaped like the recorded real ones. */
+export function bigBanList(n: number): unknown[] {
+  return Array.from({ length: n }, (_, i) => ({
+    address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/32`,
+    ban_created: 1795626503,
+    banned_until: 1795712903,
+    ban_duration: 86400,
+    time_remaining: 86400,
+  }));
+}
+
+Deno.test("a large node (125 peers of every type, 10,000 bans): every family within its METRICS.md series bound", async () => {
+  const bounds = seriesBounds();
+  assert(bounds.size >= 20, `METRICS.md's series bounds table has ${bounds.size} rows`);
+  const peer = await TestPeer.start({ flavour: "master" });
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await peer.ok(`rpc getpeerinfo ${JSON.stringify(bigPeerInfo(125))}`);
+    await peer.ok(`rpc listbanned ${JSON.stringify(bigBanList(10_000))}`);
+    await exp.waitLog(/connected to .* \(flavour v32\)/);
+    const body = await scrapeUntil(
+      () => exp.scrape(),
+      (s) => s.get("bitcoin_banned_addresses") === "10000",
+      "the big answers",
+    );
+    const series = seriesPerFamily(body);
+    for (const [family, n] of series) {
+      const bound = bounds.get(family);
+      assert(bound !== undefined, `${family} has no series bound in METRICS.md`);
+      assert(n <= bound, `${family}: ${n} series, more than METRICS.md's bound of ${bound}`);
+    }
+    // Every peer is counted once, under label sets only (no address, id or session in any label).
+    const peers = [...body.matchAll(/^bitcoin_peer_connections\{[^}]*\} (\d+)$/gm)];
+    assertEquals(peers.reduce((a, m) => a + Number(m[1]), 0), 125);
+    // One series per distinct label set among the peers (direction follows from the connection type).
+    const sets = new Set(
+      bigPeerInfo(125).map((p) => {
+        const o = p as Record<string, unknown>;
+        return `${o.network}/${o.connection_type}/${o.transport_protocol_type}`;
+      }),
+    );
+    assertEquals(peers.length, sets.size);
+    assert(!/203\.0\.113|10\.0\.\d+\.\d+|session/.test(body), "an address in a label");
+    const total = [...series.values()].reduce((a, b) => a + b, 0);
+    const sumOfBounds = [...bounds.values()].reduce((a, b) => a + b, 0);
+    assert(total <= sumOfBounds, `${total} series`);
+    assert(body.length < 64 * 1024, `the exposition is ${body.length} bytes`);
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+  }
+});
