@@ -617,8 +617,34 @@ Deno.test("Node.executeRpc: read-only JSON-RPC on the branches, answered from th
     ) as branch.NodeRpcError;
     assertEquals([warmup.code, warmup.rpcMessage], [-28, "Loading block index..."]);
     // A std::exception (RPCHelpMan's usage text on a wrong argument count) comes back in `error`.
-    const usage = await assertRejects(() => branch.nodeExecuteRpc(s, "getblockcount", "[1]"), Error);
+    const usage = await assertRejects(
+      () => branch.nodeExecuteRpc(s, "getblockcount", "[1]"),
+      branch.NodeRpcError,
+    ) as branch.NodeRpcError;
+    assertEquals([usage.code, usage.exception, usage.rpcMessage], [undefined, true, "getblockcount"]);
     assertStringIncludes(usage.message, "the node threw: getblockcount");
+    // Several methods in rpcBatch's answer shape, by position; errors in place, never thrown.
+    await peer.ok("rpc getblockchaininfo none");
+    assertEquals(
+      await branch.nodeRpcBatch(s, [
+        { method: "uptime" },
+        { method: "nosuchmethod" },
+        { method: "getblockcount", params: [1] },
+        { method: "getblockheader", params: [RECORDED_DEFAULTS.bestBlockHash] },
+      ], { timeoutMs: 10_000 }),
+      [
+        { result: recorded("uptime") },
+        { error: { code: -32601, message: "Method not found" } },
+        { error: { code: undefined, message: "getblockcount" } },
+        {
+          result: {
+            hash: RECORDED_DEFAULTS.bestBlockHash,
+            confirmations: 1,
+            height: 105,
+          },
+        },
+      ],
+    );
     await s.shutdown();
   });
 });
