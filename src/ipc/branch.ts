@@ -37,6 +37,7 @@ import { int32Field, setCapAt, uint32Field } from "./capnp.ts";
 import { named } from "./methods.ts";
 import type { IncomingCall, LocalServer, RemoteCap } from "./rpc.ts";
 import type { Session, SessionCallOptions } from "./session.ts";
+import type { RpcReply } from "./stock.ts";
 import type { WireMessage, WireStruct } from "./wire.ts";
 
 const chainCalls: Record<ChainGeneration, {
@@ -512,12 +513,30 @@ export function getPruneHeight(session: Session, o?: SessionCallOptions): Promis
   return session.callWithContext(cap, calls.getPruneHeight, undefined, (r) => r.hasResult ? r.result : undefined, o);
 }
 
-/** A JSON-RPC error the node's RPC table threw (`Node.executeRpc`'s rpcError). */
+/**
+ * What `Node.executeRpc` answered instead of a result: the RPC's own error (a thrown JSONRPCError,
+ * `{"code":..,"message":..}` in `rpcError`: `code` set) or a C++ exception (its what() in `error`:
+ * `code` undefined, `exception` true).
+ */
 export class NodeRpcError extends Error {
-  constructor(readonly method: string, readonly code: number | undefined, readonly rpcMessage: string) {
-    super(`Node.executeRpc ${method}: error ${code ?? "?"}: ${rpcMessage.slice(0, 200)}`);
+  constructor(
+    readonly method: string,
+    readonly code: number | undefined,
+    readonly rpcMessage: string,
+    readonly exception = false,
+  ) {
+    super(
+      exception
+        ? `Node.executeRpc ${method}: the node threw: ${rpcMessage.slice(0, 200)}`
+        : `Node.executeRpc ${method}: error ${code ?? "?"}: ${rpcMessage.slice(0, 200)}`,
+    );
     this.name = "NodeRpcError";
   }
+}
+
+/** `Node.executeRpc` answered with a result this layer refuses (not JSON, or past MAX_RPC_RESULT_BYTES). */
+export class NodeRpcAnswerError extends Error {
+  override name = "NodeRpcAnswerError";
 }
 
 /**
@@ -562,18 +581,51 @@ export function decodeNodeExecuteRpc(method: string, r: Node_ExecuteRpc$Results)
     const message = typeof err.message === "string" ? err.message : text;
     throw new NodeRpcError(method, code, message);
   }
-  if (has(0)) throw new Error(`Node.executeRpc ${method}: the node threw: ${r.error.slice(0, 200)}`);
+  if (has(0)) throw new NodeRpcError(method, undefined, r.error.slice(0, 64 * 1024), true);
   // Measured on the frame before any string is built from it.
   const bytes = $.utils.getData(2, r).length;
   if (bytes > MAX_RPC_RESULT_BYTES) {
-    throw new Error(`Node.executeRpc ${method}: a ${bytes}-byte result, more than the ${MAX_RPC_RESULT_BYTES} read`);
+    throw new NodeRpcAnswerError(
+      `Node.executeRpc ${method}: a ${bytes}-byte result, more than the ${MAX_RPC_RESULT_BYTES} read`,
+    );
   }
   const text = r.result;
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error(`Node.executeRpc ${method}: the result is not JSON: ${text.slice(0, 80)}`);
+    throw new NodeRpcAnswerError(`Node.executeRpc ${method}: the result is not JSON: ${text.slice(0, 80)}`);
   }
+}
+
+/**
+ * Several read-only JSON-RPC methods through `Node.executeRpc`, one call each (the Node interface
+ * has no batch), in order on the session's read Thread. Answers in the shape of stock.ts's
+ * `rpcBatch`, by position: `{result}` or `{error}` (the RPC's error or the node's exception), so one
+ * collector reads both flavours' answers. A failure of the call itself (timeout, disconnect)
+ * rejects the whole batch. With `o.timeoutMs`, that is the budget of the whole batch.
+ */
+export async function nodeRpcBatch(
+  session: Session,
+  calls: { method: string; params?: unknown[] }[],
+  o?: SessionCallOptions,
+): Promise<RpcReply[]> {
+  const deadline = o?.timeoutMs === undefined ? undefined : performance.now() + o.timeoutMs;
+  const out: RpcReply[] = [];
+  for (const c of calls) {
+    const left = deadline === undefined ? undefined : Math.max(1, deadline - performance.now());
+    try {
+      const result = await nodeExecuteRpc(session, c.method, JSON.stringify(c.params ?? []), {
+        ...o,
+        timeoutMs: left,
+      });
+      out.push({ result });
+    } catch (e) {
+      if (e instanceof NodeRpcError) out.push({ error: { code: e.code, message: e.rpcMessage } });
+      else if (e instanceof NodeRpcAnswerError) out.push({ error: { message: e.message } });
+      else throw e;
+    }
+  }
+  return out;
 }
 
 /** `Chain.handleNotifications(notifications)`: the Handler is disconnected before every close. */
