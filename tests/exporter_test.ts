@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
-import { blockEvents, callbackCost, exporterHead, network, normalise } from "./support/exposition.ts";
+import { branchExtras, callbackCost, exporterHead, normalise } from "./support/exposition.ts";
 
 const HASH = "22".repeat(32);
 const TX = "02000000" + "01" + "33".repeat(32) + "00000000" + "00" + "ffffffff" + "01" + "0000000000000000" + "00" +
@@ -202,4 +202,4 @@ bitcoin_bytes_sent_total 2000
 ` +
   // 5 connects and 1 disconnect before the first updatedBlockTip: one reorg of depth 1. Connections
   // by direction from getNodeCount(In) and getNodeCount(Out), which the peer answers 8 to both.
-  blockEvents([1]) + network({ inbound: 8, outbound: 8 });
+  branchExtras([1], 8);

@@ -21,9 +21,11 @@ import { ExporterProc, samples } from "./support/exporter.ts";
 import { scrapeUntil } from "./support/wait.ts";
 import {
   blockEvents,
+  branchExtras,
   callbackCost,
   exporterHead,
   fixtureLine,
+  LAST_BLOCK_BODY,
   network,
   normalise,
   RPC_FEES,
@@ -395,50 +397,6 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
   });
 });
 
-/** The recorded real node's getblockstats (tests/fixtures/stock-master-regtest/rpc/getblockstats.json). */
-const LAST_BLOCK_BODY =
-  `# HELP bitcoin_last_block_transactions Transactions in the active tip's block, coinbase included (getblockstats txs).
-# TYPE bitcoin_last_block_transactions gauge
-bitcoin_last_block_transactions 9
-# HELP bitcoin_last_block_size_bytes Serialized size of the active tip's block's transactions, coinbase excluded (getblockstats total_size).
-# TYPE bitcoin_last_block_size_bytes gauge
-bitcoin_last_block_size_bytes 1528
-# HELP bitcoin_last_block_weight Weight of the active tip's block's transactions, coinbase excluded (getblockstats total_weight).
-# TYPE bitcoin_last_block_weight gauge
-bitcoin_last_block_weight 3496
-# HELP bitcoin_last_block_fees_satoshis Fees paid by the active tip's block's transactions (getblockstats totalfee).
-# TYPE bitcoin_last_block_fees_satoshis gauge
-bitcoin_last_block_fees_satoshis 1881000
-# HELP bitcoin_last_block_subsidy_satoshis The block subsidy of the active tip's block (getblockstats subsidy).
-# TYPE bitcoin_last_block_subsidy_satoshis gauge
-bitcoin_last_block_subsidy_satoshis 5000000000
-# HELP bitcoin_last_block_fee_rate_sat_per_vbyte Fee rates of the active tip's block at the 10th, 25th, 50th, 75th and 90th percentile of its weight (getblockstats feerate_percentiles).
-# TYPE bitcoin_last_block_fee_rate_sat_per_vbyte gauge
-bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="10"} 9
-bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="25"} 91
-bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="50"} 457
-bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="75"} 1830
-bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="90"} 9153
-# HELP bitcoin_last_block_inputs Inputs of the active tip's block, coinbase excluded (getblockstats ins).
-# TYPE bitcoin_last_block_inputs gauge
-bitcoin_last_block_inputs 8
-# HELP bitcoin_last_block_outputs Outputs of the active tip's block (getblockstats outs).
-# TYPE bitcoin_last_block_outputs gauge
-bitcoin_last_block_outputs 10
-# HELP bitcoin_last_block_utxo_increase Change in the number of UTXOs the active tip's block made: outputs minus inputs (getblockstats utxo_increase).
-# TYPE bitcoin_last_block_utxo_increase gauge
-bitcoin_last_block_utxo_increase 2
-# HELP bitcoin_last_block_utxo_size_increase_bytes Change in the UTXO set's size in bytes the active tip's block made (getblockstats utxo_size_inc).
-# TYPE bitcoin_last_block_utxo_size_increase_bytes gauge
-bitcoin_last_block_utxo_size_increase_bytes 158
-# HELP bitcoin_last_block_utxo_increase_spendable The same as bitcoin_last_block_utxo_increase, counting only outputs that can be spent (getblockstats utxo_increase_actual; Core 29+).
-# TYPE bitcoin_last_block_utxo_increase_spendable gauge
-bitcoin_last_block_utxo_increase_spendable 1
-# HELP bitcoin_last_block_utxo_size_increase_spendable_bytes The same as bitcoin_last_block_utxo_size_increase_bytes for spendable outputs only (getblockstats utxo_size_inc_actual; Core 29+).
-# TYPE bitcoin_last_block_utxo_size_increase_spendable_bytes gauge
-bitcoin_last_block_utxo_size_increase_spendable_bytes 71
-`;
-
 /** What the recorded real node answered (tests/fixtures/stock-master-regtest), through the exporter. */
 const V32_BODY = `# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
 # TYPE bitcoin_blocks_connected_total counter
@@ -713,7 +671,7 @@ for (const flavour of ["chain5-node", "pr-ipc"] as const) {
           }) +
           // Reorgs from the notifications (3 connects and 1 disconnect before the first updatedBlockTip);
           // connections by direction from getNodeCount(In), getNodeCount(Out) (the peer answers 8 to both).
-          blockEvents([1]) + network({ inbound: 8, outbound: 8 }),
+          branchExtras([1], 8),
       );
       // Node and Chain getters; no JSON-RPC (Node has every gauge).
       assert(calls.some((c) => c.startsWith("getHeaderTip:")), calls.join(","));

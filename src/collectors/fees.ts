@@ -69,7 +69,13 @@ export class FeesCollector extends ScrapedCollector<FeeReadings> {
           }
           return e;
         },
-        mempoolMinFee: () => branch.mempoolMinFee(session, opt()),
+        // As getmempoolinfo's mempoolminfee: the pool's own minimum (0 until the mempool is full)
+        // but never below the minimum relay fee (Core: max(GetMinFee(), m_min_relay_feerate)).
+        mempoolMinFee: async () => {
+          const pool = await branch.mempoolMinFee(session, opt());
+          const relay = await branch.relayMinFee(session, opt());
+          return pool === undefined || relay === undefined ? undefined : Math.max(pool, relay);
+        },
         minRelayFee: () => branch.relayMinFee(session, opt()),
         incrementalRelayFee: () => branch.relayIncrementalFee(session, opt()),
       }),

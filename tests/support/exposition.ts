@@ -147,11 +147,14 @@ ${
  * The chaininfo families from the recorded real node's answers (tests/fixtures/stock-master-regtest/rpc/:
  * getblockchaininfo, getchaintips, getnetworkinfo, uptime), with `tips` overriding getchaintips' counts.
  */
-export function rpcChainInfo(tips: Record<string, number> = { active: 1 }): string {
+export function rpcChainInfo(
+  o: { tips?: Record<string, number>; blockTime?: number; warnings?: number } = {},
+): string {
+  const tips = o.tips ?? { active: 1 };
   const statuses = ["active", "valid-fork", "valid-headers", "headers-only", "invalid"];
   return `# HELP bitcoin_block_timestamp_seconds Header time of the active tip (Unix seconds); alert on time() - bitcoin_block_timestamp_seconds.
 # TYPE bitcoin_block_timestamp_seconds gauge
-bitcoin_block_timestamp_seconds 1795483001
+bitcoin_block_timestamp_seconds ${o.blockTime ?? 1795483001}
 # HELP bitcoin_difficulty Proof-of-work difficulty of the active tip.
 # TYPE bitcoin_difficulty gauge
 bitcoin_difficulty 4.656542373906925e-10
@@ -173,7 +176,7 @@ bitcoin_node_info{version="319900",subversion="/Satoshi:31.99.0/",chain="regtest
 bitcoin_node_start_time_seconds T
 # HELP bitcoin_warnings Warnings the node reports (getblockchaininfo warnings): a count, their texts are in the node's log.
 # TYPE bitcoin_warnings gauge
-bitcoin_warnings 1
+bitcoin_warnings ${o.warnings ?? 1}
 `;
 }
 
@@ -257,7 +260,7 @@ ${e.map(([t, v]) => `bitcoin_fee_estimate_sat_per_vbyte{conf_target="${t}"} ${v}
     );
 }
 
-/** The recorded node's fee answers: estimatesmartfee without data (no estimate), 1 sat/vB... as 0.1 sat/vB rates. */
+/** The recorded node's fee answers: estimatesmartfee without data (no estimate); 100 sat/kvB = 0.1 sat/vB rates. */
 export const RPC_FEES: string = fees({ min: 0.1, relay: 0.1, incremental: 0.1 });
 
 /**
@@ -288,4 +291,60 @@ const FIXTURES = new URL("../fixtures/stock-master-regtest/", import.meta.url).p
 /** A recorded answer as one line for the peer's `rpc <method> <json>` command. */
 export function fixtureLine(path: string): string {
   return JSON.stringify(JSON.parse(Deno.readTextFileSync(FIXTURES + path)));
+}
+
+/** The recorded real node's getblockstats (tests/fixtures/stock-master-regtest/rpc/getblockstats.json). */
+export const LAST_BLOCK_BODY: string =
+  `# HELP bitcoin_last_block_transactions Transactions in the active tip's block, coinbase included (getblockstats txs).
+# TYPE bitcoin_last_block_transactions gauge
+bitcoin_last_block_transactions 9
+# HELP bitcoin_last_block_size_bytes Serialized size of the active tip's block's transactions, coinbase excluded (getblockstats total_size).
+# TYPE bitcoin_last_block_size_bytes gauge
+bitcoin_last_block_size_bytes 1528
+# HELP bitcoin_last_block_weight Weight of the active tip's block's transactions, coinbase excluded (getblockstats total_weight).
+# TYPE bitcoin_last_block_weight gauge
+bitcoin_last_block_weight 3496
+# HELP bitcoin_last_block_fees_satoshis Fees paid by the active tip's block's transactions (getblockstats totalfee).
+# TYPE bitcoin_last_block_fees_satoshis gauge
+bitcoin_last_block_fees_satoshis 1881000
+# HELP bitcoin_last_block_subsidy_satoshis The block subsidy of the active tip's block (getblockstats subsidy).
+# TYPE bitcoin_last_block_subsidy_satoshis gauge
+bitcoin_last_block_subsidy_satoshis 5000000000
+# HELP bitcoin_last_block_fee_rate_sat_per_vbyte Fee rates of the active tip's block at the 10th, 25th, 50th, 75th and 90th percentile of its weight (getblockstats feerate_percentiles).
+# TYPE bitcoin_last_block_fee_rate_sat_per_vbyte gauge
+bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="10"} 9
+bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="25"} 91
+bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="50"} 457
+bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="75"} 1830
+bitcoin_last_block_fee_rate_sat_per_vbyte{percentile="90"} 9153
+# HELP bitcoin_last_block_inputs Inputs of the active tip's block, coinbase excluded (getblockstats ins).
+# TYPE bitcoin_last_block_inputs gauge
+bitcoin_last_block_inputs 8
+# HELP bitcoin_last_block_outputs Outputs of the active tip's block (getblockstats outs).
+# TYPE bitcoin_last_block_outputs gauge
+bitcoin_last_block_outputs 10
+# HELP bitcoin_last_block_utxo_increase Change in the number of UTXOs the active tip's block made: outputs minus inputs (getblockstats utxo_increase).
+# TYPE bitcoin_last_block_utxo_increase gauge
+bitcoin_last_block_utxo_increase 2
+# HELP bitcoin_last_block_utxo_size_increase_bytes Change in the UTXO set's size in bytes the active tip's block made (getblockstats utxo_size_inc).
+# TYPE bitcoin_last_block_utxo_size_increase_bytes gauge
+bitcoin_last_block_utxo_size_increase_bytes 158
+# HELP bitcoin_last_block_utxo_increase_spendable The same as bitcoin_last_block_utxo_increase, counting only outputs that can be spent (getblockstats utxo_increase_actual; Core 29+).
+# TYPE bitcoin_last_block_utxo_increase_spendable gauge
+bitcoin_last_block_utxo_increase_spendable 1
+# HELP bitcoin_last_block_utxo_size_increase_spendable_bytes The same as bitcoin_last_block_utxo_size_increase_bytes for spendable outputs only (getblockstats utxo_size_inc_actual; Core 29+).
+# TYPE bitcoin_last_block_utxo_size_increase_spendable_bytes gauge
+bitcoin_last_block_utxo_size_increase_spendable_bytes 71
+`;
+
+/**
+ * What the branches serve beyond the Rust exporter's families, from the test peer's defaults (the
+ * recorded pr/trace node's getters: getLastBlockTime, getWarnings "", no bans, network active,
+ * 100 sat/kvB relay rates, an empty pool minimum) and the recorded JSON-RPC answers through
+ * Node.executeRpc; `reorgs` the depths the scenario caused, `conns` getNodeCount(In/Out).
+ */
+export function branchExtras(reorgs: number[], conns: number): string {
+  return LAST_BLOCK_BODY + blockEvents(reorgs, []) + rpcChainInfo({ blockTime: 1795482928, warnings: 0 }) +
+    network({ banned: 0, active: 1, inbound: conns, outbound: conns, timeOffset: 0 }) +
+    fees({ min: 0.1, relay: 0.1, incremental: 0.1 }) + rpcMempool(0, 0);
 }
