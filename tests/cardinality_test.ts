@@ -1,14 +1,15 @@
 /**
  * Bounded cardinality on a large node: 125 peers of every network, connection type and transport,
- * and 10,000 bans, answered by the C++ peer through JSON-RPC over IPC (v32). Every family of the
- * exposition must stay within the series bound METRICS.md states for it, and no label may carry a
- * peer's or a ban's address.
+ * and 10,000 bans, answered by the C++ peer through JSON-RPC over IPC (v32) and through the Node
+ * getters (pr-trace: getNodesStats, getBanned). Every family of the exposition must stay within the
+ * series bound METRICS.md states for it, and no label may carry a peer's or a ban's address.
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc } from "./support/exporter.ts";
 import { scrapeUntil } from "./support/wait.ts";
 import { CONNECTION_TYPES, PEER_NETWORKS, TRANSPORTS } from "../src/collectors/network.ts";
+import { CONNECTION_TYPE_NAMES, NETWORK_NAMES, TRANSPORT_NAMES } from "../src/ipc/branch.ts";
 
 const METRICS_MD = new URL("../METRICS.md", import.meta.url).pathname;
 const FIXTURES = new URL("./fixtures/stock-master-regtest/rpc-more/", import.meta.url).pathname;
@@ -66,9 +67,27 @@ export function bigBanList(n: number): unknown[] {
   }));
 }
 
-Deno.test("a large node (125 peers of every type, 10,000 bans): every family within its METRICS.md series bound", async () => {
+/** Holds an exposition to METRICS.md's bounds; `peers` the distinct label sets expected, summing to 125. */
+function checkBounds(body: string, labelSets: number): void {
   const bounds = seriesBounds();
   assert(bounds.size >= 20, `METRICS.md's series bounds table has ${bounds.size} rows`);
+  const series = seriesPerFamily(body);
+  for (const [family, n] of series) {
+    const bound = bounds.get(family);
+    assert(bound !== undefined, `${family} has no series bound in METRICS.md`);
+    assert(n <= bound, `${family}: ${n} series, more than METRICS.md's bound of ${bound}`);
+  }
+  // Every peer is counted once, under label sets only (no address, id or session in any label).
+  const peers = [...body.matchAll(/^bitcoin_peer_connections\{[^}]*\} (\d+)$/gm)];
+  assertEquals(peers.reduce((a, m) => a + Number(m[1]), 0), 125);
+  assertEquals(peers.length, labelSets);
+  assert(!/203\.0\.113|10\.0\.\d+\.\d+|session/.test(body), "an address in a label");
+  const total = [...series.values()].reduce((a, b) => a + b, 0);
+  assert(total <= [...bounds.values()].reduce((a, b) => a + b, 0), `${total} series`);
+  assert(body.length < 64 * 1024, `the exposition is ${body.length} bytes`);
+}
+
+Deno.test("a large node (125 peers of every type, 10,000 bans): every family within its METRICS.md series bound", async () => {
   const peer = await TestPeer.start({ flavour: "master" });
   const exp = ExporterProc.start({ socketPath: peer.socketPath });
   try {
@@ -80,15 +99,6 @@ Deno.test("a large node (125 peers of every type, 10,000 bans): every family wit
       (s) => s.get("bitcoin_banned_addresses") === "10000",
       "the big answers",
     );
-    const series = seriesPerFamily(body);
-    for (const [family, n] of series) {
-      const bound = bounds.get(family);
-      assert(bound !== undefined, `${family} has no series bound in METRICS.md`);
-      assert(n <= bound, `${family}: ${n} series, more than METRICS.md's bound of ${bound}`);
-    }
-    // Every peer is counted once, under label sets only (no address, id or session in any label).
-    const peers = [...body.matchAll(/^bitcoin_peer_connections\{[^}]*\} (\d+)$/gm)];
-    assertEquals(peers.reduce((a, m) => a + Number(m[1]), 0), 125);
     // One series per distinct label set among the peers (direction follows from the connection type).
     const sets = new Set(
       bigPeerInfo(125).map((p) => {
@@ -96,12 +106,36 @@ Deno.test("a large node (125 peers of every type, 10,000 bans): every family wit
         return `${o.network}/${o.connection_type}/${o.transport_protocol_type}`;
       }),
     );
-    assertEquals(peers.length, sets.size);
-    assert(!/203\.0\.113|10\.0\.\d+\.\d+|session/.test(body), "an address in a label");
-    const total = [...series.values()].reduce((a, b) => a + b, 0);
-    const sumOfBounds = [...bounds.values()].reduce((a, b) => a + b, 0);
-    assert(total <= sumOfBounds, `${total} series`);
-    assert(body.length < 64 * 1024, `the exposition is ${body.length} bytes`);
+    checkBounds(body, sets.size);
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
+  }
+});
+
+Deno.test("a large branch node (125 peers through Node.getNodesStats, 10,000 bans through getBanned): within the bounds", async () => {
+  const peer = await TestPeer.start();
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    // 125 peers, one per (network, connection type, transport) in turn, plus an enum value no
+    // table knows (network 9): it is served as `unknown`, not as a new label value.
+    const sets = new Set<string>();
+    for (let i = 0; i < 125; i++) {
+      const net = i === 124 ? 9 : i % NETWORK_NAMES.length;
+      const type = Math.floor(i / NETWORK_NAMES.length) % CONNECTION_TYPE_NAMES.length;
+      const transport = i % TRANSPORT_NAMES.length;
+      await peer.ok(`set peers 1 ${type === 0 ? 1 : 0} ${net} ${type} ${transport}`);
+      sets.add(`${net === 9 ? "unknown" : net}/${type}/${transport}`);
+    }
+    await peer.ok("set banned 10000");
+    await exp.waitLog(/subscribed to chain notifications/);
+    const body = await scrapeUntil(
+      () => exp.scrape(),
+      (s) => s.get("bitcoin_banned_addresses") === "10000",
+      "the big answers",
+    );
+    checkBounds(body, sets.size);
+    assert(/network="unknown"/.test(body), "the unknown network value");
   } finally {
     assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     assertEquals(await peer.stop(), 0, peer.notices.join(" | "));
