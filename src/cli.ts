@@ -11,7 +11,7 @@ import { COLLECTORS } from "./collectors/mod.ts";
 import { CollectorFlagError, collectorHelp, collectorSwitches } from "./collectors/switches.ts";
 
 export const USAGE =
-  "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] <socket-path>";
+  "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--fee-conf-targets N,...] [--[no-]collector.NAME ...] <socket-path>";
 
 export const HELP = `${USAGE}
 
