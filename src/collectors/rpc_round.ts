@@ -64,11 +64,6 @@ export class RpcRound {
     return slot;
   }
 
-  /** Whether a round on `session` reads anything (the branches read only the `node` requests). */
-  hasRequests(session: Session): boolean {
-    return session.rpc ? this.#requests.length > 0 : !!session.node && this.#node.size > 0;
-  }
-
   get size(): number {
     return this.#requests.length;
   }

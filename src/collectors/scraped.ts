@@ -42,16 +42,29 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
   protected readonly reporter: Reporter;
   readonly #parse: RpcParse<R> | undefined;
   readonly #calls: { node?: NodeReads<R>; mining?: NodeReads<R> };
+  /** Whether some of this collector's requests are read through Node.executeRpc on the branches. */
+  readonly #viaNode: boolean;
 
   constructor(
     ctx: CollectorContext,
-    sources: { rpc?: (round: RpcRound) => RpcParse<R>; node?: NodeReads<R>; mining?: NodeReads<R> },
+    sources: { rpc?: (round: Pick<RpcRound, "add">) => RpcParse<R>; node?: NodeReads<R>; mining?: NodeReads<R> },
   ) {
     this.log = ctx.log;
     this.timing = ctx.timing;
     this.round = sharedRound(ctx);
     this.reporter = new Reporter(ctx.log);
-    this.#parse = sources.rpc?.(this.round);
+    // The round, as this collector declares into it: remembers whether any of its requests is read
+    // on the branches too, so a collector whose values all come from getters never waits for it.
+    const round = this.round;
+    let viaNode = false;
+    const declare: Pick<RpcRound, "add"> = {
+      add: (method, params, o = {}) => {
+        viaNode ||= !!o.node;
+        return round.add(method, params, o);
+      },
+    };
+    this.#parse = sources.rpc?.(declare);
+    this.#viaNode = viaNode;
     this.#calls = { node: sources.node, mining: sources.mining };
   }
 
@@ -79,7 +92,7 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
   protected source(session: Session): "rpc" | "node" | "mining" | undefined {
     const s = FLAVOUR_TRAITS[session.flavour].gauges;
     if (s === "rpc") return this.#parse && session.rpc ? "rpc" : undefined;
-    if (s === "node" && this.#parse && this.round.hasRequests(session)) return "node";
+    if (s === "node" && this.#viaNode && session.node) return "node";
     return this.#calls[s] ? s : undefined;
   }
 
@@ -129,17 +142,18 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
       }
     }
     let parsed: Partial<R> = {};
-    if (this.#parse && !(session.rpc) && this.round.hasRequests(session)) {
+    const viaNode = this.#viaNode && !session.rpc && !!session.node;
+    if (viaNode) {
       try {
         const round = await this.round.read(session);
-        parsed = this.#parse((slot, method) => new Answer(round.replies[slot], method, this.reporter));
+        parsed = this.#parse!((slot, method) => new Answer(round.replies[slot], method, this.reporter));
       } catch (e) {
         failures.push(`Node.executeRpc: ${errorText(e)}`);
       }
     }
     if (this.#session !== session) return;
     for (const [k, v] of Object.entries(parsed)) if (v !== undefined && !(k in r)) r[k] = v;
-    const total = reads.length + (this.#parse && this.round.hasRequests(session) ? 1 : 0);
+    const total = reads.length + (viaNode ? 1 : 0);
     this.#readings = failures.length === total && total > 0 ? undefined : r as Partial<R>;
     this.#readAt = performance.now();
     if (failures.length > 0) throw new Error(`reading node state failed: ${failures.join("; ")}`);
