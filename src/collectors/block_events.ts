@@ -104,6 +104,9 @@ export class BlockEventsCollector implements Collector {
       return;
     }
     this.#reading = (async () => {
+      // Off the callback path: the read starts once the node has its answer (a call begun here
+      // would be encoded and written before the callback returns).
+      await new Promise((r) => setTimeout(r, 0));
       do {
         this.#again = false;
         await this.#readTip(session);

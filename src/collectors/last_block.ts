@@ -79,6 +79,9 @@ export class LastBlockCollector implements Collector {
       return;
     }
     this.#reading = (async () => {
+      // Off the callback path: the read starts once the node has its answer (a call begun here
+      // would be encoded and written before the callback returns).
+      await new Promise((r) => setTimeout(r, 0));
       let h = hash;
       for (;;) {
         await this.#read(session, h);
