@@ -451,6 +451,11 @@ function chainFeeRate(
  * `Chain.estimateSmartFee(confTarget, conservative=false, wantCalc=false)` in sat/vB (economical,
  * as estimatesmartfee's default mode), undefined when the node has no estimate (a zero fee rate,
  * as on a fresh node: recorded for target 6) or no fee estimator.
+ *
+ * This is the estimator's own number. The `estimatesmartfee` RPC (src/rpc/fees.cpp) reports
+ * max(estimate, mempoolMinFee, relayMinFee) when there is an estimate, and refuses a target
+ * outside 1..HighestTargetTracked (1008) where the estimator clamps it: a caller that wants the
+ * RPC's value takes the max itself and keeps targets in 1..1008.
  */
 export function estimateSmartFee(
   session: Session,
