@@ -186,3 +186,31 @@ Deno.test("branch: reorg depth from ChainNotifications, block intervals from hea
     assertEquals(await peer.stop(), 0);
   }
 });
+
+Deno.test("branch: fee estimates as the RPC reports them, pool minimum as getmempoolinfo does, warnings counted, pruning from getblockchaininfo", async () => {
+  const peer = await TestPeer.start();
+  await peer.ok("set feeEstimate 2 25000"); // 25 sat/vB
+  await peer.ok("set feeEstimate 6 50"); // 0.05 sat/vB: below the relay minimum, reported as 0.1
+  await peer.ok("set mempoolMinFee 30"); // the pool's own minimum, 0.03: below the relay minimum
+  await peer.ok("set warnings first warning<hr />second warning");
+  const c = JSON.parse(fixtureLine("rpc/getblockchaininfo.json"));
+  await peer.ok(`rpc getblockchaininfo ${JSON.stringify({ ...c, pruned: true, pruneheight: 42 })}`);
+  const exp = ExporterProc.start({ socketPath: peer.socketPath, args: ["--fee-conf-targets", "2,6,144"] });
+  try {
+    await exp.waitLog(/subscribed to chain notifications/);
+    const s = samples(
+      await scrapeUntil(() => exp.scrape(), (s) => s.has("bitcoin_warnings"), "the fees collector's read"),
+    );
+    assertEquals(s.get(`bitcoin_fee_estimate_sat_per_vbyte{conf_target="2"}`), "25");
+    assertEquals(s.get(`bitcoin_fee_estimate_sat_per_vbyte{conf_target="6"}`), "0.1");
+    assertEquals(s.has(`bitcoin_fee_estimate_sat_per_vbyte{conf_target="144"}`), false, "no estimate: absent");
+    assertEquals(s.get("bitcoin_mempool_min_fee_sat_per_vbyte"), "0.1");
+    assertEquals(s.get("bitcoin_warnings"), "2");
+    assertEquals([s.get("bitcoin_pruned"), s.get("bitcoin_prune_height")], ["1", "42"]);
+    const st = await peer.status();
+    assert(/estimateSmartFee:3\b/.test(st.calls), st.calls);
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0);
+  }
+});

@@ -61,11 +61,17 @@ export class FeesCollector extends ScrapedCollector<FeeReadings> {
         };
       },
       node: (session, opt) => ({
+        // As the estimatesmartfee RPC reports it: the estimator's rate, but never below the mempool's
+        // minimum or the relay minimum (src/rpc/fees.cpp), so v32 and the branches agree.
         estimates: async () => {
+          const floor = Math.max(
+            (await branch.mempoolMinFee(session, opt())) ?? 0,
+            (await branch.relayMinFee(session, opt())) ?? 0,
+          );
           const e = new Map<number, number>();
           for (const t of targets) {
             const v = await branch.estimateSmartFee(session, t, opt());
-            if (v !== undefined) e.set(t, v);
+            if (v !== undefined) e.set(t, Math.max(v, floor));
           }
           return e;
         },
