@@ -19,6 +19,7 @@ import { ExporterProc } from "../tests/support/exporter.ts";
 import { PEER_BIN } from "../tests/support/peer.ts";
 import { Session } from "../src/ipc/session.ts";
 import { getHeight } from "../src/ipc/branch.ts";
+import { scrapeRoundBench } from "./scrape_round.ts";
 
 /** Deno flags for the exporter under test (e.g. V8 heap flags), as the launcher would pass them. */
 const EXPORTER_DENO_FLAGS = (Deno.env.get("BENCH_EXPORTER_DENO_FLAGS") ?? "").split(" ").filter((f) => f);
@@ -293,6 +294,7 @@ async function main() {
   console.log(`json: ${path.pathname}`);
   // The targets are about the callbacks the node makes; the trivial client call is a reference row.
   const worst = Math.max(...rows.filter((r) => r.ours_cpu_s_per_1e6 !== undefined).map((r) => r.p50_ratio));
+  await scrapeRoundBench(mode);
   console.log(`worst p50 ratio: ${worst.toFixed(2)}`);
 }
 

@@ -81,7 +81,8 @@ in
         utxo_cache = false;
       };
       description = ''
-        Collectors to switch on (true) or off (false), by name: chain, utxo_cache, node, last_block
+        Collectors to switch on (true) or off (false), by name: chain, utxo_cache, node, last_block,
+        block_events, chaininfo, network, fees, mempool
         (`bitcoind-ipc-exporter --help` lists them). Unnamed ones keep their default (on). Each becomes
         --collector.NAME or --no-collector.NAME.
       '';

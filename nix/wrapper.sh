@@ -23,7 +23,7 @@ refuse_usage() {
 
 # The same reading of the command line as main.ts (src/cli.ts): the positional argument is the
 # socket, --metrics-addr / --web.listen-address (as "--flag value" or "--flag=value") the listen
-# address; --flavour's value is skipped, so it is never taken for the socket; after "--" every
+# address; the values of --flavour and --fee-conf-targets are skipped, so it is never taken for the socket; after "--" every
 # argument is positional. A relative socket path is made absolute against the physical working
 # directory, in the arguments main.ts gets too, so the permissions name exactly the path it uses.
 socket=""
@@ -41,7 +41,7 @@ for arg in "$@"; do
     case "$arg" in
       --metrics-addr | --web.listen-address) expect_value=listen ;;
       --metrics-addr=* | --web.listen-address=*) listen=${arg#*=} ;;
-      --flavour) expect_value=skip ;;
+      --flavour | --fee-conf-targets) expect_value=skip ;;
     esac
   else
     # Deno's permission flags are comma-separated lists with no escape: a comma in the path would

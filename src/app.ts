@@ -31,6 +31,8 @@ export interface RunOptions {
   collectors?: Set<string>;
   /** Timeouts, intervals and backoff (src/defaults.ts); tests shorten them. */
   timing?: Partial<Timing>;
+  /** estimatesmartfee conf targets (--fee-conf-targets); the fees collector's default when not given. */
+  feeConfTargets?: readonly number[];
 }
 
 export async function run(o: RunOptions): Promise<number> {
@@ -40,7 +42,9 @@ export async function run(o: RunOptions): Promise<number> {
   const events = new ChainEvents();
   const collectors = COLLECTORS
     .filter((spec) => o.collectors?.has(spec.name) ?? true)
-    .map((spec) => spec.create({ log, timing, flavour: o.flavour, callbacks, events }));
+    .map((spec) =>
+      spec.create({ log, timing, flavour: o.flavour, callbacks, events, feeConfTargets: o.feeConfTargets })
+    );
   const off = COLLECTORS.filter((spec) => !collectors.some((c) => c.name === spec.name)).map((s) => s.name);
   if (off.length > 0) log.info(`collectors switched off: ${off.join(", ")}`);
   const supervisor = new ConnectionSupervisor({

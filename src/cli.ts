@@ -6,12 +6,12 @@
 import { parseArgs } from "node:util";
 import { type Flavour, FLAVOURS, isFlavour } from "./flavour.ts";
 import { errorText } from "./util/errors.ts";
-import { DEFAULTS } from "./defaults.ts";
+import { DEFAULT_FEE_CONF_TARGETS, DEFAULTS, MAX_FEE_CONF_TARGETS } from "./defaults.ts";
 import { COLLECTORS } from "./collectors/mod.ts";
 import { CollectorFlagError, collectorHelp, collectorSwitches } from "./collectors/switches.ts";
 
 export const USAGE =
-  "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] <socket-path>";
+  "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--fee-conf-targets N,...] [--[no-]collector.NAME ...] <socket-path>";
 
 export const HELP = `${USAGE}
 
@@ -28,6 +28,10 @@ Options:
   --flavour auto|${FLAVOURS.join("|")}
                                 the node's IPC flavour (default auto: detected at every
                                 connection); a forced one that does not match is a fatal error
+  --fee-conf-targets N,N,...    estimatesmartfee conf targets served by the fees collector
+                                (default ${
+  DEFAULT_FEE_CONF_TARGETS.join(",")
+}; 1 to 1008, at most ${MAX_FEE_CONF_TARGETS})
   --debug                       log every event from the node (blocks, transactions, UTXO cache)
   --help                        show this help
   --version                     print the version
@@ -59,6 +63,8 @@ export type Command =
     flavour?: Flavour;
     /** The collectors switched on (--collector.NAME / --no-collector.NAME over each one's default). */
     collectors: Set<string>;
+    /** --fee-conf-targets, when given. */
+    feeConfTargets?: number[];
   };
 
 export class UsageError extends Error {
@@ -97,6 +103,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
         "metrics-addr": { type: "string" },
         "web.listen-address": { type: "string" },
         flavour: { type: "string" },
+        "fee-conf-targets": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -122,6 +129,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
   if (flavour !== "auto" && !isFlavour(flavour)) {
     throw new UsageError(`invalid --flavour "${flavour}": expected auto, ${FLAVOURS.join(", ")}`);
   }
+  const targets = v["fee-conf-targets"];
   return {
     kind: "run",
     socketPath,
@@ -129,7 +137,26 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     debug: v.debug ?? false,
     ...(flavour === "auto" ? {} : { flavour }),
     collectors: switches.enabled,
+    ...(targets === undefined ? {} : { feeConfTargets: parseFeeConfTargets(targets) }),
   };
+}
+
+/** `2,6,144`: distinct whole numbers of blocks, 1 to 1008 (estimatesmartfee's range), at most MAX_FEE_CONF_TARGETS. */
+export function parseFeeConfTargets(text: string): number[] {
+  const parts = text.split(",");
+  const out: number[] = [];
+  for (const p of parts) {
+    if (!/^[0-9]{1,4}$/.test(p) || Number(p) < 1 || Number(p) > 1008) {
+      throw new UsageError(
+        `invalid --fee-conf-targets "${text.slice(0, 80)}": "${p.slice(0, 20)}" is not a conf target from 1 to 1008`,
+      );
+    }
+    if (!out.includes(Number(p))) out.push(Number(p));
+  }
+  if (out.length > MAX_FEE_CONF_TARGETS) {
+    throw new UsageError(`invalid --fee-conf-targets: ${out.length} targets, at most ${MAX_FEE_CONF_TARGETS}`);
+  }
+  return out;
 }
 
 /**

@@ -53,6 +53,11 @@ export const DEFAULTS = {
 
 export type Defaults = typeof DEFAULTS;
 
+/** estimatesmartfee conf targets served by default (--fee-conf-targets): next blocks, an hour, two hours, a day, a week. */
+export const DEFAULT_FEE_CONF_TARGETS: readonly number[] = [2, 6, 12, 144, 1008];
+/** At most this many conf targets (one series each, one estimatesmartfee each per scrape). */
+export const MAX_FEE_CONF_TARGETS = 20;
+
 /** The timeouts, intervals and backoff the exporter runs with (tests shorten them). */
 export type Timing = Omit<
   { -readonly [K in keyof Defaults]: Defaults[K] extends number ? number : never },

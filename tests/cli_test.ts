@@ -10,11 +10,32 @@ Deno.test("flags parse as upstream's, plus --web.listen-address and = forms", ()
     socketPath: "/run/node.sock",
     debug: false,
     listen: { hostname: "127.0.0.1", port: 9332, permission: "127.0.0.1:9332" },
-    collectors: new Set(["chain", "utxo_cache", "node", "last_block"]),
+    collectors: new Set([
+      "chain",
+      "utxo_cache",
+      "node",
+      "last_block",
+      "block_events",
+      "chaininfo",
+      "network",
+      "fees",
+      "mempool",
+    ]),
   });
   const off = parseCommandLine(["--no-collector.utxo_cache", "s.sock", "--collector.node=false"]);
   assert(off.kind === "run");
-  assertEquals([...off.collectors], ["chain", "last_block"]);
+  assertEquals([...off.collectors], [
+    "chain",
+    "last_block",
+    "block_events",
+    "chaininfo",
+    "network",
+    "fees",
+    "mempool",
+  ]);
+  const fees = parseCommandLine(["--fee-conf-targets", "6,2,6,1008", "s.sock"]);
+  assert(fees.kind === "run");
+  assertEquals(fees.feeConfTargets, [6, 2, 1008]);
   const c = parseCommandLine(["--debug", "--metrics-addr", "0.0.0.0:9400", "s.sock"]);
   assert(c.kind === "run" && c.debug && c.listen.permission === "0.0.0.0:9400");
   const d = parseCommandLine(["--web.listen-address=[::]:9332", "s.sock"]);
@@ -40,6 +61,16 @@ Deno.test("bad command lines fail before anything connects, with one clear line 
         'invalid --flavour "v29": expected auto, pr-trace, pr-ipc, chain5-node, chain5, v30, v31, v32',
       ],
       [["--no-collector.utxo", "x.sock"], 'unknown collector "utxo" in --no-collector.utxo: expected one of chain'],
+      [
+        ["--fee-conf-targets", "6,0", "x.sock"],
+        'invalid --fee-conf-targets "6,0": "0" is not a conf target from 1 to 1008',
+      ],
+      [["--fee-conf-targets", "2,,6", "x.sock"], '"" is not a conf target'],
+      [["--fee-conf-targets", "1009", "x.sock"], '"1009" is not a conf target'],
+      [
+        ["--fee-conf-targets", Array.from({ length: 21 }, (_, i) => i + 1).join(","), "x.sock"],
+        "21 targets, at most 20",
+      ],
     ] as [string[], string][]
   ) {
     const r = await runCli(args);

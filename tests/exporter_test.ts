@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
-import { callbackCost, exporterHead, normalise } from "./support/exposition.ts";
+import { branchExtras, callbackCost, exporterHead, normalise } from "./support/exposition.ts";
 
 const HASH = "22".repeat(32);
 const TX = "02000000" + "01" + "33".repeat(32) + "00000000" + "00" + "ffffffff" + "01" + "0000000000000000" + "00" +
@@ -151,7 +151,7 @@ bitcoin_tip_updates_total 4
 # HELP bitcoin_chain_state_flushes_total Chain state flush events.
 # TYPE bitcoin_chain_state_flushes_total counter
 bitcoin_chain_state_flushes_total 2
-# HELP bitcoin_block_height Height of the last connected block (-1 until one is connected).
+# HELP bitcoin_block_height Height of the active tip, read from the node at connect and followed as blocks arrive (-1 when the node has no block).
 # TYPE bitcoin_block_height gauge
 bitcoin_block_height 108
 # HELP bitcoin_utxo_cache_add_total UTXOs added to the cache.
@@ -199,4 +199,7 @@ bitcoin_bytes_recv_total 1000
 # HELP bitcoin_bytes_sent_total Total bytes sent to peers.
 # TYPE bitcoin_bytes_sent_total counter
 bitcoin_bytes_sent_total 2000
-`;
+` +
+  // 5 connects and 1 disconnect before the first updatedBlockTip: one reorg of depth 1. Connections
+  // by direction from getNodeCount(In) and getNodeCount(Out), which the peer answers 8 to both.
+  branchExtras([1], 8);

@@ -19,7 +19,20 @@ import { TestPeer } from "./support/peer.ts";
 import { DEFAULTS } from "../src/defaults.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 import { scrapeUntil } from "./support/wait.ts";
-import { callbackCost, exporterHead, normalise } from "./support/exposition.ts";
+import {
+  blockEvents,
+  branchExtras,
+  callbackCost,
+  exporterHead,
+  fixtureLine,
+  LAST_BLOCK_BODY,
+  network,
+  normalise,
+  RPC_FEES,
+  RPC_NETWORK,
+  rpcChainInfo,
+  rpcMempool,
+} from "./support/exposition.ts";
 
 const H = (n: number, fork = "a") => (fork + n.toString(16)).padStart(64, "0");
 
@@ -263,7 +276,7 @@ const TIP = (tips: number) =>
 bitcoin_tip_updates_total ${tips}
 `;
 const HEIGHT = (height: number) =>
-  `# HELP bitcoin_block_height Height of the last connected block (-1 until one is connected).
+  `# HELP bitcoin_block_height Height of the active tip, read from the node at connect and followed as blocks arrive (-1 when the node has no block).
 # TYPE bitcoin_block_height gauge
 bitcoin_block_height ${height}
 `;
@@ -313,6 +326,9 @@ for (const flavour of ["v30", "v31"] as const) {
 Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs derived from tip changes", async () => {
   await withPeer("master", async (peer) => {
     await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
+    // The recorded node's mempool with its 8 transactions, and its two bans (rpc-more/).
+    await peer.ok(`rpc getmempoolinfo ${fixtureLine("rpc-more/getmempoolinfo.json")}`);
+    await peer.ok(`rpc listbanned ${fixtureLine("rpc-more/listbanned.json")}`);
     const exp = ExporterProc.start({ socketPath: peer.socketPath });
     try {
       await exp.waitLog(/watching the chain tip \(height 105\)/);
@@ -333,22 +349,39 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
       await new Promise((r) => setTimeout(r, 1100));
       const body = normalise(await exp.scrape());
       assertEquals(body, exporterHead("v32") + V32_BODY);
-      // One executeRpc per scrape round, carrying the whole batch, as the whitelisted user.
+      // One executeRpc per scrape round, carrying the whole batch of every collector, as the
+      // whitelisted user. getchaintips is asked only in the round: it counts the rounds.
       const st = await peer.status();
       const calls: Record<string, number> = Object.fromEntries(
         st.calls.split(",").map((kv) => [kv.slice(0, kv.lastIndexOf(":")), Number(kv.slice(kv.lastIndexOf(":") + 1))]),
       );
-      const rounds = calls["rpc.getblockchaininfo"];
+      const rounds = calls["rpc.getchaintips"];
       assert(rounds >= 1, st.calls);
-      for (const m of ["rpc.getmempoolinfo", "rpc.getconnectioncount", "rpc.getnettotals"]) {
+      for (
+        const m of [
+          "rpc.getmempoolinfo",
+          "rpc.getconnectioncount",
+          "rpc.getnettotals",
+          "rpc.getpeerinfo",
+          "rpc.listbanned",
+          "rpc.getnetworkinfo",
+          "rpc.uptime",
+          "rpc.getmempoolfeeratediagram",
+        ]
+      ) {
         assertEquals(calls[m], rounds, m);
       }
-      // Every executeRpc is one scrape's whole batch, one getblockheader of a walk, the probe, or the
-      // last block's read: getbestblockhash at connect, then getblockstats once per tip (never per scrape).
+      assertEquals(calls["rpc.estimatesmartfee"], 5 * rounds, "one per conf target");
+      // getblockchaininfo is in every round, and read once per tip for its header time (block_events).
+      const tipReads = calls["rpc.getblockchaininfo"] - rounds;
+      assert(tipReads >= 2 && tipReads <= 1 + 5, st.calls);
+      // Every executeRpc is one scrape's whole batch, one getblockheader of a walk, the probe, or a
+      // per-tip read: getbestblockhash at connect, then getblockstats and getblockchaininfo once per
+      // tip (never per scrape).
       assertEquals(
         calls["executeRpc"],
         rounds + calls["rpc.getblockheader"] + calls["rpc.getblockcount"] + calls["rpc.getbestblockhash"] +
-          calls["rpc.getblockstats"],
+          calls["rpc.getblockstats"] + tipReads,
         st.calls,
       );
       assertEquals(calls["rpc.getblockcount"], 1);
@@ -363,28 +396,6 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
     assertEquals(st.waiters, "0"); // the wait was interrupted (Mining.interrupt) before the close
   });
 });
-
-/** The recorded real node's getblockstats (tests/fixtures/stock-master-regtest/rpc/getblockstats.json). */
-const LAST_BLOCK_BODY =
-  `# HELP bitcoin_last_block_inputs Inputs of the active tip's block, coinbase excluded (getblockstats ins).
-# TYPE bitcoin_last_block_inputs gauge
-bitcoin_last_block_inputs 8
-# HELP bitcoin_last_block_outputs Outputs of the active tip's block (getblockstats outs).
-# TYPE bitcoin_last_block_outputs gauge
-bitcoin_last_block_outputs 10
-# HELP bitcoin_last_block_utxo_increase Change in the number of UTXOs the active tip's block made: outputs minus inputs (getblockstats utxo_increase).
-# TYPE bitcoin_last_block_utxo_increase gauge
-bitcoin_last_block_utxo_increase 2
-# HELP bitcoin_last_block_utxo_size_increase_bytes Change in the UTXO set's size in bytes the active tip's block made (getblockstats utxo_size_inc).
-# TYPE bitcoin_last_block_utxo_size_increase_bytes gauge
-bitcoin_last_block_utxo_size_increase_bytes 158
-# HELP bitcoin_last_block_utxo_increase_spendable The same as bitcoin_last_block_utxo_increase, counting only outputs that can be spent (getblockstats utxo_increase_actual; Core 29+).
-# TYPE bitcoin_last_block_utxo_increase_spendable gauge
-bitcoin_last_block_utxo_increase_spendable 1
-# HELP bitcoin_last_block_utxo_size_increase_spendable_bytes The same as bitcoin_last_block_utxo_size_increase_bytes for spendable outputs only (getblockstats utxo_size_inc_actual; Core 29+).
-# TYPE bitcoin_last_block_utxo_size_increase_spendable_bytes gauge
-bitcoin_last_block_utxo_size_increase_spendable_bytes 71
-`;
 
 /** What the recorded real node answered (tests/fixtures/stock-master-regtest), through the exporter. */
 const V32_BODY = `# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
@@ -401,10 +412,10 @@ ${IBD(0)}# HELP bitcoin_verification_progress Estimated chain verification progr
 bitcoin_verification_progress 1
 # HELP bitcoin_mempool_size Number of transactions in the mempool.
 # TYPE bitcoin_mempool_size gauge
-bitcoin_mempool_size 0
+bitcoin_mempool_size 8
 # HELP bitcoin_mempool_bytes Memory usage of the mempool in bytes (dynamic memory usage, not the serialized size of its transactions).
 # TYPE bitcoin_mempool_bytes gauge
-bitcoin_mempool_bytes 0
+bitcoin_mempool_bytes 9232
 # HELP bitcoin_mempool_max_bytes Maximum mempool memory usage in bytes (-maxmempool).
 # TYPE bitcoin_mempool_max_bytes gauge
 bitcoin_mempool_max_bytes 300000000
@@ -417,7 +428,16 @@ bitcoin_bytes_recv_total 9767
 # HELP bitcoin_bytes_sent_total Total bytes sent to peers.
 # TYPE bitcoin_bytes_sent_total counter
 bitcoin_bytes_sent_total 38030
-${LAST_BLOCK_BODY}`;
+${LAST_BLOCK_BODY}${blockEvents([1], [])}${rpcChainInfo()}${
+  network({
+    peers: { "outbound,not_publicly_routable,manual,v2": 1 },
+    banned: 2,
+    active: 1,
+    inbound: 0,
+    outbound: 1,
+    timeOffset: 0,
+  })
+}${RPC_FEES}${rpcMempool(880, 1881000)}`;
 
 Deno.test("stock v32: a missing or failed JSON-RPC field leaves its metric out and is logged once, never a zero", async () => {
   await withPeer("master", async (peer) => {
@@ -625,46 +645,67 @@ async function rebasedScenario(peer: TestPeer, expected: string): Promise<string
   return st.calls.split(",");
 }
 
-Deno.test("chain5-node: chain events through Chain.handleNotifications, every gauge from Node, Handler disconnected before the close", async () => {
-  await withPeer("chain5-node", async (peer) => {
-    await peer.ok("set getHeaderTip 200 1700000000");
-    await peer.ok("set isInitialBlockDownload 1");
-    await peer.ok("set getVerificationProgress 0.999");
-    await peer.ok("set getMempoolSize 3");
-    await peer.ok("set getMempoolDynamicUsage 4096");
-    await peer.ok("set getMempoolMaxUsage 300000000");
-    await peer.ok("set getNodeCount 8");
-    await peer.ok("set getTotalBytesRecv 1000");
-    await peer.ok("set getTotalBytesSent 2000");
-    const calls = await rebasedScenario(
-      peer,
-      exporterHead("chain5-node") + CHAIN_CALLBACKS + CHAIN_EVENTS_BODY +
-        GAUGES({
-          header: 200,
-          ibd: 1,
-          progress: 0.999,
-          mempool: [3, 4096, 300000000],
-          peers: 8,
-          recv: 1000,
-          sent: 2000,
-        }),
-    );
-    // Node and Chain getters; no JSON-RPC (Node has every gauge).
-    assert(calls.some((c) => c.startsWith("getHeaderTip:")), calls.join(","));
-    assert(calls.some((c) => c.startsWith("isInitialBlockDownload:")), calls.join(","));
-    assert(!calls.some((c) => c.startsWith("executeRpc:") || c.startsWith("makeRpc:")), calls.join(","));
+for (const flavour of ["chain5-node", "pr-ipc"] as const) {
+  Deno.test(`${flavour}: chain events through Chain.handleNotifications, every gauge from Node, Handler disconnected before the close`, async () => {
+    await withPeer(flavour, async (peer) => {
+      await peer.ok("set getHeaderTip 200 1700000000");
+      await peer.ok("set isInitialBlockDownload 1");
+      await peer.ok("set getVerificationProgress 0.999");
+      await peer.ok("set getMempoolSize 3");
+      await peer.ok("set getMempoolDynamicUsage 4096");
+      await peer.ok("set getMempoolMaxUsage 300000000");
+      await peer.ok("set getNodeCount 8");
+      await peer.ok("set getTotalBytesRecv 1000");
+      await peer.ok("set getTotalBytesSent 2000");
+      const calls = await rebasedScenario(
+        peer,
+        exporterHead(flavour) + CHAIN_CALLBACKS + CHAIN_EVENTS_BODY +
+          GAUGES({
+            header: 200,
+            ibd: 1,
+            progress: 0.999,
+            mempool: [3, 4096, 300000000],
+            peers: 8,
+            recv: 1000,
+            sent: 2000,
+          }) +
+          // Reorgs from the notifications (3 connects and 1 disconnect before the first updatedBlockTip);
+          // connections by direction from getNodeCount(In), getNodeCount(Out) (the peer answers 8 to both).
+          branchExtras([1], 8),
+      );
+      // Node and Chain getters; no JSON-RPC (Node has every gauge).
+      assert(calls.some((c) => c.startsWith("getHeaderTip:")), calls.join(","));
+      assert(calls.some((c) => c.startsWith("isInitialBlockDownload:")), calls.join(","));
+      assert(!calls.some((c) => c.startsWith("executeRpc:") || c.startsWith("makeRpc:")), calls.join(","));
+    });
   });
+}
+
+Deno.test("branches: bitcoin_block_height is the node's height from the first scrape, -1 only when it has no block", async () => {
+  for (const [height, expected] of [["321", "321"], ["none", "-1"]]) {
+    await withPeer("pr-ipc", async (peer) => {
+      await peer.ok(`set getHeight ${height}`);
+      const exp = ExporterProc.start({ socketPath: peer.socketPath });
+      try {
+        await exp.waitLog(/subscribed to chain notifications/);
+        assertEquals(samples(await exp.scrape()).get("bitcoin_block_height"), expected);
+      } finally {
+        assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+      }
+    });
+  }
 });
 
 Deno.test("chain5: chain events through Chain.handleNotifications, gauges from JSON-RPC (no Node), Handler disconnected before the close", async () => {
   await withPeer("chain5", async (peer) => {
-    await peer.ok(`rpc getmempoolinfo {"loaded":true,"size":5,"bytes":1200,"usage":7000,"maxmempool":300000000}`);
+    // The recorded node's mempool with its 8 transactions (rpc-more/getmempoolinfo.json).
+    await peer.ok(`rpc getmempoolinfo ${fixtureLine("rpc-more/getmempoolinfo.json")}`);
     const calls = await rebasedScenario(
       peer,
       // The recorded real node's JSON-RPC answers (see V32_BODY), the mempool as overridden above.
       exporterHead("chain5") + CHAIN_CALLBACKS + CHAIN_EVENTS_BODY +
-        GAUGES({ header: 105, ibd: 0, progress: 1, mempool: [5, 7000, 300000000], peers: 1, recv: 9767, sent: 38030 }) +
-        LAST_BLOCK_BODY,
+        GAUGES({ header: 105, ibd: 0, progress: 1, mempool: [8, 9232, 300000000], peers: 1, recv: 9767, sent: 38030 }) +
+        LAST_BLOCK_BODY + blockEvents([1], []) + rpcChainInfo() + RPC_NETWORK + RPC_FEES + rpcMempool(880, 1881000),
     );
     assert(calls.some((c) => c.startsWith("rpc.getblockchaininfo:")), calls.join(","));
     assert(!calls.some((c) => /^(makeNode|getHeaderTip|getMempoolSize):/.test(c)), calls.join(","));

@@ -39,6 +39,10 @@ import { Rpc$Client, Rpc_ExecuteRpc$Results } from "../gen/rpc.ts";
 import { miningCalls, writeWaitTipChanged } from "../src/ipc/stock.ts";
 import type { MiningGeneration } from "../src/ipc/detect.ts";
 import { WireMessage } from "../src/ipc/wire.ts";
+import { named } from "../src/ipc/methods.ts";
+import { Chain$Client, Chain_EstimateSmartFee$Params } from "../gen/chain.ts";
+import { Node$Client } from "../gen/node.ts";
+import { decodeBannedCount, decodeEstimateSmartFee, decodeNodesStats, feeRateSatPerVb } from "../src/ipc/branch.ts";
 
 const dir = new URL("./fixtures/pr-trace-regtest/", import.meta.url);
 
@@ -146,6 +150,79 @@ Deno.test("stock master: the real node's Init, Mining and Rpc frames decode with
   assert(rpc.length > 10);
   const text = $.utils.getStruct(0, Rpc_ExecuteRpc$Results, rpc[0].ret.results).result;
   assertEquals(JSON.parse(text), observed.getblockchaininfo);
+});
+
+/** The pr/trace client's calls on `interfaceId` and the node's Returns, paired by question id in frame order. */
+async function answeredCalls(interfaceId: bigint) {
+  const names = [...Deno.readDirSync(new URL("frames/", dir))].map((e) => e.name).sort();
+  const open = new Map<number, RpcMessage["call"]>();
+  const out: { interfaceId: bigint; methodId: number; call: RpcMessage["call"]; ret: RpcMessage["return"] }[] = [];
+  for (const name of names) {
+    const frames: Uint8Array[] = [];
+    new FrameDecoder().push(await Deno.readFile(new URL(`frames/${name}`, dir)), (f) => frames.push(f.slice()));
+    const root = new $.Message(frames[0], false).getRoot(RpcMessage);
+    if (name.endsWith("-to-node.bin") && root.which() === Message_Which.CALL) {
+      if (root.call.interfaceId === interfaceId) open.set(root.call.questionId, root.call);
+    } else if (name.endsWith("-from-node.bin") && root.which() === Message_Which.RETURN) {
+      const call = open.get(root.return.answerId);
+      open.delete(root.return.answerId);
+      if (!call) continue;
+      out.push({ interfaceId, methodId: call.methodId, call, ret: root.return });
+    }
+  }
+  return out;
+}
+
+Deno.test("pr/trace: the node's real Node and Chain getter answers decode as the node gave them", async () => {
+  const observed = JSON.parse(await Deno.readTextFile(new URL("observed.json", dir))).calls;
+  const recorded = [...await answeredCalls(Node$Client.interfaceId), ...await answeredCalls(Chain$Client.interfaceId)];
+  // The one recorded answer to `m` (matched by interface and ordinal), read with m's results layout.
+  const answer = <R extends $.Struct>(m: $.Method<$.Struct, R>, interfaceId: bigint) => {
+    const found = recorded.filter((c) => c.interfaceId === interfaceId && c.methodId === m.methodId);
+    assertEquals(found.length, 1, `one recorded ${m.methodName}`);
+    return { results: $.utils.getStruct(0, m.ResultsClass, found[0].ret.results), call: found[0].call };
+  };
+  const nodeAnswer = <R extends $.Struct>(m: $.Method<$.Struct, R>) => answer(m, Node$Client.interfaceId).results;
+  const chainAnswer = <R extends $.Struct>(m: $.Method<$.Struct, R>) => answer(m, Chain$Client.interfaceId).results;
+  const N = Node$Client.methods;
+  const C = Chain$Client.methods;
+
+  // Node.getNodesStats @19 (answered before the second node connected: no peer, result true).
+  const stats = nodeAnswer(named(N, 19, "getNodesStats"));
+  assertEquals([stats.result, stats.stats.length], [observed["node.getNodesStats"].result, 0]);
+  assertEquals(decodeNodesStats(stats), []);
+
+  // Node.getBanned @20: Banmap.json is the text "[]" (BanMapToJson of an empty ban list).
+  const banned = nodeAnswer(named(N, 20, "getBanned"));
+  assertEquals([banned.result, banned.banmap.json], [true, "[]"]);
+  assertEquals(decodeBannedCount(banned), 0);
+
+  // Node.getNetworkActive @40, getLastBlockTime @35, getNumBlocks @32.
+  assertEquals(nodeAnswer(named(N, 40, "getNetworkActive")).result, observed["node.getNetworkActive"]);
+  const lastBlockTime = Number(nodeAnswer(named(N, 35, "getLastBlockTime")).result);
+  assertEquals(lastBlockTime, Number(observed["node.getLastBlockTime"]));
+  // At the tip, the active tip's time is the best header's (getHeaderTip's blockTime).
+  assertEquals(lastBlockTime, Number(nodeAnswer(named(N, 31, "getHeaderTip")).blockTime));
+  assertEquals(nodeAnswer(named(N, 32, "getNumBlocks")).result, observed["node.getNumBlocks"]);
+
+  // Chain fee rates: CFeeRate serialized as FeeFrac (fee Int64 LE, size Int32 LE), 12 bytes.
+  const relay = chainAnswer(named(C, 27, "relayMinFee")).result.toUint8Array();
+  assertEquals([...relay], observed["chain.relayMinFee"]);
+  const v = new DataView(relay.buffer, relay.byteOffset, relay.byteLength);
+  assertEquals([v.getBigInt64(0, true), v.getInt32(8, true)], [100n, 1000]); // 100 sat per 1000 vB
+  assertEquals(feeRateSatPerVb(relay, "relayMinFee"), 0.1); // -minrelaytxfee's default since v30
+  const mempoolMin = chainAnswer(named(C, 26, "mempoolMinFee")).result.toUint8Array();
+  assertEquals([...mempoolMin], observed["chain.mempoolMinFee"]);
+  assertEquals(feeRateSatPerVb(mempoolMin, "mempoolMinFee"), 0); // a mempool that was never full
+
+  // Chain.estimateSmartFee(6) @24 on a fresh regtest node: a zero fee rate, which is no estimate.
+  const esf = answer(named(C, 24, "estimateSmartFee"), Chain$Client.interfaceId);
+  assertEquals($.utils.getStruct(0, Chain_EstimateSmartFee$Params, esf.call.params).numBlocks, 6);
+  assertEquals([...esf.results.result.toUint8Array()], [0, 0, 0, 0, 0, 0, 0, 0, 0xe8, 3, 0, 0]);
+  assertEquals(esf.results.calc.returnedTarget, observed["chain.estimateSmartFee(6)"].returnedTarget);
+  assertEquals(decodeEstimateSmartFee(esf.results), undefined);
+
+  assertEquals(chainAnswer(named(C, 30, "havePruned")).result, observed["chain.havePruned"]);
 });
 
 // ---- Encodings checked against the capnp compiler's layout of each schema ----
@@ -320,7 +397,19 @@ Deno.test("the rebased Chain generation keeps, wire for wire, everything the exp
   const pr = await compiled("chain.capnp");
   const rebased = await compiled("chain5/chain.capnp");
   for (
-    const [name, ordinal] of [["getHeight", 1], ["isInitialBlockDownload", 33], ["handleNotifications", 39]] as const
+    const [name, ordinal] of [
+      ["getHeight", 1],
+      ["isInitialBlockDownload", 33],
+      ["handleNotifications", 39],
+      // The scrape-time getters (src/ipc/branch.ts).
+      ["estimateSmartFee", 24],
+      ["mempoolMinFee", 26],
+      ["relayMinFee", 27],
+      ["relayIncrementalFee", 28],
+      ["relayDustFee", 29],
+      ["havePruned", 30],
+      ["getPruneHeight", 31],
+    ] as const
   ) {
     const a = pr.named("chain.capnp:Chain");
     const b = rebased.named("chain5/chain.capnp:Chain");

@@ -21,13 +21,13 @@ import { CallbackCost } from "../src/collectors/callback_cost.ts";
 import { ChainEvents } from "../src/collectors/events.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
-import { TestPeer } from "./support/peer.ts";
+import { type PeerOptions, TestPeer } from "./support/peer.ts";
 
 const HASH = "11".repeat(32);
 
 async function withPeer(
   fn: (peer: TestPeer) => Promise<void>,
-  options: { noCrash?: boolean } = {},
+  options: PeerOptions = {},
 ): Promise<void> {
   const peer = await TestPeer.start(options);
   try {
@@ -411,4 +411,258 @@ Deno.test("the node restarts its listener (peer `restart`): the exporter's sessi
     assertEquals((await peer.status()).connected, "1");
     await again.shutdown();
   });
+});
+
+// ---- The scrape-time getters of the branches (src/ipc/branch.ts) against the peer ----
+
+/** Every getter once, as a collector would read them. */
+async function readAll(s: Session) {
+  return {
+    peers: await branch.getNodesStats(s),
+    banned: await branch.getBannedCount(s),
+    networkActive: await branch.getNetworkActive(s),
+    lastBlockTime: await branch.getLastBlockTime(s),
+    numBlocks: await branch.getNumBlocks(s),
+    bestBlockHash: await branch.getBestBlockHash(s),
+    localAddresses: await branch.getNetLocalAddressCount(s),
+    warnings: await branch.getWarnings(s),
+    fee6: await branch.estimateSmartFee(s, 6),
+    mempoolMinFee: await branch.mempoolMinFee(s),
+    relayMinFee: await branch.relayMinFee(s),
+    relayIncrementalFee: await branch.relayIncrementalFee(s),
+    relayDustFee: await branch.relayDustFee(s),
+    pruned: await branch.havePruned(s),
+    pruneHeight: await branch.getPruneHeight(s),
+  };
+}
+
+const RECORDED_DEFAULTS = {
+  peers: [],
+  banned: 0,
+  networkActive: true,
+  lastBlockTime: 1795482928, // the recorded pr/trace node's getLastBlockTime
+  numBlocks: 105,
+  bestBlockHash: "6c263fa7fb45f4b6e2d98f614aaefc6d23458b6aba2bcb99f61ec32f033f646a",
+  localAddresses: 0,
+  warnings: { text: "", count: 0, truncated: false },
+  fee6: undefined, // estimateSmartFee(6) on a fresh node: a zero fee rate
+  mempoolMinFee: 0,
+  relayMinFee: 0.1,
+  relayIncrementalFee: 0.1,
+  relayDustFee: 3,
+  pruned: false,
+  pruneHeight: undefined,
+};
+
+Deno.test("branch getters: the peer's defaults are the recorded pr/trace node's answers, through the socket", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    assertEquals(await readAll(s), RECORDED_DEFAULTS);
+    // estimatesmartfee's default mode (economical), no FeeCalculation asked for.
+    assertEquals((await peer.status()).fee_estimate_last, "6/0/0");
+    await s.shutdown();
+  });
+});
+
+Deno.test("branch getters: scripted values, every peer type, unknown enum values as 'unknown'", async () => {
+  await withPeer(async (peer) => {
+    // Network, ConnectionType, TransportProtocolType by Core's values; 7, 7 and 3 are past each enum.
+    await peer.ok("set peers 3 1 1 0 2"); // inbound ipv4 v2
+    await peer.ok("set peers 2 0 2 1 1"); // outbound-full-relay ipv6 v1
+    await peer.ok("set peers 1 0 3 2 1"); // manual onion
+    await peer.ok("set peers 1 0 4 3 0"); // feeler i2p detecting
+    await peer.ok("set peers 1 0 5 4 2"); // block-relay-only cjdns
+    await peer.ok("set peers 1 0 0 5 1"); // addr-fetch not_publicly_routable
+    await peer.ok("set peers 1 0 6 6 2"); // private-broadcast internal
+    await peer.ok("set peers 1 1 7 7 3"); // values no table knows
+    await peer.ok("set peers 1 1 -1 99 255");
+    await peer.ok("set banned 3");
+    await peer.ok("set networkActive 0");
+    await peer.ok("set feeEstimate 2 25000");
+    await peer.ok("set feeEstimate 1008 1001");
+    await peer.ok("set mempoolMinFee 1500");
+    await peer.ok("set relayMinFee 1000");
+    await peer.ok("set relayIncrementalFee none");
+    await peer.ok("set pruned 1 4242");
+    await peer.ok("set warnings This is a pre-release test build<hr />Unknown new rules activated");
+    await peer.ok("set lastBlockTime 1795500000");
+    await peer.ok("set netLocalAddresses 2");
+    const s = await Session.open(peer.socketPath);
+    const peers = await branch.getNodesStats(s);
+    const key = (p: branch.PeerSummary) =>
+      `${p.inbound ? "in" : "out"} ${p.network} ${p.connectionType} ${p.transport}`;
+    assertEquals(peers.map(key), [
+      ...Array(3).fill("in ipv4 inbound v2"),
+      ...Array(2).fill("out ipv6 outbound-full-relay v1"),
+      "out onion manual v1",
+      "out i2p feeler detecting",
+      "out cjdns block-relay-only v2",
+      "out not_publicly_routable addr-fetch v1",
+      "out internal private-broadcast v2",
+      "in unknown unknown unknown",
+      "in unknown unknown unknown",
+    ]);
+    assertEquals(await branch.getBannedCount(s), 3);
+    assertEquals(await branch.getNetworkActive(s), false);
+    assertEquals(await branch.estimateSmartFee(s, 2), 25);
+    assertEquals(await branch.estimateSmartFee(s, 1008), 1.001);
+    assertEquals(await branch.estimateSmartFee(s, 12), undefined);
+    assertEquals((await peer.status()).fee_estimate_last, "12/0/0");
+    assertEquals(await branch.mempoolMinFee(s), 1.5);
+    assertEquals(await branch.relayMinFee(s), 1);
+    assertEquals(await branch.relayIncrementalFee(s), undefined); // CFeeRate{}: 0 per 0 vB
+    assertEquals([await branch.havePruned(s), await branch.getPruneHeight(s)], [true, 4242]);
+    assertEquals(await branch.getWarnings(s), {
+      text: "This is a pre-release test build<hr />Unknown new rules activated",
+      count: 2,
+      truncated: false,
+    });
+    assertEquals(await branch.getLastBlockTime(s), 1795500000);
+    assertEquals(await branch.getNetLocalAddressCount(s), 2);
+    await peer.ok(`set warnings ${"w".repeat(branch.MAX_WARNINGS_CHARS + 5)}`);
+    const long = await branch.getWarnings(s);
+    assertEquals([long.text.length, long.count, long.truncated], [branch.MAX_WARNINGS_CHARS, 1, true]);
+    await s.shutdown();
+  });
+});
+
+Deno.test("branch getters: a large node (125 peers of every kind, 10,000 bans) and the bounds past it", async () => {
+  await withPeer(async (peer) => {
+    // 125 = 5 of each of 25 kinds (network x connection type, transports alternating).
+    for (let net = 0; net < 5; net++) {
+      for (let type = 0; type < 5; type++) {
+        await peer.ok(`set peers 5 ${type === 0 ? 1 : 0} ${net} ${type} ${1 + (type % 2)}`);
+      }
+    }
+    await peer.ok("set banned 10000");
+    const s = await Session.open(peer.socketPath);
+    const peers = await branch.getNodesStats(s);
+    assertEquals(peers.length, 125);
+    assertEquals(new Set(peers.map((p) => `${p.network}/${p.connectionType}/${p.transport}`)).size, 25);
+    assertEquals(peers.filter((p) => p.inbound).length, 25);
+    assertEquals(await branch.getBannedCount(s), 10_000);
+    // Past MAX_PEERS the answer is refused, not truncated.
+    await peer.ok("set peers none");
+    await peer.ok(`set peers ${branch.MAX_PEERS + 1} 1 1 0 1`);
+    const e = await assertRejects(() => branch.getNodesStats(s, { timeoutMs: 30_000 }), Error);
+    assertStringIncludes(e.message, `${branch.MAX_PEERS + 1} peers, more than the ${branch.MAX_PEERS} read`);
+    await peer.ok("set peers none");
+    assertEquals(await branch.getNodesStats(s), []);
+    // A ban list that is not BanMapToJson's shape is an error naming the call, never a count.
+    await peer.ok('set banmap [{"address":"1.2.3.4/32"},');
+    assertStringIncludes((await assertRejects(() => branch.getBannedCount(s), Error)).message, "Node.getBanned");
+    await peer.ok("set bannedResult 0");
+    assertStringIncludes((await assertRejects(() => branch.getBannedCount(s), Error)).message, "no ban manager");
+    await peer.ok("set nodesStatsResult 0");
+    assertStringIncludes((await assertRejects(() => branch.getNodesStats(s), Error)).message, "no connection manager");
+    await s.shutdown();
+  });
+});
+
+Deno.test("branch getters: throw and stall reach each new method", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    const calls: [string, () => Promise<unknown>][] = [
+      ["getNodesStats", () => branch.getNodesStats(s, { timeoutMs: 10_000 })],
+      ["getBanned", () => branch.getBannedCount(s, { timeoutMs: 10_000 })],
+      ["getNetworkActive", () => branch.getNetworkActive(s, { timeoutMs: 10_000 })],
+      ["getLastBlockTime", () => branch.getLastBlockTime(s, { timeoutMs: 10_000 })],
+      ["getBestBlockHash", () => branch.getBestBlockHash(s, { timeoutMs: 10_000 })],
+      ["getNetLocalAddresses", () => branch.getNetLocalAddressCount(s, { timeoutMs: 10_000 })],
+      ["getWarnings", () => branch.getWarnings(s, { timeoutMs: 10_000 })],
+      ["estimateSmartFee", () => branch.estimateSmartFee(s, 6, { timeoutMs: 10_000 })],
+      ["mempoolMinFee", () => branch.mempoolMinFee(s, { timeoutMs: 10_000 })],
+      ["relayMinFee", () => branch.relayMinFee(s, { timeoutMs: 10_000 })],
+      ["relayIncrementalFee", () => branch.relayIncrementalFee(s, { timeoutMs: 10_000 })],
+      ["relayDustFee", () => branch.relayDustFee(s, { timeoutMs: 10_000 })],
+      ["havePruned", () => branch.havePruned(s, { timeoutMs: 10_000 })],
+      ["getPruneHeight", () => branch.getPruneHeight(s, { timeoutMs: 10_000 })],
+      ["Node.executeRpc", () => branch.nodeExecuteRpc(s, "uptime", "[]", { timeoutMs: 10_000 })],
+    ];
+    for (const [name, call] of calls) {
+      await peer.ok(`throw ${name}`);
+      const e = await assertRejects(call, RemoteError);
+      assertStringIncludes(e.message, `${name} failed`);
+      await peer.ok("throw none");
+      await peer.ok(`stall ${name}`);
+      const held = call();
+      await waitFor(`${name} to reach the peer`, async () => (await peer.status()).calls.includes(`${name}:2`));
+      await peer.ok("stall none");
+      await held;
+    }
+    await s.shutdown();
+  });
+});
+
+Deno.test("Node.executeRpc: read-only JSON-RPC on the branches, answered from the recorded node's answers", async () => {
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    const recorded = (m: string) =>
+      JSON.parse(Deno.readTextFileSync(new URL(`./fixtures/stock-master-regtest/rpc/${m}.json`, import.meta.url)));
+    assertEquals(await branch.nodeExecuteRpc(s, "uptime"), recorded("uptime"));
+    assertEquals(await branch.nodeExecuteRpc(s, "getnetworkinfo"), recorded("getnetworkinfo"));
+    assertEquals(await branch.nodeExecuteRpc(s, "getblockchaininfo", "{}"), recorded("getblockchaininfo"));
+    assertEquals(await branch.nodeExecuteRpc(s, "getblockcount"), 105); // the chain model
+    assertEquals((await peer.status()).calls.includes("rpc.getnetworkinfo:1"), true);
+    // The RPC's own error comes back in rpcError as {"code","message"}.
+    const missing = await assertRejects(
+      () => branch.nodeExecuteRpc(s, "nosuchmethod"),
+      branch.NodeRpcError,
+    ) as branch.NodeRpcError;
+    assertEquals([missing.code, missing.rpcMessage], [-32601, "Method not found"]);
+    await peer.ok("rpc getblockchaininfo error -28 Loading block index...");
+    const warmup = await assertRejects(
+      () => branch.nodeExecuteRpc(s, "getblockchaininfo"),
+      branch.NodeRpcError,
+    ) as branch.NodeRpcError;
+    assertEquals([warmup.code, warmup.rpcMessage], [-28, "Loading block index..."]);
+    // A std::exception (RPCHelpMan's usage text on a wrong argument count) comes back in `error`.
+    const usage = await assertRejects(
+      () => branch.nodeExecuteRpc(s, "getblockcount", "[1]"),
+      branch.NodeRpcError,
+    ) as branch.NodeRpcError;
+    assertEquals([usage.code, usage.exception, usage.rpcMessage], [undefined, true, "getblockcount"]);
+    assertStringIncludes(usage.message, "the node threw: getblockcount");
+    // Several methods in rpcBatch's answer shape, by position; errors in place, never thrown.
+    await peer.ok("rpc getblockchaininfo none");
+    assertEquals(
+      await branch.nodeRpcBatch(s, [
+        { method: "uptime" },
+        { method: "nosuchmethod" },
+        { method: "getblockcount", params: [1] },
+        { method: "getblockheader", params: [RECORDED_DEFAULTS.bestBlockHash] },
+      ], { timeoutMs: 10_000 }),
+      [
+        { result: recorded("uptime") },
+        { error: { code: -32601, message: "Method not found" } },
+        { error: { code: undefined, message: "getblockcount" } },
+        {
+          result: {
+            hash: RECORDED_DEFAULTS.bestBlockHash,
+            confirmations: 1,
+            height: 105,
+          },
+        },
+      ],
+    );
+    await s.shutdown();
+  });
+});
+
+Deno.test("branch getters on the rebased flavours: chain5-node (Node @6, Chain @5) and chain5 (Chain only)", async () => {
+  await withPeer(async (peer) => {
+    await peer.ok("set feeEstimate 6 2000");
+    const s = await Session.open(peer.socketPath);
+    assertEquals(s.interfaces.flavour, "chain5-node");
+    assertEquals(await readAll(s), { ...RECORDED_DEFAULTS, fee6: 2 });
+    await s.shutdown();
+  }, { flavour: "chain5-node" });
+  await withPeer(async (peer) => {
+    const s = await Session.open(peer.socketPath);
+    assertEquals(s.interfaces.flavour, "chain5");
+    assertEquals([await branch.relayMinFee(s), await branch.estimateSmartFee(s, 6)], [0.1, undefined]);
+    const e = await assertRejects(() => branch.getNodesStats(s), Error);
+    assertStringIncludes(e.message, "no Node interface");
+    await s.shutdown();
+  }, { flavour: "chain5" });
 });

@@ -38,6 +38,9 @@ export class ChainCollector implements Collector, LocalServer {
   tipUpdates = 0;
   flushes = 0;
   blockHeight = -1;
+  /** blocksConnected/blocksDisconnected at the last tip event (what the next one reports is the difference). */
+  #publishedConnected = 0;
+  #publishedDisconnected = 0;
   #handler: RemoteCap | undefined;
   #tips: TipSource | undefined;
   /**
@@ -66,13 +69,20 @@ export class ChainCollector implements Collector, LocalServer {
   async attach(session: Session): Promise<void> {
     this.#traits = FLAVOUR_TRAITS[session.flavour];
     if (session.chain) {
+      // The height now, so bitcoin_block_height is the node's from the first scrape (not -1 until
+      // the next block); -1 only when the node has no block. Read before subscribing: a block
+      // connected meanwhile then arrives after it and wins.
+      const height = await branch.getHeight(session);
+      this.blockHeight = height ?? -1;
+      this.#publishedConnected = this.blocksConnected;
+      this.#publishedDisconnected = this.blocksDisconnected;
       this.#handler = await branch.subscribeChainNotifications(session, this);
       this.#cost.subscribed("ChainNotifications");
       this.#log.info("subscribed to chain notifications");
     } else if (this.#traits.tipWatch) {
       this.#tips = new TipSource(session, this.#ctx, (change) => this.#tipChanged(change));
       const tip = await this.#tips.start();
-      if (tip) this.blockHeight = tip.height;
+      this.blockHeight = tip ? tip.height : -1;
     }
   }
 
@@ -84,7 +94,7 @@ export class ChainCollector implements Collector, LocalServer {
 
   /** A tip change seen by the tip source; connects/disconnects when it could resolve them. */
   #tipChanged(c: TipChange): void {
-    this.#ctx.events.tip({ hash: c.hash, height: c.height });
+    this.#ctx.events.tip({ hash: c.hash, height: c.height, blocks: c.blocks });
     this.tipUpdates++;
     this.blockHeight = c.height;
     if (c.blocks) {
@@ -120,10 +130,17 @@ export class ChainCollector implements Collector, LocalServer {
       case M.blockDisconnected:
         this.blocksDisconnected++;
         return true;
-      case M.updatedBlockTip:
+      case M.updatedBlockTip: {
         this.tipUpdates++;
-        this.#ctx.events.tip({ height: this.blockHeight });
+        const blocks = {
+          connected: this.blocksConnected - this.#publishedConnected,
+          disconnected: this.blocksDisconnected - this.#publishedDisconnected,
+        };
+        this.#publishedConnected = this.blocksConnected;
+        this.#publishedDisconnected = this.blocksDisconnected;
+        this.#ctx.events.tip({ height: this.blockHeight, blocks });
         return true;
+      }
       case M.chainStateFlushed:
         this.flushes++;
         return true;
@@ -232,7 +249,8 @@ export class ChainCollector implements Collector, LocalServer {
       counter("bitcoin_chain_state_flushes_total", "Chain state flush events.", events, () => this.flushes),
       {
         name: "bitcoin_block_height",
-        help: "Height of the last connected block (-1 until one is connected).",
+        help:
+          "Height of the active tip, read from the node at connect and followed as blocks arrive (-1 when the node has no block).",
         type: "gauge",
         read: () => this.blockHeight,
       },

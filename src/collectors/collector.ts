@@ -13,6 +13,7 @@ import type { Family } from "../registry.ts";
 import type { Timing } from "../defaults.ts";
 import type { CallbackCost } from "./callback_cost.ts";
 import type { ChainEvents } from "./events.ts";
+import type { RpcRound } from "./rpc_round.ts";
 
 export interface Collector {
   /** As in `bitcoind_ipc_exporter_collector_success{collector="…"}`. */
@@ -43,6 +44,10 @@ export interface CollectorContext {
   callbacks: CallbackCost;
   /** Node events one collector learns and others use (new tips). */
   events: ChainEvents;
+  /** The shared JSON-RPC round (one batch per scrape); made on first use when not given (rpc_round.ts). */
+  rpc?: RpcRound;
+  /** estimatesmartfee conf targets (--fee-conf-targets); DEFAULT_FEE_CONF_TARGETS when not given. */
+  feeConfTargets?: readonly number[];
 }
 
 /** A registered collector: its name and how to make it. */

@@ -7,6 +7,12 @@ export interface TipEvent {
   /** As Bitcoin Core displays it; absent where the source does not decode it (updatedBlockTip). */
   hash?: string;
   height: number;
+  /**
+   * Blocks connected and disconnected since the previous tip event, where the source knows them
+   * (ChainNotifications counts; the v32 tip walk); absent where it does not (v30/v31, a walk that
+   * could not be resolved).
+   */
+  blocks?: { connected: number; disconnected: number };
 }
 
 export class ChainEvents {

@@ -1,21 +1,29 @@
 /**
  * The active tip's block as `getblockstats` describes it, read once per new tip (never at scrape
- * time): how much the block grew the UTXO set, and its inputs and outputs. Where the node speaks
+ * time): its transactions, size, weight, fees, fee-rate percentiles and subsidy, how much it grew
+ * the UTXO set, and its inputs and outputs. Where the node speaks
  * JSON-RPC over IPC (v32) this answers "what does each block do to the UTXO set" without the
  * UTXO-cache trace subscription and its per-coin round trips; it never runs `gettxoutsetinfo` (a
- * scan of the whole UTXO set). Absent on flavours without JSON-RPC.
+ * scan of the whole UTXO set). On the branches the same getblockstats goes through
+ * `Node.executeRpc` (Chain.findBlock carries no fee, size or UTXO statistics). Absent on v30/v31.
  */
 import type { Session } from "../ipc/session.ts";
-import { rpcBatch } from "../ipc/stock.ts";
+import type { RpcReply } from "../ipc/stock.ts";
 import type { Logger } from "../log.ts";
 import type { Family } from "../registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 import { pickField } from "./node_gauges.ts";
+import { rpcCall } from "./rpc_round.ts";
 
 /** getblockstats fields read, and the metric each feeds. */
 const FIELDS = {
+  txs: "bitcoin_last_block_transactions",
+  total_size: "bitcoin_last_block_size_bytes",
+  total_weight: "bitcoin_last_block_weight",
+  totalfee: "bitcoin_last_block_fees_satoshis",
+  subsidy: "bitcoin_last_block_subsidy_satoshis",
   ins: "bitcoin_last_block_inputs",
   outs: "bitcoin_last_block_outputs",
   utxo_increase: "bitcoin_last_block_utxo_increase",
@@ -24,11 +32,14 @@ const FIELDS = {
   utxo_size_inc_actual: "bitcoin_last_block_utxo_size_increase_spendable_bytes",
 } as const;
 type Field = keyof typeof FIELDS;
+/** getblockstats' feerate_percentiles are these, in sat/vB. */
+export const FEE_RATE_PERCENTILES = ["10", "25", "50", "75", "90"] as const;
 
 export class LastBlockCollector implements Collector {
   readonly name = "last_block";
   #session: Session | undefined;
   #stats: Partial<Record<Field, number>> | undefined;
+  #percentiles: number[] | undefined;
   #reading: Promise<void> | undefined;
   /** A tip that arrived during a read: read next. */
   #next: { hash: string | undefined } | undefined;
@@ -49,9 +60,11 @@ export class LastBlockCollector implements Collector {
 
   async attach(session: Session): Promise<void> {
     this.#stats = undefined;
+    this.#percentiles = undefined;
     this.#failure = undefined;
     this.#next = undefined;
-    if (!session.rpc) return;
+    // JSON-RPC: Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
+    if (!session.rpc && !session.node) return;
     this.#session = session;
     await this.#read(session, undefined);
   }
@@ -66,6 +79,9 @@ export class LastBlockCollector implements Collector {
       return;
     }
     this.#reading = (async () => {
+      // Off the callback path: the read starts once the node has its answer (a call begun here
+      // would be encoded and written before the callback returns).
+      await new Promise((r) => setTimeout(r, 0));
       let h = hash;
       for (;;) {
         await this.#read(session, h);
@@ -90,18 +106,20 @@ export class LastBlockCollector implements Collector {
   async #read(session: Session, tipHash: string | undefined): Promise<void> {
     let hash = tipHash ?? "best block";
     try {
+      const timeoutMs = this.#timing.scrapeTimeoutMs;
       if (tipHash === undefined) {
-        const [best] = await rpcBatch(session, [{ method: "getbestblockhash" }], {
-          timeoutMs: this.#timing.scrapeTimeoutMs,
-        });
+        const best = await rpcCall(session, "getbestblockhash", undefined, timeoutMs);
         if (typeof best.result !== "string") {
           throw new Error(`getbestblockhash: ${best.error?.message ?? "no hash in the answer"}`);
         }
         hash = best.result;
       }
-      const [reply] = await rpcBatch(session, [
-        { method: "getblockstats", params: [hash, Object.keys(FIELDS)] },
-      ], { timeoutMs: this.#timing.scrapeTimeoutMs });
+      const reply = await rpcCall(
+        session,
+        "getblockstats",
+        [hash, [...Object.keys(FIELDS), "feerate_percentiles"]],
+        timeoutMs,
+      );
       if (this.#session !== session) return;
       const stats: Partial<Record<Field, number>> = {};
       for (const f of Object.keys(FIELDS) as Field[]) {
@@ -110,10 +128,12 @@ export class LastBlockCollector implements Collector {
         else stats[f] = v.value as number;
       }
       this.#stats = stats;
+      this.#percentiles = percentiles(reply, (p) => this.#report(p));
       this.#failure = undefined;
     } catch (e) {
       if (this.#session !== session) return;
       this.#stats = undefined;
+      this.#percentiles = undefined;
       this.#failure = `getblockstats ${hash}: ${errorText(e)}`;
     }
   }
@@ -133,6 +153,24 @@ export class LastBlockCollector implements Collector {
       read: () => this.#stats?.[field],
     });
     return [
+      g("txs", "Transactions in the active tip's block, coinbase included (getblockstats txs)."),
+      g(
+        "total_size",
+        "Serialized size of the active tip's block's transactions, coinbase excluded (getblockstats total_size).",
+      ),
+      g(
+        "total_weight",
+        "Weight of the active tip's block's transactions, coinbase excluded (getblockstats total_weight).",
+      ),
+      g("totalfee", "Fees paid by the active tip's block's transactions (getblockstats totalfee)."),
+      g("subsidy", "The block subsidy of the active tip's block (getblockstats subsidy)."),
+      {
+        name: "bitcoin_last_block_fee_rate_sat_per_vbyte",
+        help:
+          "Fee rates of the active tip's block at the 10th, 25th, 50th, 75th and 90th percentile of its weight (getblockstats feerate_percentiles).",
+        type: "gauge",
+        read: () => this.#percentiles?.map((value, i) => ({ labels: { percentile: FEE_RATE_PERCENTILES[i] }, value })),
+      },
       g("ins", "Inputs of the active tip's block, coinbase excluded (getblockstats ins)."),
       g("outs", "Outputs of the active tip's block (getblockstats outs)."),
       g(
@@ -153,6 +191,18 @@ export class LastBlockCollector implements Collector {
       ),
     ];
   }
+}
+
+/** feerate_percentiles: five numbers, or undefined (reported). */
+function percentiles(reply: RpcReply, report: (problem: string) => void): number[] | undefined {
+  const v = (reply.result as { feerate_percentiles?: unknown } | undefined)?.feerate_percentiles;
+  if (Array.isArray(v) && v.length === FEE_RATE_PERCENTILES.length && v.every((x) => typeof x === "number")) {
+    return v as number[];
+  }
+  report(
+    `getblockstats.feerate_percentiles is ${v === undefined ? "missing" : "not five numbers"} in the node's answer`,
+  );
+  return undefined;
 }
 
 export const lastBlockCollector: CollectorSpec = {

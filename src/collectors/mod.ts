@@ -7,10 +7,20 @@ import { chainCollector } from "./chain.ts";
 import { utxoCacheCollector } from "./utxo_cache.ts";
 import { nodeCollector } from "./node_gauges.ts";
 import { lastBlockCollector } from "./last_block.ts";
+import { networkCollector } from "./network.ts";
+import { feesCollector } from "./fees.ts";
+import { mempoolCollector } from "./mempool.ts";
+import { chainInfoCollector } from "./chaininfo.ts";
+import { blockEventsCollector } from "./block_events.ts";
 
 export const COLLECTORS: readonly CollectorSpec[] = [
   chainCollector,
   utxoCacheCollector,
   nodeCollector,
   lastBlockCollector,
+  blockEventsCollector,
+  chainInfoCollector,
+  networkCollector,
+  feesCollector,
+  mempoolCollector,
 ];

@@ -24,29 +24,59 @@ import {
   ChainNotifications$Client as ChainNotificationsChain5$Client,
 } from "../../gen/chain5/chain.ts";
 import { displayHash } from "../bitcoin/tx.ts";
-import { Node$Client } from "../../gen/node.ts";
+import {
+  Node$Client,
+  type Node_ExecuteRpc$Results,
+  type Node_GetBanned$Results,
+  type Node_GetNodesStats$Results,
+  type Node_GetWarnings$Results,
+} from "../../gen/node.ts";
 import type { ChainGeneration } from "./detect.ts";
 import { Tracing$Client, UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../../gen/tracing.ts";
 import { int32Field, setCapAt, uint32Field } from "./capnp.ts";
 import { named } from "./methods.ts";
 import type { IncomingCall, LocalServer, RemoteCap } from "./rpc.ts";
 import type { Session, SessionCallOptions } from "./session.ts";
+import type { RpcReply } from "./stock.ts";
 import type { WireMessage, WireStruct } from "./wire.ts";
 
 const chainCalls: Record<ChainGeneration, {
   getHeight: typeof Chain$Client.methods[1];
   isInitialBlockDownload: typeof Chain$Client.methods[33];
   handleNotifications: typeof Chain$Client.methods[39];
+  estimateSmartFee: typeof Chain$Client.methods[24];
+  mempoolMinFee: typeof Chain$Client.methods[26];
+  relayMinFee: typeof Chain$Client.methods[27];
+  relayIncrementalFee: typeof Chain$Client.methods[28];
+  relayDustFee: typeof Chain$Client.methods[29];
+  havePruned: typeof Chain$Client.methods[30];
+  getPruneHeight: typeof Chain$Client.methods[31];
 }> = {
   "pr-trace": {
     getHeight: named(Chain$Client.methods, 1, "getHeight"),
     isInitialBlockDownload: named(Chain$Client.methods, 33, "isInitialBlockDownload"),
     handleNotifications: named(Chain$Client.methods, 39, "handleNotifications"),
+    estimateSmartFee: named(Chain$Client.methods, 24, "estimateSmartFee"),
+    mempoolMinFee: named(Chain$Client.methods, 26, "mempoolMinFee"),
+    relayMinFee: named(Chain$Client.methods, 27, "relayMinFee"),
+    relayIncrementalFee: named(Chain$Client.methods, 28, "relayIncrementalFee"),
+    relayDustFee: named(Chain$Client.methods, 29, "relayDustFee"),
+    havePruned: named(Chain$Client.methods, 30, "havePruned"),
+    getPruneHeight: named(Chain$Client.methods, 31, "getPruneHeight"),
   },
+  // The rebased generation's estimateSmartFee returns Common.FeeCalculation where the branches'
+  // returns Chain.FeeCalculation: the same layout (tests/golden_test.ts), and `calc` is never read.
   chain5: {
     getHeight: named(ChainChain5$Client.methods, 1, "getHeight"),
     isInitialBlockDownload: named(ChainChain5$Client.methods, 33, "isInitialBlockDownload"),
     handleNotifications: named(ChainChain5$Client.methods, 39, "handleNotifications"),
+    estimateSmartFee: named(ChainChain5$Client.methods, 24, "estimateSmartFee"),
+    mempoolMinFee: named(ChainChain5$Client.methods, 26, "mempoolMinFee"),
+    relayMinFee: named(ChainChain5$Client.methods, 27, "relayMinFee"),
+    relayIncrementalFee: named(ChainChain5$Client.methods, 28, "relayIncrementalFee"),
+    relayDustFee: named(ChainChain5$Client.methods, 29, "relayDustFee"),
+    havePruned: named(ChainChain5$Client.methods, 30, "havePruned"),
+    getPruneHeight: named(ChainChain5$Client.methods, 31, "getPruneHeight"),
   },
 };
 const node = {
@@ -58,6 +88,16 @@ const node = {
   getMempoolMaxUsage: named(Node$Client.methods, 30, "getMempoolMaxUsage"),
   getHeaderTip: named(Node$Client.methods, 31, "getHeaderTip"),
   getVerificationProgress: named(Node$Client.methods, 36, "getVerificationProgress"),
+  getWarnings: named(Node$Client.methods, 3, "getWarnings"),
+  getNodesStats: named(Node$Client.methods, 19, "getNodesStats"),
+  getBanned: named(Node$Client.methods, 20, "getBanned"),
+  getNumBlocks: named(Node$Client.methods, 32, "getNumBlocks"),
+  getNetLocalAddresses: named(Node$Client.methods, 33, "getNetLocalAddresses"),
+  getBestBlockHash: named(Node$Client.methods, 34, "getBestBlockHash"),
+  getLastBlockTime: named(Node$Client.methods, 35, "getLastBlockTime"),
+  getNetworkActive: named(Node$Client.methods, 40, "getNetworkActive"),
+  getDustRelayFee: named(Node$Client.methods, 41, "getDustRelayFee"),
+  executeRpc: named(Node$Client.methods, 42, "executeRpc"),
 };
 const tracing = {
   traceUtxoCache: named(Tracing$Client.methods, 0, "traceUtxoCache"),
@@ -127,6 +167,470 @@ export function getTotalBytesRecv(session: Session, o?: SessionCallOptions): Pro
 
 export function getTotalBytesSent(session: Session, o?: SessionCallOptions): Promise<number> {
   return session.callWithContext(nodeOf(session), node.getTotalBytesSent, undefined, (r) => Number(r.result), o);
+}
+
+// ---- Scrape-time reads of the multiprocess branches (Node and Chain getters) ----
+//
+// Every read below is one call whose answer the node computes from state it holds (a lock taken
+// briefly at most; upstream src/node/interfaces.cpp), and every list or text decoded is bounded:
+// an answer past a bound is an error naming it, never a silently shortened value.
+
+/** At most this many peers are decoded from `Node.getNodesStats` (more is an error, not a truncation). */
+export const MAX_PEERS = 10_000;
+/** At most this many bytes of ban-list JSON are scanned (`Node.getBanned`); about 5 million bans. */
+export const MAX_BANMAP_BYTES = 512 * 1024 * 1024;
+/** `Node.getWarnings` text is kept up to this many characters (it is the node's text, for a label or a log). */
+export const MAX_WARNINGS_CHARS = 1_000;
+/** `Node.executeRpc`: a result text longer than this is refused (one JSON-RPC answer, not a dump). */
+export const MAX_RPC_RESULT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Bitcoin Core's `enum Network` (src/netaddress.h, the same on pr/trace) by value, as getpeerinfo
+ * names it (GetNetworkName, src/netbase.cpp). NET_MAX (7) is not a network.
+ */
+export const NETWORK_NAMES: readonly string[] = [
+  "not_publicly_routable", // NET_UNROUTABLE = 0
+  "ipv4", // NET_IPV4
+  "ipv6", // NET_IPV6
+  "onion", // NET_ONION
+  "i2p", // NET_I2P
+  "cjdns", // NET_CJDNS
+  "internal", // NET_INTERNAL
+];
+/**
+ * `enum class ConnectionType` (src/node/connection_types.h on pr/trace and bitcoin/bitcoin master)
+ * by value, as getpeerinfo names it (ConnectionTypeAsString). PRIVATE_BROADCAST (6) is on pr/trace
+ * and master; older nodes never send it.
+ */
+export const CONNECTION_TYPE_NAMES: readonly string[] = [
+  "inbound", // INBOUND = 0
+  "outbound-full-relay", // OUTBOUND_FULL_RELAY
+  "manual", // MANUAL
+  "feeler", // FEELER
+  "block-relay-only", // BLOCK_RELAY
+  "addr-fetch", // ADDR_FETCH
+  "private-broadcast", // PRIVATE_BROADCAST
+];
+/** `enum class TransportProtocolType : uint8_t` by value, as getpeerinfo names it (TransportTypeAsString). */
+export const TRANSPORT_NAMES: readonly string[] = ["detecting", "v1", "v2"];
+/** What an enum value the node sent and this table does not know is reported as (one bounded label value). */
+export const UNKNOWN = "unknown";
+
+function enumName(names: readonly string[], value: number): string {
+  return Number.isInteger(value) && value >= 0 && value < names.length ? names[value] : UNKNOWN;
+}
+
+/** One connected peer, reduced to what bounded labels can carry (no address, no id). */
+export interface PeerSummary {
+  inbound: boolean;
+  /** getpeerinfo's `network`, or "unknown". */
+  network: string;
+  /** getpeerinfo's `connection_type`, or "unknown". */
+  connectionType: string;
+  /** getpeerinfo's `transport_protocol_type`, or "unknown". */
+  transport: string;
+}
+
+/**
+ * `Node.getNodesStats`: every connected peer's direction, network, connection type and transport.
+ * Reads four fields of each NodeStats and nothing else (addresses, per-message byte maps and the
+ * state stats are never decoded). Rejects when the node has no connection manager (`result`
+ * false) or reports more than MAX_PEERS peers.
+ */
+export function getNodesStats(session: Session, o?: SessionCallOptions): Promise<PeerSummary[]> {
+  return session.callWithContext(nodeOf(session), node.getNodesStats, undefined, decodeNodesStats, o);
+}
+
+/** getNodesStats' results decoded (exported for tests/golden_test.ts, which runs it on real frames). */
+export function decodeNodesStats(r: Node_GetNodesStats$Results): PeerSummary[] {
+  if (!r.result) throw new Error("Node.getNodesStats: the node has no connection manager (result false)");
+  const stats = r.stats;
+  if (stats.length > MAX_PEERS) {
+    throw new Error(`Node.getNodesStats: the node reported ${stats.length} peers, more than the ${MAX_PEERS} read`);
+  }
+  const out: PeerSummary[] = new Array(stats.length);
+  for (let i = 0; i < stats.length; i++) {
+    const s = stats.get(i);
+    out[i] = {
+      inbound: s.inbound,
+      network: enumName(NETWORK_NAMES, s.network),
+      connectionType: enumName(CONNECTION_TYPE_NAMES, s.connType),
+      transport: enumName(TRANSPORT_NAMES, s.transportType),
+    };
+  }
+  return out;
+}
+
+/**
+ * `Node.getBanned`: how many entries the node's ban list has. The node sends the list as one JSON
+ * text (Banmap.json = BanMapToJson(banmap).write(), an array of objects); it is counted in place
+ * by a scan of its bytes that builds no string and no object. Rejects when the node has no ban
+ * manager or the text is not a JSON array of objects.
+ */
+export function getBannedCount(session: Session, o?: SessionCallOptions): Promise<number> {
+  return session.callWithContext(nodeOf(session), node.getBanned, undefined, decodeBannedCount, o);
+}
+
+/** getBanned's results counted (exported for tests/golden_test.ts). */
+export function decodeBannedCount(r: Node_GetBanned$Results): number {
+  if (!r.result) throw new Error("Node.getBanned: the node has no ban manager (result false)");
+  if (!r._hasBanmap()) throw new Error("Node.getBanned: the answer has no ban map");
+  // Banmap.json is Text: a byte list ending in NUL. Read as Data it is a view into the frame.
+  const bytes = $.utils.getData(0, r.banmap).toUint8Array();
+  return countJsonArrayObjects(bytes, "Node.getBanned");
+}
+
+/**
+ * The number of elements of a JSON array of objects given as UTF-8 bytes (a trailing NUL and
+ * whitespace allowed), in one pass: strings are skipped with their escapes, nesting is tracked.
+ * Throws when the text is not one array whose elements are all objects.
+ */
+export function countJsonArrayObjects(bytes: Uint8Array, what: string): number {
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0) end--; // Text's NUL terminator
+  if (end > MAX_BANMAP_BYTES) throw new Error(`${what}: ${end} bytes of JSON, more than the ${MAX_BANMAP_BYTES} read`);
+  const bad = (why: string) => new Error(`${what}: the node's JSON is not an array of objects (${why})`);
+  const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+  let i = 0;
+  while (i < end && isSpace(bytes[i])) i++;
+  if (bytes[i] !== 0x5b) throw bad("no opening [");
+  i++;
+  let depth = 1; // inside the top-level array
+  let count = 0;
+  let expectElement = true; // after [ or a top-level comma
+  for (; i < end; i++) {
+    const c = bytes[i];
+    if (isSpace(c)) continue;
+    if (c === 0x22) { // a string: skip to its closing quote
+      if (depth === 1) throw bad("a top-level element is a string");
+      for (i++; i < end && bytes[i] !== 0x22; i++) if (bytes[i] === 0x5c) i++;
+      if (i >= end) throw bad("an unterminated string");
+      continue;
+    }
+    if (depth === 1) {
+      if (c === 0x5d) { // the closing ]
+        if (expectElement && count > 0) throw bad("a trailing comma");
+        depth = 0;
+        i++;
+        break;
+      }
+      if (c === 0x2c) {
+        if (expectElement) throw bad("an empty element");
+        expectElement = true;
+        continue;
+      }
+      if (c !== 0x7b || !expectElement) throw bad("a top-level element is not an object");
+      count++;
+      expectElement = false;
+      depth++;
+      continue;
+    }
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  if (depth !== 0) throw bad("unbalanced brackets");
+  while (i < end && isSpace(bytes[i])) i++;
+  if (i !== end) throw bad("text after the array");
+  return count;
+}
+
+/** `Node.getNetworkActive`: whether P2P networking is enabled (false also when the node has no connection manager). */
+export function getNetworkActive(session: Session, o?: SessionCallOptions): Promise<boolean> {
+  return session.callWithContext(nodeOf(session), node.getNetworkActive, undefined, (r) => r.result, o);
+}
+
+/**
+ * `Node.getLastBlockTime`: the header time (seconds) of the ACTIVE chain's tip (upstream:
+ * ActiveChain().Tip()->GetBlockTime() under cs_main; the genesis block's time before any tip).
+ * This is `bitcoin_block_timestamp_seconds`' source on the flavours with Node: one call, no
+ * parameters. (`getHeaderTip`'s blockTime is the best HEADER's time, ahead of the tip during IBD;
+ * `Chain.findBlock` with wantTime would need the tip hash first: two calls and a race.)
+ */
+export function getLastBlockTime(session: Session, o?: SessionCallOptions): Promise<number> {
+  return session.callWithContext(nodeOf(session), node.getLastBlockTime, undefined, (r) => Number(r.result), o);
+}
+
+/** `Node.getHeaderTip` in full: the best header's height and time, undefined when the node has none. */
+export function getBestHeader(
+  session: Session,
+  o?: SessionCallOptions,
+): Promise<{ height: number; blockTime: number } | undefined> {
+  return session.callWithContext(nodeOf(session), node.getHeaderTip, undefined, (r) => {
+    return r.result ? { height: r.height, blockTime: Number(r.blockTime) } : undefined;
+  }, o);
+}
+
+/** `Node.getNumBlocks`: the active chain's height (-1 with no block). */
+export function getNumBlocks(session: Session, o?: SessionCallOptions): Promise<number> {
+  return session.callWithContext(nodeOf(session), node.getNumBlocks, undefined, (r) => r.result, o);
+}
+
+/** `Node.getBestBlockHash`: the active tip's hash as Bitcoin Core displays it (genesis before any tip). */
+export function getBestBlockHash(session: Session, o?: SessionCallOptions): Promise<string> {
+  return session.callWithContext(nodeOf(session), node.getBestBlockHash, undefined, (r) => {
+    const raw = r.result.toUint8Array();
+    if (raw.length !== 32) throw new Error(`Node.getBestBlockHash: a ${raw.length}-byte hash`);
+    return displayHash(raw);
+  }, o);
+}
+
+/** `Node.getNetLocalAddresses`: how many local addresses the node advertises (the list is not decoded). */
+export function getNetLocalAddressCount(session: Session, o?: SessionCallOptions): Promise<number> {
+  return session.callWithContext(nodeOf(session), node.getNetLocalAddresses, undefined, (r) => r.result.length, o);
+}
+
+/** The node's warnings: the original (untranslated) text, bounded, and how many messages it joins. */
+export interface NodeWarnings {
+  /** Up to MAX_WARNINGS_CHARS characters of the original text ("" when there is none). */
+  text: string;
+  /** How many messages the node joined (with "<hr />", upstream getWarnings); 0 when none. */
+  count: number;
+  /** The text was longer than MAX_WARNINGS_CHARS. */
+  truncated: boolean;
+}
+
+/** `Node.getWarnings` (BilingualStr): the `original` text; the translation is never read. */
+export function getWarnings(session: Session, o?: SessionCallOptions): Promise<NodeWarnings> {
+  return session.callWithContext(nodeOf(session), node.getWarnings, undefined, decodeWarnings, o);
+}
+
+/** getWarnings' results decoded (exported for tests). */
+export function decodeWarnings(r: Node_GetWarnings$Results): NodeWarnings {
+  const original = r._hasResult() ? r.result.original : "";
+  return {
+    text: original.slice(0, MAX_WARNINGS_CHARS),
+    count: original === "" ? 0 : original.split("<hr />").length,
+    truncated: original.length > MAX_WARNINGS_CHARS,
+  };
+}
+
+/**
+ * A serialized CFeeRate (what every fee-rate answer of Chain and Node carries in `Data`) as
+ * sat/vB, or undefined for the "no fee rate" value (size 0: CFeeRate{}).
+ *
+ * Bitcoin Core since v30 (pr/trace included) serializes CFeeRate as its FeeFrac
+ * (`READWRITE(obj.m_feerate.fee, obj.m_feerate.size)`, src/policy/feerate.h): fee Int64 LE then
+ * size Int32 LE, 12 bytes; the node's rates are built from sat/kvB so size is 1000 (recorded:
+ * relayMinFee = 64 00 00 00 00 00 00 00 e8 03 00 00, 100 sat per 1000 vB). Earlier nodes wrote
+ * nSatoshisPerK alone (Int64 LE, 8 bytes), also read here. The value is GetFeePerK() / 1000, as the
+ * RPCs report it (whole sat/kvB, rounded down).
+ */
+export function feeRateSatPerVb(data: Uint8Array, what: string): number | undefined {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (data.length === 8) return Number(view.getBigInt64(0, true)) / 1000;
+  if (data.length !== 12) {
+    throw new Error(`${what}: a ${data.length}-byte fee rate (CFeeRate is 12 bytes, or 8 before v30)`);
+  }
+  const fee = view.getBigInt64(0, true);
+  const size = view.getInt32(8, true);
+  if (size <= 0) return undefined;
+  // FeeFrac::EvaluateFeeDown(1000): the fee of 1000 vB, rounded towards -infinity.
+  const num = fee * 1000n;
+  const den = BigInt(size);
+  let perK = num / den;
+  if (num % den !== 0n && num < 0n) perK -= 1n;
+  return Number(perK) / 1000;
+}
+
+function chainFeeRate(
+  session: Session,
+  which: "mempoolMinFee" | "relayMinFee" | "relayIncrementalFee" | "relayDustFee",
+  o?: SessionCallOptions,
+): Promise<number | undefined> {
+  const { cap, calls } = chainOf(session);
+  return session.callWithContext(
+    cap,
+    calls[which],
+    undefined,
+    (r) => feeRateSatPerVb(r.result.toUint8Array(), `Chain.${which}`),
+    o,
+  );
+}
+
+/**
+ * `Chain.estimateSmartFee(confTarget, conservative=false, wantCalc=false)` in sat/vB (economical,
+ * as estimatesmartfee's default mode), undefined when the node has no estimate (a zero fee rate,
+ * as on a fresh node: recorded for target 6) or no fee estimator.
+ *
+ * This is the estimator's own number. The `estimatesmartfee` RPC (src/rpc/fees.cpp) reports
+ * max(estimate, mempoolMinFee, relayMinFee) when there is an estimate, and refuses a target
+ * outside 1..HighestTargetTracked (1008) where the estimator clamps it: a caller that wants the
+ * RPC's value takes the max itself and keeps targets in 1..1008.
+ */
+export function estimateSmartFee(
+  session: Session,
+  confTarget: number,
+  o?: SessionCallOptions,
+): Promise<number | undefined> {
+  const { cap, calls } = chainOf(session);
+  return session.callWithContext(
+    cap,
+    calls.estimateSmartFee,
+    (p) => {
+      p.numBlocks = confTarget;
+      p.conservative = false;
+      p.wantCalc = false;
+    },
+    decodeEstimateSmartFee,
+    o,
+  );
+}
+
+/** estimateSmartFee's results decoded: a zero (or absent) fee rate is no estimate (exported for tests). */
+export function decodeEstimateSmartFee(r: { result: $.Data }): number | undefined {
+  const rate = feeRateSatPerVb(r.result.toUint8Array(), "Chain.estimateSmartFee");
+  return rate === undefined || rate <= 0 ? undefined : rate;
+}
+
+/**
+ * `Chain.mempoolMinFee`: the mempool's own rolling minimum (CTxMemPool::GetMinFee), 0 until the
+ * mempool has been full. getmempoolinfo's `mempoolminfee` is max(this, relayMinFee); undefined
+ * when the node has no mempool.
+ */
+export function mempoolMinFee(session: Session, o?: SessionCallOptions): Promise<number | undefined> {
+  return chainFeeRate(session, "mempoolMinFee", o);
+}
+
+/** `Chain.relayMinFee`: -minrelaytxfee (sat/vB). */
+export function relayMinFee(session: Session, o?: SessionCallOptions): Promise<number | undefined> {
+  return chainFeeRate(session, "relayMinFee", o);
+}
+
+/** `Chain.relayIncrementalFee`: -incrementalrelayfee (sat/vB). */
+export function relayIncrementalFee(session: Session, o?: SessionCallOptions): Promise<number | undefined> {
+  return chainFeeRate(session, "relayIncrementalFee", o);
+}
+
+/** `Chain.relayDustFee`: -dustrelayfee (sat/vB). */
+export function relayDustFee(session: Session, o?: SessionCallOptions): Promise<number | undefined> {
+  return chainFeeRate(session, "relayDustFee", o);
+}
+
+/** `Chain.havePruned`: whether the node has pruned any block files. */
+export function havePruned(session: Session, o?: SessionCallOptions): Promise<boolean> {
+  const { cap, calls } = chainOf(session);
+  return session.callWithContext(cap, calls.havePruned, undefined, (r) => r.result, o);
+}
+
+/** `Chain.getPruneHeight`: the lowest height with block data, undefined when nothing is pruned. */
+export function getPruneHeight(session: Session, o?: SessionCallOptions): Promise<number | undefined> {
+  const { cap, calls } = chainOf(session);
+  return session.callWithContext(cap, calls.getPruneHeight, undefined, (r) => r.hasResult ? r.result : undefined, o);
+}
+
+/**
+ * What `Node.executeRpc` answered instead of a result: the RPC's own error (a thrown JSONRPCError,
+ * `{"code":..,"message":..}` in `rpcError`: `code` set) or a C++ exception (its what() in `error`:
+ * `code` undefined, `exception` true).
+ */
+export class NodeRpcError extends Error {
+  constructor(
+    readonly method: string,
+    readonly code: number | undefined,
+    readonly rpcMessage: string,
+    readonly exception = false,
+  ) {
+    super(
+      exception
+        ? `Node.executeRpc ${method}: the node threw: ${rpcMessage.slice(0, 200)}`
+        : `Node.executeRpc ${method}: error ${code ?? "?"}: ${rpcMessage.slice(0, 200)}`,
+    );
+    this.name = "NodeRpcError";
+  }
+}
+
+/** `Node.executeRpc` answered with a result this layer refuses (not JSON, or past MAX_RPC_RESULT_BYTES). */
+export class NodeRpcAnswerError extends Error {
+  override name = "NodeRpcAnswerError";
+}
+
+/**
+ * `Node.executeRpc(command, params, uri)`: one JSON-RPC method through the node's RPC table
+ * (upstream NodeImpl::executeRpc: `tableRPC.execute` on a JSONRPCRequest — no HTTP, no
+ * credentials, no -rpcwhitelist; the same table bitcoin-qt's console uses, registered even with
+ * -server=0). `paramsJson` is the params array or object as JSON text. Returns the parsed result.
+ * The RPC's own error (a thrown UniValue: `{"code":..,"message":..}` in `rpcError`) rejects with
+ * NodeRpcError; a C++ exception (`error`, its what()) with an Error. Call only read-only methods:
+ * the node runs whatever it is asked.
+ */
+export function nodeExecuteRpc(
+  session: Session,
+  method: string,
+  paramsJson = "[]",
+  o?: SessionCallOptions,
+): Promise<unknown> {
+  return session.callWithContext(
+    nodeOf(session),
+    node.executeRpc,
+    (p) => {
+      p.command = method;
+      p.params = paramsJson;
+      p.uri = "";
+    },
+    (r) => decodeNodeExecuteRpc(method, r),
+    o,
+  );
+}
+
+/** executeRpc's results decoded (exported for tests). */
+export function decodeNodeExecuteRpc(method: string, r: Node_ExecuteRpc$Results): unknown {
+  const has = (i: number) => !$.utils.isNull($.utils.getPointer(i, r));
+  if (has(1)) { // rpcError: a JSONRPCError object as JSON text
+    const text = r.rpcError.slice(0, 64 * 1024);
+    let err: { code?: unknown; message?: unknown } = {};
+    try {
+      const parsed = JSON.parse(text);
+      if (parsed && typeof parsed === "object") err = parsed;
+    } catch { /* kept as text below */ }
+    const code = typeof err.code === "number" ? err.code : undefined;
+    const message = typeof err.message === "string" ? err.message : text;
+    throw new NodeRpcError(method, code, message);
+  }
+  if (has(0)) throw new NodeRpcError(method, undefined, r.error.slice(0, 64 * 1024), true);
+  // Measured on the frame before any string is built from it.
+  const bytes = $.utils.getData(2, r).length;
+  if (bytes > MAX_RPC_RESULT_BYTES) {
+    throw new NodeRpcAnswerError(
+      `Node.executeRpc ${method}: a ${bytes}-byte result, more than the ${MAX_RPC_RESULT_BYTES} read`,
+    );
+  }
+  const text = r.result;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new NodeRpcAnswerError(`Node.executeRpc ${method}: the result is not JSON: ${text.slice(0, 80)}`);
+  }
+}
+
+/**
+ * Several read-only JSON-RPC methods through `Node.executeRpc`, one call each (the Node interface
+ * has no batch), in order on the session's read Thread. Answers in the shape of stock.ts's
+ * `rpcBatch`, by position: `{result}` or `{error}` (the RPC's error or the node's exception), so one
+ * collector reads both flavours' answers. A failure of the call itself (timeout, disconnect)
+ * rejects the whole batch. With `o.timeoutMs`, that is the budget of the whole batch.
+ */
+export async function nodeRpcBatch(
+  session: Session,
+  calls: { method: string; params?: unknown[] }[],
+  o?: SessionCallOptions,
+): Promise<RpcReply[]> {
+  const deadline = o?.timeoutMs === undefined ? undefined : performance.now() + o.timeoutMs;
+  const out: RpcReply[] = [];
+  for (const c of calls) {
+    const left = deadline === undefined ? undefined : Math.max(1, deadline - performance.now());
+    try {
+      const result = await nodeExecuteRpc(session, c.method, JSON.stringify(c.params ?? []), {
+        ...o,
+        timeoutMs: left,
+      });
+      out.push({ result });
+    } catch (e) {
+      if (e instanceof NodeRpcError) out.push({ error: { code: e.code, message: e.rpcMessage } });
+      else if (e instanceof NodeRpcAnswerError) out.push({ error: { message: e.message } });
+      else throw e;
+    }
+  }
+  return out;
 }
 
 /** `Chain.handleNotifications(notifications)`: the Handler is disconnected before every close. */

@@ -134,6 +134,57 @@ struct Values {
   std::string tipHash = "6c263fa7fb45f4b6e2d98f614aaefc6d23458b6aba2bcb99f61ec32f033f646a";
 };
 
+// ---- Node/Chain getters of the multiprocess branches (scrape-time reads, issue 12) ----
+//
+// Defaults are the recorded pr/trace regtest node's answers (tests/fixtures/pr-trace-regtest:
+// getNodesStats before its peer connected, getBanned, getNetworkActive, estimateSmartFee(6),
+// mempoolMinFee, relayMinFee, havePruned, getLastBlockTime); what it did not record is Bitcoin
+// Core's default (-incrementalrelayfee 100 sat/kvB, -dustrelayfee 3000 sat/kvB, no warnings).
+
+// A group of identical peers `set peers` appended: Core's enum values as they go on the wire
+// (Network, ConnectionType, TransportProtocolType), any number accepted so a test can send ones
+// the client does not know.
+struct PeerGroup {
+  size_t count;
+  bool inbound;
+  int32_t network;
+  int32_t connType;
+  uint8_t transport;
+};
+
+// A CFeeRate as Core serializes it since v30 (its FeeFrac: fee Int64 LE, size Int32 LE).
+struct FeeRate {
+  int64_t fee;
+  int32_t size;
+};
+inline FeeRate perKvB(int64_t satPerKvB) { return FeeRate{satPerKvB, 1000}; }
+
+struct BranchValues {
+  std::vector<PeerGroup> peers;  // recorded: none connected yet
+  bool nodesStatsResult = true;
+  size_t banned = 0;                    // entries of the generated ban list
+  kj::Maybe<std::string> banmapRaw;     // `set banmap`: Banmap.json verbatim instead
+  bool bannedResult = true;
+  bool networkActive = true;
+  std::map<int32_t, FeeRate> feeEstimates;  // by target; absent: no estimate (recorded: 0 per 1000 vB)
+  FeeRate mempoolMinFee = perKvB(0), relayMinFee = perKvB(100), relayIncrementalFee = perKvB(100),
+          relayDustFee = perKvB(3000);
+  bool pruned = false;
+  kj::Maybe<int32_t> pruneHeight;
+  std::string warnings;  // BilingualStr.original (messages joined by "<hr />")
+  int64_t lastBlockTime = 1795482928;
+  size_t netLocalAddresses = 0;
+  // The last estimateSmartFee's parameters as decoded, for `status` (fee_estimate_last=).
+  kj::Maybe<std::string> lastFeeEstimate;
+};
+
+kj::Array<capnp::byte> serialize(FeeRate r) {
+  auto out = kj::heapArray<capnp::byte>(12);
+  for (int i = 0; i < 8; i++) out[i] = (capnp::byte)((uint64_t)r.fee >> (8 * i));
+  for (int i = 0; i < 4; i++) out[8 + i] = (capnp::byte)((uint32_t)r.size >> (8 * i));
+  return out;
+}
+
 // What the node knows of a block (its block index, reduced to what the tests need).
 struct BlockEntry {
   int32_t height;
@@ -191,6 +242,7 @@ struct Peer {
   // makeChain). See InitImpl::dispatchCall.
   std::string flavour = "branch";
   Values v;
+  BranchValues b;
   std::set<std::string> throwing, stalled;
   std::vector<kj::Own<kj::PromiseFulfiller<void>>> stallWaiters;
   std::map<std::string, int> calls;
@@ -394,6 +446,8 @@ struct Peer {
 
   // ---- JSON-RPC over IPC (see the rpc section below) ----
   std::string executeRpc(const std::string& request);
+  // Node.executeRpc (the branches): one method, its params as JSON text; see below.
+  void nodeExecuteRpc(const std::string& command, const std::string& params, Node::ExecuteRpcResults::Builder out);
   void loadRpcExchanges();
 
   kj::Promise<double> fire(const std::vector<std::string>& a);
@@ -510,6 +564,45 @@ class ChainImpl final : public Chain::Server {
     return p.onThread(c.getParams().getContext(), "isInitialBlockDownload",
                       [this, c]() mutable { c.getResults().setResult(p.v.ibd); });
   }
+  // Scrape-time getters (issue 12): fee rates as serialized CFeeRates, pruning state.
+  kj::Promise<void> estimateSmartFee(EstimateSmartFeeContext c) override {
+    return p.onThread(c.getParams().getContext(), "estimateSmartFee", [this, c]() mutable {
+      auto params = c.getParams();
+      int32_t target = params.getNumBlocks();
+      p.b.lastFeeEstimate = std::to_string(target) + "/" + (params.getConservative() ? "1" : "0") + "/" +
+                            (params.getWantCalc() ? "1" : "0");
+      auto it = p.b.feeEstimates.find(target);
+      // No estimate: CFeeRate(0), as the recorded fresh node answered for target 6.
+      FeeRate rate = it == p.b.feeEstimates.end() ? perKvB(0) : it->second;
+      c.getResults().setResult(serialize(rate));
+      if (params.getWantCalc()) {
+        auto calc = c.getResults().initCalc();
+        calc.setDesiredTarget(target);
+        calc.setReturnedTarget(it == p.b.feeEstimates.end() ? 0 : target);
+      }
+    });
+  }
+#define CHAIN_FEE_RATE(Name, Ctx, field)                                                                      \
+  kj::Promise<void> Name(Ctx c) override {                                                                    \
+    return p.onThread(c.getParams().getContext(), #Name,                                                      \
+                      [this, c]() mutable { c.getResults().setResult(serialize(p.b.field)); });               \
+  }
+  CHAIN_FEE_RATE(mempoolMinFee, MempoolMinFeeContext, mempoolMinFee)
+  CHAIN_FEE_RATE(relayMinFee, RelayMinFeeContext, relayMinFee)
+  CHAIN_FEE_RATE(relayIncrementalFee, RelayIncrementalFeeContext, relayIncrementalFee)
+  CHAIN_FEE_RATE(relayDustFee, RelayDustFeeContext, relayDustFee)
+#undef CHAIN_FEE_RATE
+  kj::Promise<void> havePruned(HavePrunedContext c) override {
+    return p.onThread(c.getParams().getContext(), "havePruned", [this, c]() mutable { c.getResults().setResult(p.b.pruned); });
+  }
+  kj::Promise<void> getPruneHeight(GetPruneHeightContext c) override {
+    return p.onThread(c.getParams().getContext(), "getPruneHeight", [this, c]() mutable {
+      KJ_IF_MAYBE (h, p.b.pruneHeight) {
+        c.getResults().setResult(*h);
+        c.getResults().setHasResult(true);
+      }
+    });
+  }
   kj::Promise<void> handleNotifications(HandleNotificationsContext c) override {
     auto params = c.getParams();
     return p.onThread(params.getContext(), "handleNotifications", [this, c]() mutable {
@@ -541,7 +634,49 @@ class NodeImpl final : public Node::Server {
   NODE_GETTER(isInitialBlockDownload, IsInitialBlockDownloadContext, p.v.ibd)
   // The Node proof of flavour detection: the node's exit status (0 while it runs), no lock taken.
   NODE_GETTER(getExitStatus, GetExitStatusContext, 0)
+  // Scrape-time getters (issue 12).
+  NODE_GETTER(getNetworkActive, GetNetworkActiveContext, p.b.networkActive)
+  NODE_GETTER(getLastBlockTime, GetLastBlockTimeContext, p.b.lastBlockTime)
+  NODE_GETTER(getDustRelayFee, GetDustRelayFeeContext, serialize(p.b.relayDustFee))
 #undef NODE_GETTER
+  kj::Promise<void> getNodesStats(GetNodesStatsContext c) override;
+  kj::Promise<void> getBanned(GetBannedContext c) override;
+  kj::Promise<void> getWarnings(GetWarningsContext c) override {
+    return p.onThread(c.getParams().getContext(), "getWarnings", [this, c]() mutable {
+      auto w = c.getResults().initResult();
+      w.setOriginal(p.b.warnings);
+      w.setTranslated(p.b.warnings);
+    });
+  }
+  kj::Promise<void> getBestBlockHash(GetBestBlockHashContext c) override {
+    return p.onThread(c.getParams().getContext(), "getBestBlockHash", [this, c]() mutable {
+      auto h = fromHex(p.v.tipHash);
+      std::reverse(h.begin(), h.end());
+      c.getResults().setResult(h);
+    });
+  }
+  kj::Promise<void> getNetLocalAddresses(GetNetLocalAddressesContext c) override {
+    return p.onThread(c.getParams().getContext(), "getNetLocalAddresses", [this, c]() mutable {
+      auto list = c.getResults().initResult(p.b.netLocalAddresses);
+      for (size_t i = 0; i < list.size(); i++) {
+        // The key stands for a serialized CNetAddr (192.0.2.i as IPv4-in-IPv6); the client only counts.
+        auto key = kj::heapArray<capnp::byte>(16);
+        memset(key.begin(), 0, 16);
+        key[10] = key[11] = 0xff;
+        key[12] = 192, key[13] = 0, key[14] = 2, key[15] = (capnp::byte)(i & 0xff);
+        list[i].setKey(key);
+        auto info = list[i].initValue();
+        info.setScore(1);
+        info.setPort(18444);
+      }
+    });
+  }
+  kj::Promise<void> executeRpc(ExecuteRpcContext c) override {
+    return p.onThread(c.getParams().getContext(), "Node.executeRpc", [this, c]() mutable {
+      auto params = c.getParams();
+      p.nodeExecuteRpc(params.getCommand().cStr(), params.getParams().cStr(), c.getResults());
+    });
+  }
   kj::Promise<void> getNodeCount(GetNodeCountContext c) override {
     return p.onThread(c.getParams().getContext(), "getNodeCount", [this, c]() mutable {
       p.nodeCountFlags = c.getParams().getFlags();
@@ -1269,6 +1404,170 @@ void Peer::loadRpcExchanges() {
   }
 }
 
+// ---- Node/Chain getters of the branches: the answers that need more than one line ----
+
+// Node.getNodesStats: one NodeStats per peer of every `set peers` group, in order, with the
+// fields a node fills (addresses and byte counts made up per peer; the enum values as set), and
+// stateStats as the node gives it when cs_main was free.
+kj::Promise<void> NodeImpl::getNodesStats(GetNodesStatsContext c) {
+  return p.onThread(c.getParams().getContext(), "getNodesStats", [this, c]() mutable {
+    size_t n = 0;
+    for (auto& g : p.b.peers) n += g.count;
+    auto results = c.getResults();
+    results.setResult(p.b.nodesStatsResult);
+    if (!p.b.nodesStatsResult) return;
+    auto list = results.initStats(n);
+    size_t i = 0;
+    for (auto& g : p.b.peers) {
+      for (size_t k = 0; k < g.count; k++, i++) {
+        auto s = list[i];
+        s.setNodeid((int64_t)i);
+        s.setTimeConnected(1795482000);
+        std::string addr = "10." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) + "." +
+                           std::to_string(i & 255) + ":18444";
+        s.setAddrName(addr);
+        s.setVersion(70016);
+        s.setCleanSubVer("/Satoshi:30.99.0/");
+        s.setInbound(g.inbound);
+        s.setStartingHeight(105);
+        s.setSendBytes(1000 + i);
+        s.setRecvBytes(2000 + i);
+        auto sent = s.initSendBytesPerMsgType(2);
+        sent[0].setKey("ping");
+        sent[0].setValue(32);
+        sent[1].setKey("version");
+        sent[1].setValue(127);
+        s.setNetwork(g.network);
+        s.setConnType(g.connType);
+        s.setTransportType(g.transport);
+        s.setSessionId(g.transport == 2 ? std::string(64, 'a') : "");
+        auto st = s.initStateStats();
+        st.setSyncHeight(105);
+        st.setCommonHeight(105);
+        st.setStartingHeight(105);
+      }
+    }
+  });
+}
+
+// Node.getBanned: Banmap.json as BanMapToJson(banmap).write() writes it (an array of
+// {"version","ban_created","banned_until","address"} objects), or the `set banmap` text verbatim.
+kj::Promise<void> NodeImpl::getBanned(GetBannedContext c) {
+  return p.onThread(c.getParams().getContext(), "getBanned", [this, c]() mutable {
+    auto results = c.getResults();
+    results.setResult(p.b.bannedResult);
+    if (!p.b.bannedResult) return;
+    std::string json;
+    KJ_IF_MAYBE (raw, p.b.banmapRaw) {
+      json = *raw;
+    } else {
+      json = "[";
+      for (size_t i = 0; i < p.b.banned; i++) {
+        if (i) json += ",";
+        json += "{\"version\":1,\"ban_created\":1795482000,\"banned_until\":1795568400,\"address\":\"10." +
+                std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255) +
+                "/32\"}";
+      }
+      json += "]";
+    }
+    results.initBanmap().setJson(json);
+  });
+}
+
+// Node.executeRpc(command, params, uri): NodeImpl::executeRpc runs `command` through the node's
+// RPC table (tableRPC.execute) with `params` read into a UniValue (text that is not JSON reads as
+// null, which methods take as no arguments). The result UniValue comes back as JSON text in
+// `result`; a thrown JSONRPCError (a UniValue) as its JSON in `rpcError`; a std::exception's
+// what() in `error` (libmultiprocess's $Proxy.exception fields). The method is answered like
+// executeRpc's: an `rpc` override, the chain model, a recorded answer, else "Method not found".
+void Peer::nodeExecuteRpc(const std::string& command, const std::string& params, Node::ExecuteRpcResults::Builder out) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<capnp::JsonValue>();
+  bool parsed;
+  try {
+    capnp::JsonCodec codec;
+    codec.setMaxNestingDepth(512);
+    codec.decodeRaw(kj::arrayPtr(params.data(), params.size()), root);
+    parsed = !rpc::hasCall(root.asReader());
+  } catch (kj::Exception&) {
+    parsed = false;
+  }
+  rpc::Request r;
+  r.v2 = true;
+  r.method = command;
+  if (parsed && (root.isArray() || root.isObject())) r.params = root.asReader();
+  try {
+    out.setResult(rpcMethod(*this, r));
+  } catch (rpc::Error& e) {
+    out.setRpcError("{\"code\":" + std::to_string(e.code) + ",\"message\":" + rpc::quote(e.message) + "}");
+  } catch (rpc::RuntimeError& e) {
+    out.setError(e.what);
+  }
+}
+
+// `set` commands for the values above. Returns false for a setting that is not one of them.
+static bool setBranchValue(Peer& p, const std::vector<std::string>& a) {
+  auto& b = p.b;
+  const std::string& m = a.at(1);
+  auto arg = [&](size_t i) -> const std::string& {
+    if (i >= a.size()) throw std::invalid_argument("set " + m + ": missing argument " + std::to_string(i - 1));
+    return a[i];
+  };
+  // A fee rate in sat/kvB (size 1000, as the node's own rates), or `none` for CFeeRate{} (0 per 0 vB).
+  auto rate = [&](const std::string& x) { return x == "none" ? FeeRate{0, 0} : perKvB(std::stoll(x)); };
+  if (m == "peers") {
+    if (arg(2) == "none") {
+      b.peers.clear();
+    } else {
+      if (a.size() != 7) {
+        throw std::invalid_argument("usage: set peers <count> <inbound 0|1> <network> <connType> <transport> | none");
+      }
+      PeerGroup g{std::stoul(a[2]), a[3] == "1", std::stoi(a[4]), std::stoi(a[5]), (uint8_t)std::stoul(a[6])};
+      b.peers.push_back(g);
+    }
+  } else if (m == "nodesStatsResult") {
+    b.nodesStatsResult = arg(2) == "1";
+  } else if (m == "banned") {
+    b.banned = std::stoul(arg(2));
+    b.banmapRaw = nullptr;
+  } else if (m == "banmap") {
+    // The rest of the words, joined by single spaces: Banmap.json verbatim (need not be JSON).
+    std::string raw;
+    for (size_t i = 2; i < a.size(); i++) raw += (i > 2 ? " " : "") + a[i];
+    b.banmapRaw = raw;
+  } else if (m == "bannedResult") {
+    b.bannedResult = arg(2) == "1";
+  } else if (m == "networkActive") {
+    b.networkActive = arg(2) == "1";
+  } else if (m == "feeEstimate") {
+    int32_t target = std::stoi(arg(2));
+    if (arg(3) == "none") b.feeEstimates.erase(target);
+    else b.feeEstimates[target] = perKvB(std::stoll(a[3]));
+  } else if (m == "mempoolMinFee") {
+    b.mempoolMinFee = rate(arg(2));
+  } else if (m == "relayMinFee") {
+    b.relayMinFee = rate(arg(2));
+  } else if (m == "relayIncrementalFee") {
+    b.relayIncrementalFee = rate(arg(2));
+  } else if (m == "relayDustFee") {
+    b.relayDustFee = rate(arg(2));
+  } else if (m == "pruned") {
+    b.pruned = arg(2) == "1";
+    b.pruneHeight = a.size() > 3 ? kj::Maybe<int32_t>(std::stoi(a[3])) : kj::Maybe<int32_t>(nullptr);
+  } else if (m == "warnings") {
+    std::string text;
+    for (size_t i = 2; i < a.size(); i++) text += (i > 2 ? " " : "") + a[i];
+    b.warnings = text == "none" ? "" : text;
+  } else if (m == "lastBlockTime") {
+    b.lastBlockTime = std::stoll(arg(2));
+  } else if (m == "netLocalAddresses") {
+    b.netLocalAddresses = std::stoul(arg(2));
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // ---- events ----
 
 kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
@@ -1407,7 +1706,8 @@ void Peer::status() {
       std::to_string(clientThreadMapGiven ? 1 : 0) + " node_count_flags=" + std::to_string(nodeCountFlags) +
       " calls=" + (callsText.empty() ? "-" : callsText) + " flavour=" + flavour + " waiters=" +
       std::to_string(tipWaiters.size()) + " last_wait_timeout_ms=" + waitTimeout + " rpc_last_uri=" +
-      statusText(rpcLastUri) + " rpc_last_user=" + statusText(rpcLastUser));
+      statusText(rpcLastUri) + " rpc_last_user=" + statusText(rpcLastUser) +
+      " fee_estimate_last=" + statusText(b.lastFeeEstimate));
 }
 
 // Repeats `fire` n times back to back.
@@ -1471,6 +1771,7 @@ struct Server {
     p.lastWaitTimeoutMs = nullptr;
     p.rpcLastUri = nullptr;
     p.rpcLastUser = nullptr;
+    p.b.lastFeeEstimate = nullptr;
   }
 
   void closeConn() {
@@ -1529,6 +1830,8 @@ static int runServer(const std::string& path, bool noCrash, const std::string& f
           break;
         } else if (cmd == "status") {
           p.status();
+        } else if (cmd == "set" && a.size() >= 3 && setBranchValue(p, a)) {
+          say("ok");
         } else if (cmd == "set" && a.size() >= 3) {
           const std::string& m = a[1];
           const std::string& x = a[2];

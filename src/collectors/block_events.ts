@@ -1,0 +1,184 @@
+/**
+ * What the sequence of tips says: reorgs (a counter and a histogram of their depth) and the
+ * interval between consecutive blocks' header times (a histogram). Fed by the tip events the chain
+ * collector publishes (events.ts): on the multiprocess branches and chain5 from ChainNotifications
+ * (blocks connected/disconnected since the previous updatedBlockTip), on v32 from the tip walk
+ * (tip_source.ts). Stock v30/v31 know no connects or disconnects: these families are absent there.
+ *
+ * A reorg is a tip change that disconnected at least one block and connected at least one; its
+ * depth is the number disconnected. A tip that only goes back (invalidateblock) is not a reorg,
+ * and a change the walk could not resolve is not counted (never guessed).
+ *
+ * The interval needs each new tip's header time: read off the callback path, once per tip (tips
+ * that arrive during a read are coalesced into the next). It is observed only when the tip read is
+ * exactly one block above the previous one read, with no disconnect in between, and the node is
+ * not in initial block download (IBD's intervals are history, not the network's pace now). A block
+ * whose header time is before its parent's (allowed within Core's rules) counts as 0 s.
+ */
+import { FLAVOUR_TRAITS } from "../flavour.ts";
+import type { Session } from "../ipc/session.ts";
+import { type Family, Histogram } from "../registry.ts";
+import { errorText } from "../util/errors.ts";
+import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
+import type { TipEvent } from "./events.ts";
+import { Answer, Reporter, rpcCall } from "./rpc_round.ts";
+
+export const REORG_DEPTH_BUCKETS: readonly number[] = [1, 2, 3, 4, 5, 6, 10, 20, 50, 100];
+export const BLOCK_INTERVAL_BUCKETS: readonly number[] = [60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200];
+
+/** The active tip as one read saw it. */
+export interface TipTime {
+  height: number;
+  time: number;
+  ibd: boolean;
+}
+
+/** How a flavour's node tells the active tip's height, header time and IBD, or undefined if it cannot. */
+type TipTimeRead = (session: Session, timeoutMs: number) => Promise<TipTime>;
+
+export class BlockEventsCollector implements Collector {
+  readonly name = "block_events";
+  reorgs = 0;
+  readonly reorgDepth = new Histogram(REORG_DEPTH_BUCKETS);
+  readonly interval = new Histogram(BLOCK_INTERVAL_BUCKETS);
+  #session: Session | undefined;
+  #read: TipTimeRead | undefined;
+  #prev: TipTime | undefined;
+  /** A disconnect (or an unresolved change) since the previous read: the next read starts afresh. */
+  #broken = false;
+  #reading: Promise<void> | undefined;
+  #again = false;
+  #failure: string | undefined;
+  readonly #ctx: CollectorContext;
+  readonly #reporter: Reporter;
+
+  constructor(ctx: CollectorContext) {
+    this.#ctx = ctx;
+    this.#reporter = new Reporter(ctx.log);
+    ctx.events.onTip((t) => this.#tip(t));
+  }
+
+  /** Where reorgs are known on the connected flavour. */
+  get #reorgsKnown(): boolean {
+    const s = this.#session;
+    if (!s) return false;
+    const t = FLAVOUR_TRAITS[s.flavour];
+    return t.chainNotifications || t.derivedBlocks;
+  }
+
+  async attach(session: Session): Promise<void> {
+    this.#session = session;
+    this.#prev = undefined;
+    this.#broken = false;
+    this.#failure = undefined;
+    // getblockchaininfo through Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
+    this.#read = session.rpc || session.node ? (s, ms) => this.#readRpc(s, ms) : undefined;
+    if (!this.#read || !this.#reorgsKnown) return;
+    // The tip now, so the first block after connecting has a parent to measure from.
+    await this.#readTip(session).catch(() => {});
+  }
+
+  detach(): void {
+    this.#session = undefined;
+    this.#prev = undefined;
+  }
+
+  /** On the node's callback path (via the chain collector): counts only, the read is scheduled. */
+  #tip(t: TipEvent): void {
+    const session = this.#session;
+    if (!session) return;
+    if (!t.blocks) {
+      this.#broken = true;
+    } else {
+      if (t.blocks.disconnected > 0) {
+        this.#broken = true;
+        if (t.blocks.connected > 0) {
+          this.reorgs++;
+          this.reorgDepth.observe(t.blocks.disconnected);
+        }
+      }
+    }
+    if (!this.#read) return;
+    if (this.#reading) {
+      this.#again = true;
+      return;
+    }
+    this.#reading = (async () => {
+      // Off the callback path: the read starts once the node has its answer (a call begun here
+      // would be encoded and written before the callback returns).
+      await new Promise((r) => setTimeout(r, 0));
+      do {
+        this.#again = false;
+        await this.#readTip(session);
+      } while (this.#again && this.#session === session);
+    })().finally(() => this.#reading = undefined);
+  }
+
+  async #readTip(session: Session): Promise<void> {
+    let now: TipTime;
+    const broken = this.#broken;
+    this.#broken = false;
+    try {
+      now = await this.#read!(session, this.#ctx.timing.scrapeTimeoutMs);
+    } catch (e) {
+      if (this.#session !== session) return;
+      this.#prev = undefined;
+      this.#failure = `reading the tip's header time: ${errorText(e)}`;
+      return;
+    }
+    if (this.#session !== session) return;
+    this.#failure = undefined;
+    const prev = this.#prev;
+    if (prev && !broken && !now.ibd && now.height === prev.height + 1) {
+      this.interval.observe(Math.max(0, now.time - prev.time));
+    }
+    this.#prev = now;
+  }
+
+  /** getblockchaininfo: height, header time and IBD of one tip, in one answer. */
+  async #readRpc(session: Session, timeoutMs: number): Promise<TipTime> {
+    const reply = await rpcCall(session, "getblockchaininfo", undefined, timeoutMs);
+    const a = new Answer(reply, "getblockchaininfo", this.#reporter);
+    const height = a.num("blocks"), time = a.num("time"), ibd = a.bool("initialblockdownload");
+    if (height === undefined || time === undefined || ibd === undefined) {
+      throw new Error("getblockchaininfo lacks blocks, time or initialblockdownload");
+    }
+    return { height, time, ibd };
+  }
+
+  /** Fails the scrape (collector_success 0) while the last tip read failed. */
+  async scrape(): Promise<void> {
+    await this.#reading;
+    if (this.#failure) throw new Error(this.#failure);
+  }
+
+  families(): Family[] {
+    return [
+      {
+        name: "bitcoin_reorgs_total",
+        help: "Chain reorganisations: tip changes that disconnected at least one block and connected at least one.",
+        type: "counter",
+        read: () => this.#reorgsKnown ? this.reorgs : undefined,
+      },
+      {
+        name: "bitcoin_reorg_depth_blocks",
+        help: "Blocks disconnected by each reorganisation.",
+        type: "histogram",
+        read: () => this.#reorgsKnown ? this.reorgDepth : undefined,
+      },
+      {
+        name: "bitcoin_block_interval_seconds",
+        help:
+          "Seconds between consecutive blocks' header times, observed as each block becomes the tip (outside initial block download; a header time before its parent's counts as 0).",
+        type: "histogram",
+        read: () => this.#reorgsKnown && this.#read ? this.interval : undefined,
+      },
+    ];
+  }
+}
+
+export const blockEventsCollector: CollectorSpec = {
+  name: "block_events",
+  help: "reorgs (count, depth histogram) and the interval between blocks' header times, from tip events",
+  create: (ctx) => new BlockEventsCollector(ctx),
+};
