@@ -114,8 +114,8 @@ export function metricsHandler(o: MetricsHandlerOptions): (req: Request) => Prom
         Vary: "Accept, Accept-Encoding",
       };
       if (body.length >= GZIP_MIN_BYTES && acceptsGzip(req.headers.get("accept-encoding"))) {
-        // node:zlib's native one-shot gzip: ~0.1 ms for a scrape here, against ~1 ms for a
-        // CompressionStream round (README "Library choices").
+        // node:zlib's native one-shot gzip: 100-150 µs for an 11.7 KB scrape here, against
+        // 275-430 µs for a CompressionStream round trip (README "Library choices").
         body = gzipSync(body, { level: 6 });
         headers["Content-Encoding"] = "gzip";
       }

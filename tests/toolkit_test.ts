@@ -474,6 +474,20 @@ Deno.test("web config mistakes and missing grants: one line naming the field or 
       b.stderr.trim(),
       `bitcoind-ipc-exporter: missing Deno permission: read ${KEY}; run with --allow-read=${sock},${cfg.path},${CERT},${KEY} --allow-write=${sock} --allow-net=unix:${sock},${listen}`,
     );
+    // A certificate and key that do not belong together: TLS refuses them, named, exit 2.
+    const port = freePort();
+    await Deno.writeTextFile(cfg.path, TLS_AUTH.replace(CERT, CA));
+    const m = await runCli(["--metrics-addr", `127.0.0.1:${port}`, "--web.config.file", cfg.path, sock], [
+      `--allow-read=${sock},${cfg.path},${CA},${KEY}`,
+      `--allow-write=${sock}`,
+      `--allow-net=unix:${sock},127.0.0.1:${port}`,
+    ]);
+    assertEquals(m.code, 2, m.stderr);
+    assertEquals(m.stderr.trim().split("\n").length, 1, m.stderr);
+    assertStringIncludes(
+      m.stderr,
+      `ERROR --web.config.file ${cfg.path}: tls_server_config.cert_file ${CA} / key_file ${KEY}: cannot serve TLS with them: `,
+    );
     // A key that is not one: named, exit 2.
     await Deno.writeTextFile(`${cfg.dir}/key.pem`, "not a key\n");
     await Deno.writeTextFile(cfg.path, TLS_AUTH.replace(KEY, "key.pem")); // relative: next to the config
@@ -530,6 +544,34 @@ Deno.test("the launcher grants the web config's files as main.ts names them, and
     assertEquals(bad.code, 2);
     assertEquals(new TextDecoder().decode(bad.stdout), "");
     assertStringIncludes(new TextDecoder().decode(bad.stderr), "basic_auth_users.a: expected a bcrypt hash");
+  } finally {
+    await Deno.remove(cfg.dir, { recursive: true });
+  }
+});
+
+Deno.test("NixOS module: webConfigFile is --web.config.file in ExecStart, and the launcher grants its files", async () => {
+  const { evalModule } = await import("./support/unit.ts");
+  const cfg = await webConfig(TLS_AUTH);
+  try {
+    const e = await evalModule(`{ webConfigFile = "${cfg.path}"; }`);
+    const exec = e.service.serviceConfig.ExecStart as string;
+    assertEquals(
+      exec.split(" ").slice(1),
+      ["--metrics-addr", "127.0.0.1:9332", "--web.config.file", cfg.path, "/var/lib/bitcoind/node.sock"],
+    );
+    const out = await new Deno.Command("sh", {
+      args: [`${root}nix/wrapper.sh`, ...exec.split(" ").slice(1)],
+      env: {
+        BITCOIND_IPC_EXPORTER_DRY_RUN: "1",
+        BITCOIND_IPC_EXPORTER_DENO: Deno.execPath(),
+        BITCOIND_IPC_EXPORTER_MAIN: `${root}main.ts`,
+      },
+    }).output();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    assertStringIncludes(
+      new TextDecoder().decode(out.stdout),
+      `--allow-read=/var/lib/bitcoind/node.sock,${cfg.path},${CERT},${KEY} --allow-write=/var/lib/bitcoind/node.sock `,
+    );
   } finally {
     await Deno.remove(cfg.dir, { recursive: true });
   }
