@@ -98,7 +98,7 @@ Deno.test("OpenMetrics when Prometheus asks for it (# EOF, counters without _tot
   await peer.ok("set getTotalBytesRecv 1000");
   const exp = ExporterProc.start({ socketPath: peer.socketPath });
   try {
-    await exp.waitLog(/subscribed to chain notifications/);
+    await exp.waitLog(/connected to .* \(flavour pr-trace\)/);
     await peer.ok(`fire blockConnected 106 ${"22".repeat(32)} 0`);
     await new Promise((r) => setTimeout(r, 1100)); // past the scrape cache: both scrapes read the same
     const text = await raw(exp.port, "/metrics");
@@ -306,7 +306,7 @@ Deno.test("web config: TLS and basic auth, served with read grants for exactly t
     });
   try {
     await exp.waitLog(new RegExp(`serving https://127\\.0\\.0\\.1:${port}/metrics \\(basic auth\\)`));
-    await exp.waitLog(/subscribed to chain notifications/);
+    await exp.waitLog(/connected to .* \(flavour pr-trace\)/); // bitcoin_up 1 from here on
     for (
       const [path, auth] of [
         ["/metrics", undefined],
