@@ -3,12 +3,25 @@
  */
 import denoConfig from "./deno.json" with { type: "json" };
 import { HELP, parseCommandLine, USAGE, UsageError } from "./src/cli.ts";
-import { InvalidPermissionTarget, missingPermissions, requiredFlags } from "./src/permissions.ts";
+import { InvalidPermissionTarget, missingPermissions, requiredFlagList, requiredFlags } from "./src/permissions.ts";
+import { loadWebConfig, type WebConfig, WebConfigError, webConfigReads } from "./src/web_config.ts";
 import { createLogger } from "./src/log.ts";
 import { run } from "./src/app.ts";
 import { explainSocketPath } from "./src/socket_path.ts";
+import { errorText } from "./src/util/errors.ts";
 
 export const VERSION: string = denoConfig.version;
+
+/** `--version`, in the Prometheus ecosystem's long form. */
+export function versionText(): string {
+  return [
+    `bitcoind-ipc-exporter, version ${VERSION}`,
+    `  deno version:       ${Deno.version.deno}`,
+    `  v8 version:         ${Deno.version.v8}`,
+    `  typescript version: ${Deno.version.typescript}`,
+    `  platform:           ${Deno.build.os}/${Deno.build.arch}`,
+  ].join("\n");
+}
 
 async function main(args: string[]): Promise<number> {
   let cmd;
@@ -26,10 +39,40 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cmd.kind === "version") {
-    console.log(`bitcoind-ipc-exporter ${VERSION}`);
+    console.log(versionText());
     return 0;
   }
-  const needed = { socketPath: cmd.socketPath, listen: cmd.listen.permission };
+  // The web config names more files to read: read it first (a permission for the config itself is
+  // asked for on its own, since what else it needs is known only once it is read).
+  let webConfig: WebConfig | undefined;
+  if (cmd.webConfigFile !== undefined) {
+    const path = cmd.webConfigFile;
+    if ((await Deno.permissions.query({ name: "read", path })).state !== "granted") {
+      const needed = { socketPath: cmd.socketPath, listen: cmd.listen.permission, reads: [path] };
+      console.error(
+        `bitcoind-ipc-exporter: missing Deno permission: read ${path} (--web.config.file); run with ${
+          requiredFlags(needed)
+        } and the reads of the files it names (--print-permissions lists them)`,
+      );
+      return 2;
+    }
+    try {
+      webConfig = await loadWebConfig(path);
+    } catch (e) {
+      if (!(e instanceof WebConfigError)) throw e;
+      console.error(`bitcoind-ipc-exporter: ${e.message}`);
+      return 2;
+    }
+  }
+  const needed = {
+    socketPath: cmd.socketPath,
+    listen: cmd.listen.permission,
+    reads: webConfig ? webConfigReads(webConfig) : [],
+  };
+  if (cmd.kind === "print-permissions") {
+    console.log(requiredFlagList(needed).join("\n"));
+    return 0;
+  }
   let missing;
   try {
     missing = await missingPermissions(needed);
@@ -53,9 +96,38 @@ async function main(args: string[]): Promise<number> {
     console.error(`bitcoind-ipc-exporter: ${wrongPath}`);
     return 2;
   }
-  const log = createLogger({ debug: cmd.debug });
+  let tls: { cert: string; key: string } | undefined;
+  if (webConfig?.tls) {
+    const read = async (field: string, path: string, pem: RegExp) => {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(path);
+      } catch (e) {
+        throw new WebConfigError(
+          `--web.config.file ${webConfig.path}: tls_server_config.${field} ${path}: ${errorText(e)}`,
+        );
+      }
+      if (!pem.test(text)) {
+        throw new WebConfigError(
+          `--web.config.file ${webConfig.path}: tls_server_config.${field} ${path}: not a PEM file`,
+        );
+      }
+      return text;
+    };
+    try {
+      tls = {
+        cert: await read("cert_file", webConfig.tls.certFile, /-----BEGIN CERTIFICATE-----/),
+        key: await read("key_file", webConfig.tls.keyFile, /-----BEGIN [A-Z ]*PRIVATE KEY-----/),
+      };
+    } catch (e) {
+      if (!(e instanceof WebConfigError)) throw e;
+      console.error(`bitcoind-ipc-exporter: ${e.message}`);
+      return 2;
+    }
+  }
+  const log = createLogger({ level: cmd.logLevel, format: cmd.logFormat });
   try {
-    return await run({ ...cmd, log, version: VERSION });
+    return await run({ ...cmd, log, version: VERSION, webConfig, tls });
   } finally {
     log.flush(); // the "suppressed N similar lines" counts still held
   }

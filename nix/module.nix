@@ -1,7 +1,8 @@
 # NixOS module: services.bitcoind-ipc-exporter. Options, names, types and defaults are those of
 # ipc-exporter-rust's module, so an existing configuration switches by changing only the flake input;
-# openFirewall and extraFlags are added as nixpkgs' services.prometheus.exporters.* offer them, and
-# collectors switches collectors on and off (node_exporter's --[no-]collector.NAME).
+# openFirewall and extraFlags are added as nixpkgs' services.prometheus.exporters.* offer them,
+# collectors switches collectors on and off (node_exporter's --[no-]collector.NAME), and
+# webConfigFile is --web.config.file (TLS and basic auth, exporter-toolkit's format).
 {
   config,
   lib,
@@ -88,6 +89,18 @@ in
       '';
     };
 
+    webConfigFile = lib.mkOption {
+      type = lib.types.nullOr lib.types.str;
+      default = null;
+      example = "/etc/bitcoind-ipc-exporter/web.yml";
+      description = ''
+        exporter-toolkit web configuration (--web.config.file): TLS (tls_server_config.cert_file and
+        key_file) and basic auth (basic_auth_users, bcrypt hashes). The launcher grants the exporter
+        read access to this file and to the certificate and key it names, nothing more. It must be
+        readable by the service's user (and outside /home, hidden by ProtectHome).
+      '';
+    };
+
     extraFlags = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = [ ];
@@ -111,7 +124,7 @@ in
       serviceConfig = unit.serviceConfig {
         exec = "${cfg.package}/bin/bitcoind-ipc-exporter";
         kill = if pkgs == null then "/bin/kill" else "${pkgs.coreutils}/bin/kill";
-        inherit (cfg) user group socketPath metricsAddr debug;
+        inherit (cfg) user group socketPath metricsAddr debug webConfigFile;
         extraFlags =
           lib.mapAttrsToList (name: on: "--${if on then "" else "no-"}collector.${name}") cfg.collectors
           ++ cfg.extraFlags;

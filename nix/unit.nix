@@ -19,6 +19,8 @@
       socketPath,
       metricsAddr,
       debug,
+      # --web.config.file, or null.
+      webConfigFile ? null,
       extraFlags,
     }:
     {
@@ -42,6 +44,10 @@
           metricsAddr
         ]
         ++ lib.optionals debug [ "--debug" ]
+        ++ lib.optionals (webConfigFile != null) [
+          "--web.config.file"
+          webConfigFile
+        ]
         ++ extraFlags
         ++ [ socketPath ]
       );

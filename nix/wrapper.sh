@@ -1,6 +1,7 @@
 #!/bin/sh
 # bitcoind-ipc-exporter launcher: runs main.ts under Deno with exactly the permissions its arguments
-# need (the node's socket and the listen address), never more. The Nix package installs it as
+# need (the node's socket, the listen address, and with --web.config.file the config and the
+# certificate and key it names), never more. The Nix package installs it as
 # bin/bitcoind-ipc-exporter with @deno@, @main@ and @denoDir@ filled in; the environment variables
 # below override them (tests, development). BITCOIND_IPC_EXPORTER_DRY_RUN=1 prints the environment
 # it sets and the command instead of running it.
@@ -10,7 +11,7 @@ deno=${BITCOIND_IPC_EXPORTER_DENO:-@deno@}
 main=${BITCOIND_IPC_EXPORTER_MAIN:-@main@}
 deno_dir=${BITCOIND_IPC_EXPORTER_DENO_DIR:-@denoDir@}
 
-usage="usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] <socket-path>"
+usage="usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] [--web.* ...] [--log.* ...] <socket-path>"
 # One line (the path cannot work), or one line and the usage (a bad flag value), exit 2: as main.ts.
 refuse() {
   printf 'bitcoind-ipc-exporter: %s\n' "$1" >&2
@@ -23,17 +24,33 @@ refuse_usage() {
 
 # The same reading of the command line as main.ts (src/cli.ts): the positional argument is the
 # socket, --metrics-addr / --web.listen-address (as "--flag value" or "--flag=value") the listen
-# address; the values of --flavour and --fee-conf-targets are skipped, so it is never taken for the socket; after "--" every
-# argument is positional. A relative socket path is made absolute against the physical working
-# directory, in the arguments main.ts gets too, so the permissions name exactly the path it uses.
+# address, --web.config.file the web config; the values of the other flags that take one are
+# skipped, so they are never taken for the socket; after "--" every argument is positional. A
+# relative socket or config path is made absolute against the physical working directory, in the
+# arguments main.ts gets too, so the permissions name exactly the path it uses.
 socket=""
+config=""
 listen="127.0.0.1:9332"
+absolute() {
+  case "$1" in
+    /*) printf '%s' "$1" ;;
+    *)
+      cwd=$(pwd -P 2>/dev/null) || cwd=""
+      case "$cwd" in /*) ;; *) refuse "relative path \"$1\", but the working directory is unavailable" ;; esac
+      printf '%s' "${cwd%/}/$1"
+      ;;
+  esac
+}
 expect_value=""
 positional_only=""
 for arg in "$@"; do
   shift
   if [ -n "$expect_value" ]; then
     if [ "$expect_value" = listen ]; then listen=$arg; fi
+    if [ "$expect_value" = config ]; then
+      case "$arg" in '' | *,*) ;; *) arg=$(absolute "$arg") ;; esac
+      config=$arg
+    fi
     expect_value=""
   elif [ -z "$positional_only" ] && [ "$arg" = -- ]; then
     positional_only=1
@@ -41,7 +58,13 @@ for arg in "$@"; do
     case "$arg" in
       --metrics-addr | --web.listen-address) expect_value=listen ;;
       --metrics-addr=* | --web.listen-address=*) listen=${arg#*=} ;;
-      --flavour | --fee-conf-targets) expect_value=skip ;;
+      --web.config.file) expect_value=config ;;
+      --web.config.file=*)
+        config=${arg#*=}
+        case "$config" in '' | *,*) ;; *) config=$(absolute "$config") ;; esac
+        arg="--web.config.file=$config"
+        ;;
+      --flavour | --fee-conf-targets | --web.telemetry-path | --log.level | --log.format) expect_value=skip ;;
     esac
   else
     # Deno's permission flags are comma-separated lists with no escape: a comma in the path would
@@ -50,12 +73,7 @@ for arg in "$@"; do
       *,*) refuse "socket path \"$arg\" contains a comma, which Deno's permission flags cannot express: use a path without one, e.g. a symlink to the socket" ;;
       "~"*) refuse "socket path \"$arg\" starts with \"~\", which the shell did not expand (was it quoted?): write it unquoted, or as \$HOME/... or an absolute path" ;;
       "") ;;
-      /*) ;;
-      *)
-        cwd=$(pwd -P 2>/dev/null) || cwd=""
-        case "$cwd" in /*) ;; *) refuse "relative socket path \"$arg\", but the working directory is unavailable" ;; esac
-        arg="${cwd%/}/$arg"
-        ;;
+      *) arg=$(absolute "$arg") ;;
     esac
     socket=$arg
   fi
@@ -66,6 +84,7 @@ if [ -n "$socket" ]; then
   # The listen address goes into --allow-net as written: HOST:PORT with a host name, an IPv4
   # address or a bracketed IPv6 address, nothing else (a comma would add a host to the grant:
   # "0.0.0.0:9332,evil.example:80").
+  case "$listen" in :*) listen="0.0.0.0$listen" ;; esac # ":9332" is every IPv4 interface (src/cli.ts)
   case "$listen" in
     \[*\]:*)
       host=${listen%]:*}
@@ -87,18 +106,36 @@ if [ -n "$socket" ]; then
     refuse_usage "invalid listen address \"$listen\": expected HOST:PORT, e.g. 127.0.0.1:9332 or [::1]:9332"
   fi
   case "$listen" in \[*) listen="[$host]:$port" ;; *) listen="$host:$port" ;; esac
-  set -- "--allow-read=$socket" "--allow-write=$socket" "--allow-net=unix:$socket,$listen" "$main" "$@"
-else
-  # No socket path (or --help/--version): no permissions at all; main.ts explains the usage.
-  set -- "$main" "$@"
 fi
-set -- run --cached-only --frozen --no-prompt "$@"
 
 # Deno's update check would contact dl.deno.land from this process, outside the permission sandbox
 # (deno run does it in the runtime itself, once a day per DENO_DIR): never from an exporter.
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR="${NO_COLOR:-1}"
 case "$deno_dir" in @*) ;; *) export DENO_DIR="$deno_dir" ;; esac
+
+if [ -n "$socket" ] && [ -n "$config" ]; then
+  # What the web config adds (its certificate and key files) is known only by reading it, which is
+  # main.ts's job, not this script's: main.ts, allowed to read the config alone, prints the flags
+  # this command line needs (src/permissions.ts), or one line on what is wrong (exit 2). Each line
+  # must be one of the three grants, whole, or nothing runs.
+  case "$config" in *,*) refuse "--web.config.file \"$config\" contains a comma, which Deno's permission flags cannot express: use a path without one" ;; esac
+  flags=$("$deno" run --cached-only --frozen --no-prompt "--allow-read=$config" "$main" --print-permissions "$@") || exit $?
+  read_flag=$(printf '%s\n' "$flags" | sed -n 1p)
+  write_flag=$(printf '%s\n' "$flags" | sed -n 2p)
+  net_flag=$(printf '%s\n' "$flags" | sed -n 3p)
+  case "$read_flag" in "--allow-read=$socket,$config"*) ;; *) refuse "unexpected permission from main.ts: $read_flag" ;; esac
+  [ "$write_flag" = "--allow-write=$socket" ] || refuse "unexpected permission from main.ts: $write_flag"
+  [ "$net_flag" = "--allow-net=unix:$socket,$listen" ] || refuse "unexpected permission from main.ts: $net_flag"
+  [ "$(printf '%s\n' "$flags" | wc -l)" -eq 3 ] || refuse "unexpected permissions from main.ts: $flags"
+  set -- "$read_flag" "$write_flag" "$net_flag" "$main" "$@"
+elif [ -n "$socket" ]; then
+  set -- "--allow-read=$socket" "--allow-write=$socket" "--allow-net=unix:$socket,$listen" "$main" "$@"
+else
+  # No socket path (or --help/--version): no permissions at all; main.ts explains the usage.
+  set -- "$main" "$@"
+fi
+set -- run --cached-only --frozen --no-prompt "$@"
 
 if [ "${BITCOIND_IPC_EXPORTER_DRY_RUN:-}" = 1 ]; then
   printf 'DENO_NO_UPDATE_CHECK=%s NO_COLOR=%s %s\n' "$DENO_NO_UPDATE_CHECK" "$NO_COLOR" "$deno $*"

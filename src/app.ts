@@ -9,7 +9,10 @@ import { ChainEvents } from "./collectors/events.ts";
 import type { Flavour } from "./flavour.ts";
 import type { ListenAddress } from "./cli.ts";
 import { ConnectionSupervisor } from "./supervisor.ts";
-import { metricsHandler } from "./http.ts";
+import { webHandler } from "./http.ts";
+import { BasicAuth } from "./basic_auth.ts";
+import type { WebConfig } from "./web_config.ts";
+import { buildInfoFamily, processFamilies } from "./process_metrics.ts";
 import { HttpServer } from "./http_server.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry } from "./registry.ts";
@@ -33,6 +36,12 @@ export interface RunOptions {
   timing?: Partial<Timing>;
   /** estimatesmartfee conf targets (--fee-conf-targets); the fees collector's default when not given. */
   feeConfTargets?: readonly number[];
+  /** Where metrics are served (default /metrics). */
+  telemetryPath?: string;
+  /** --web.config.file, checked (src/web_config.ts). */
+  webConfig?: WebConfig;
+  /** The PEM certificate chain and key the web config names, read by main.ts. */
+  tls?: { cert: string; key: string };
 }
 
 export async function run(o: RunOptions): Promise<number> {
@@ -60,13 +69,30 @@ export async function run(o: RunOptions): Promise<number> {
   const registry = new MetricsRegistry();
   registry.add(...supervisor.families(), ...callbacks.families());
   for (const c of collectors) registry.add(...c.families());
+  registry.add(buildInfoFamily(o.version), ...processFamilies());
+  const telemetryPath = o.telemetryPath ?? "/metrics";
+  const auth = o.webConfig && o.webConfig.users.size > 0 ? new BasicAuth({ users: o.webConfig.users }) : undefined;
 
   let server: HttpServer;
   try {
     server = new HttpServer({
       hostname: o.listen.hostname,
       port: o.listen.port,
-      handler: metricsHandler({ registry, refresh: () => supervisor.scrape(), log }),
+      tls: o.tls,
+      handler: webHandler({
+        registry,
+        refresh: () => supervisor.scrape(),
+        log,
+        telemetryPath,
+        auth,
+        headers: o.webConfig?.headers,
+        landing: () => ({
+          version: o.version,
+          flavour: supervisor.flavour,
+          up: supervisor.up === 1,
+          socketPath: o.socketPath,
+        }),
+      }),
       onError: (m) => log.error(`http: ${m}`),
       // A client's mistake (bad method, bad Host, malformed head) is its problem: debug only.
       onClientError: (m) => log.debug(`http: ${m}`),
@@ -74,13 +100,22 @@ export async function run(o: RunOptions): Promise<number> {
   } catch (e) {
     if (e instanceof Deno.errors.AddrInUse) {
       log.error(`cannot listen on ${o.listen.permission}: address already in use (another exporter running?)`);
+    } else if (o.tls && o.webConfig?.tls) {
+      // rustls refused the certificate or key: a configuration error, as a bad flag is.
+      const t = o.webConfig.tls;
+      log.error(
+        `--web.config.file ${o.webConfig.path}: tls_server_config.cert_file ${t.certFile} / key_file ${t.keyFile}: ` +
+          `cannot serve TLS with them: ${errorText(e)}`,
+      );
+      return 2;
     } else {
       log.error(`cannot listen on ${o.listen.permission}: ${errorText(e)}`);
     }
     return 1;
   }
   log.info(
-    `bitcoind-ipc-exporter ${o.version} serving http://${o.listen.permission}/metrics, node socket ${o.socketPath}`,
+    `bitcoind-ipc-exporter ${o.version} serving ${o.tls ? "https" : "http"}://${o.listen.permission}${telemetryPath}` +
+      `${auth ? " (basic auth)" : ""}, node socket ${o.socketPath}`,
   );
 
   let stopping: Promise<number> | undefined;

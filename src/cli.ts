@@ -1,7 +1,8 @@
 /**
  * The command line, drop-in compatible with ipc-exporter-rust:
  *   bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] <socket-path>
- * plus --web.listen-address (the Prometheus ecosystem's name for --metrics-addr), --help, --version.
+ * plus the Prometheus ecosystem's flags (--web.listen-address, --web.telemetry-path,
+ * --web.config.file, --log.level, --log.format), --flavour, collector switches, --help, --version.
  */
 import { parseArgs } from "node:util";
 import { type Flavour, FLAVOURS, isFlavour } from "./flavour.ts";
@@ -9,9 +10,14 @@ import { errorText } from "./util/errors.ts";
 import { DEFAULT_FEE_CONF_TARGETS, DEFAULTS, MAX_FEE_CONF_TARGETS } from "./defaults.ts";
 import { COLLECTORS } from "./collectors/mod.ts";
 import { CollectorFlagError, collectorHelp, collectorSwitches } from "./collectors/switches.ts";
+import type { Level } from "./log.ts";
 
 export const USAGE =
-  "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--fee-conf-targets N,...] [--[no-]collector.NAME ...] <socket-path>";
+  "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--fee-conf-targets N,...] [--[no-]collector.NAME ...] [--web.* ...] [--log.* ...] <socket-path>";
+
+export const LOG_LEVELS: readonly Level[] = ["debug", "info", "warn", "error"];
+export const LOG_FORMATS = ["text", "logfmt", "json"] as const;
+export type LogFormat = typeof LOG_FORMATS[number];
 
 export const HELP = `${USAGE}
 
@@ -22,9 +28,13 @@ Arguments:
                                 (a relative path is taken against the working directory)
 
 Options:
-  --metrics-addr HOST:PORT      where to serve /metrics (default ${DEFAULTS.listenAddress})
+  --metrics-addr HOST:PORT      where to serve metrics (default ${DEFAULTS.listenAddress});
+                                :PORT listens on every IPv4 interface (0.0.0.0:PORT)
   --web.listen-address HOST:PORT
                                 the same, under the Prometheus ecosystem's name
+  --web.telemetry-path PATH     the path metrics are served at (default ${DEFAULTS.telemetryPath})
+  --web.config.file FILE        exporter-toolkit web config: TLS (tls_server_config) and basic
+                                auth (basic_auth_users, bcrypt hashes)
   --flavour auto|${FLAVOURS.join("|")}
                                 the node's IPC flavour (default auto: detected at every
                                 connection); a forced one that does not match is a fatal error
@@ -32,9 +42,15 @@ Options:
                                 (default ${
   DEFAULT_FEE_CONF_TARGETS.join(",")
 }; 1 to 1008, at most ${MAX_FEE_CONF_TARGETS})
-  --debug                       log every event from the node (blocks, transactions, UTXO cache)
+  --log.level debug|info|warn|error
+                                the least severe lines logged (default info); debug logs every
+                                event from the node (blocks, transactions, UTXO cache)
+  --debug                       the same as --log.level debug
+  --log.format text|logfmt|json one line per event on stderr (default text)
+  --print-permissions           print the Deno permission flags this command line needs, one
+                                per line, and exit (reads --web.config.file for its files)
   --help                        show this help
-  --version                     print the version
+  --version                     print the version, and the Deno, V8 and TypeScript it runs on
 
 Collectors (each one a source of metrics; a collector switched off subscribes to nothing,
 calls nothing and serves nothing):
@@ -42,30 +58,40 @@ ${collectorHelp(COLLECTORS)}
 
 Deno permissions it needs (and checks for at startup):
   --allow-read=<socket-path> --allow-write=<socket-path> --allow-net=unix:<socket-path>,<HOST:PORT>
+  and with --web.config.file, --allow-read of the file and of the certificate and key it names
 `;
 
 export interface ListenAddress {
-  /** The host as written (without brackets for IPv6), for Deno.serve. */
+  /** The host as written (without brackets for IPv6), for Deno.listen. */
   hostname: string;
   port: number;
   /** HOST:PORT as Deno's --allow-net matches it (IPv6 in brackets). */
   permission: string;
 }
 
+export interface RunCommand {
+  kind: "run";
+  socketPath: string;
+  listen: ListenAddress;
+  /** --log.level debug (or --debug). */
+  debug: boolean;
+  logLevel: Level;
+  logFormat: LogFormat;
+  telemetryPath: string;
+  /** --web.config.file, made absolute. */
+  webConfigFile?: string;
+  flavour?: Flavour;
+  /** The collectors switched on (--collector.NAME / --no-collector.NAME over each one's default). */
+  collectors: Set<string>;
+  /** --fee-conf-targets, when given. */
+  feeConfTargets?: number[];
+}
+
 export type Command =
   | { kind: "help" }
   | { kind: "version" }
-  | {
-    kind: "run";
-    socketPath: string;
-    listen: ListenAddress;
-    debug: boolean;
-    flavour?: Flavour;
-    /** The collectors switched on (--collector.NAME / --no-collector.NAME over each one's default). */
-    collectors: Set<string>;
-    /** --fee-conf-targets, when given. */
-    feeConfTargets?: number[];
-  };
+  | RunCommand
+  | (Omit<RunCommand, "kind"> & { kind: "print-permissions" });
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -98,15 +124,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
       args: switches.rest,
       allowPositionals: true,
       strict: true,
-      options: {
-        debug: { type: "boolean" },
-        "metrics-addr": { type: "string" },
-        "web.listen-address": { type: "string" },
-        flavour: { type: "string" },
-        "fee-conf-targets": { type: "string" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
+      options: OPTIONS,
     });
   } catch (e) {
     throw new UsageError(cleanParseError(e));
@@ -130,11 +148,33 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     throw new UsageError(`invalid --flavour "${flavour}": expected auto, ${FLAVOURS.join(", ")}`);
   }
   const targets = v["fee-conf-targets"];
+  const level = v["log.level"] ?? (v.debug ? "debug" : "info");
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`invalid --log.level "${level}": expected ${LOG_LEVELS.join(", ")}`);
+  }
+  if (v.debug && level !== "debug") {
+    throw new UsageError(`--debug is --log.level debug, but --log.level ${level} is given too; give one`);
+  }
+  const format = v["log.format"] ?? "text";
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    throw new UsageError(`invalid --log.format "${format}": expected ${LOG_FORMATS.join(", ")}`);
+  }
+  const telemetryPath = v["web.telemetry-path"] ?? DEFAULTS.telemetryPath;
+  if (!/^\/[\x21-\x7e]*$/.test(telemetryPath) || /[?#]/.test(telemetryPath) || /^\/-\//.test(telemetryPath)) {
+    throw new UsageError(
+      `invalid --web.telemetry-path "${telemetryPath}": expected a path starting with /, without spaces, ? or #, outside /-/`,
+    );
+  }
+  const config = v["web.config.file"];
   return {
-    kind: "run",
+    kind: v["print-permissions"] ? "print-permissions" : "run",
     socketPath,
     listen,
-    debug: v.debug ?? false,
+    debug: level === "debug",
+    logLevel: level as Level,
+    logFormat: format as LogFormat,
+    telemetryPath,
+    ...(config === undefined ? {} : { webConfigFile: filePathArgument(config, "--web.config.file", cwd) }),
     ...(flavour === "auto" ? {} : { flavour }),
     collectors: switches.enabled,
     ...(targets === undefined ? {} : { feeConfTargets: parseFeeConfTargets(targets) }),
@@ -157,6 +197,48 @@ export function parseFeeConfTargets(text: string): number[] {
     throw new UsageError(`invalid --fee-conf-targets: ${out.length} targets, at most ${MAX_FEE_CONF_TARGETS}`);
   }
   return out;
+}
+
+/** The flags (node:util parseArgs options); one line each, so a flag added elsewhere merges cleanly. */
+const OPTIONS = {
+  debug: { type: "boolean" },
+  "metrics-addr": { type: "string" },
+  "web.listen-address": { type: "string" },
+  "web.telemetry-path": { type: "string" },
+  "web.config.file": { type: "string" },
+  "log.level": { type: "string" },
+  "log.format": { type: "string" },
+  flavour: { type: "string" },
+  "fee-conf-targets": { type: "string" },
+  "print-permissions": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
+
+/** A file named on the command line, absolute, and one Deno's permission flags can name. */
+export function filePathArgument(path: string, flag: string, cwd: () => string = () => Deno.cwd()): string {
+  if (path === "") throw new UsageError(`${flag}: empty path`);
+  if (/[,\r\n]/.test(path)) {
+    throw new UsageError(
+      `${flag} "${path}" contains a comma or line break, which Deno's permission flags cannot express: use a path without one`,
+      { showUsage: false },
+    );
+  }
+  if (path.startsWith("~")) {
+    throw new UsageError(`${flag} "${path}" starts with "~", which the shell did not expand (was it quoted?)`, {
+      showUsage: false,
+    });
+  }
+  if (path.startsWith("/")) return path;
+  let dir: string;
+  try {
+    dir = cwd();
+  } catch (e) {
+    throw new UsageError(`relative ${flag} "${path}", but the working directory is unavailable (${errorText(e)})`, {
+      showUsage: false,
+    });
+  }
+  return `${dir.replace(/\/+$/, "")}/${path}`;
 }
 
 /**
@@ -194,6 +276,9 @@ export function socketPathArgument(path: string, cwd: () => string = () => Deno.
 }
 
 export function parseListenAddress(text: string): ListenAddress {
+  // `:9332`, as Go programs write "every interface": every IPv4 one here (Deno's --allow-net must
+  // then name 0.0.0.0:9332); `[::]:9332` listens on IPv6 and, where the system maps them, IPv4 too.
+  if (/^:\d{1,5}$/.test(text)) return parseListenAddress(`0.0.0.0${text}`);
   // Host names and IPv4 as Deno's --allow-net takes them; nothing else (a comma would add a host).
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?)):(\d{1,5})$/.exec(text);
   if (!m) {

@@ -5,6 +5,8 @@
 export const DEFAULTS = {
   /** Where /metrics is served: loopback only, the Rust exporter's port. */
   listenAddress: "127.0.0.1:9332",
+  /** Where metrics are served (--web.telemetry-path). */
+  telemetryPath: "/metrics",
   /** Each handshake step and each call to the node, unless the call says otherwise. */
   callTimeoutMs: 5000,
   /** A scrape's round of node reads is abandoned after this (its metrics left out, never stale). */
@@ -61,11 +63,11 @@ export const MAX_FEE_CONF_TARGETS = 20;
 /** The timeouts, intervals and backoff the exporter runs with (tests shorten them). */
 export type Timing = Omit<
   { -readonly [K in keyof Defaults]: Defaults[K] extends number ? number : never },
-  "listenAddress"
+  "listenAddress" | "telemetryPath"
 >;
 
 /** The default timing, with overrides. */
 export function timing(overrides: Partial<Timing> = {}): Timing {
-  const { listenAddress: _, ...t } = DEFAULTS;
+  const { listenAddress: _, telemetryPath: __, ...t } = DEFAULTS;
   return { ...t, ...overrides };
 }

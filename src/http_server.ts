@@ -17,7 +17,9 @@
  * - accept() failing (out of file descriptors) backs off instead of spinning;
  * - every report is rate-bounded per kind and length-bounded.
  *
- * Handlers are ordinary `Request → Response`.
+ * Handlers are ordinary `Request → Response`. With `tls`, the same server runs over Deno.listenTls:
+ * the handshake happens on the connection's first read, inside the head deadline, so a client that
+ * never completes it is bounded like one that never sends a request.
  */
 import { DEFAULTS } from "./defaults.ts";
 import { Backoff, deadline, DeadlineError, delay } from "./util/async.ts";
@@ -27,6 +29,8 @@ export interface HttpServerOptions {
   hostname: string;
   port: number;
   handler: (req: Request) => Promise<Response> | Response;
+  /** Serve HTTPS with this PEM certificate chain and key (web config tls_server_config). */
+  tls?: { cert: string; key: string };
   /** Connections served at once; at the cap, idle and slow ones are closed to make room. */
   maxConnections?: number;
   /** Largest request line + headers accepted. */
@@ -138,7 +142,7 @@ class Connection {
   /** In the read phase: part of the request has arrived (a scraper's head arrives whole). */
   partial = false;
   closed = false;
-  constructor(readonly conn: Deno.TcpConn) {}
+  constructor(readonly conn: Deno.Conn) {}
 
   enter(phase: Phase, partial = false): void {
     this.phase = phase;
@@ -167,13 +171,13 @@ class Connection {
 }
 
 export class HttpServer {
-  readonly #listener: Deno.TcpListener;
-  readonly #o: Required<Omit<HttpServerOptions, "onError" | "onClientError">>;
+  readonly #listener: Deno.Listener;
+  readonly #o: Required<Omit<HttpServerOptions, "onError" | "onClientError" | "tls">>;
   readonly #errors: ReportThrottle;
   readonly #clientErrors: ReportThrottle;
   readonly #conns = new Set<Connection>();
   readonly #tasks = new Set<Promise<void>>();
-  readonly #refusing = new Set<Deno.TcpConn>();
+  readonly #refusing = new Set<Deno.Conn>();
   readonly #stopping = new AbortController();
   readonly #stats: HttpServerStats = {
     headBytesScanned: 0,
@@ -204,12 +208,14 @@ export class HttpServer {
     this.#errors = new ReportThrottle(this.#o.reportIntervalMs, options.onError);
     this.#clientErrors = new ReportThrottle(this.#o.reportIntervalMs, options.onClientError);
     // Throws AddrInUse etc. synchronously, so the caller can report it.
-    this.#listener = Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
+    this.#listener = options.tls
+      ? Deno.listenTls({ hostname: options.hostname, port: options.port, transport: "tcp", ...options.tls })
+      : Deno.listen({ hostname: options.hostname, port: options.port, transport: "tcp" });
     this.#accepting = this.#accept();
   }
 
   get addr(): Deno.NetAddr {
-    return this.#listener.addr;
+    return this.#listener.addr as Deno.NetAddr;
   }
 
   get connections(): number {
@@ -227,7 +233,7 @@ export class HttpServer {
   async #accept(): Promise<void> {
     const backoff = new Backoff({ minMs: this.#o.acceptBackoffMinMs, maxMs: this.#o.acceptBackoffMaxMs });
     while (!this.#closing) {
-      let conn: Deno.TcpConn;
+      let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
       } catch (e) {
@@ -246,7 +252,7 @@ export class HttpServer {
     }
   }
 
-  #admit(conn: Deno.TcpConn): void {
+  #admit(conn: Deno.Conn): void {
     if (this.#conns.size >= this.#o.maxConnections && !this.#evictOne()) {
       this.#refuse(conn);
       return;
@@ -287,7 +293,7 @@ export class HttpServer {
   }
 
   /** Every slot is busy in a handler: a 503 without reading, or just a close when refusals pile up. */
-  #refuse(conn: Deno.TcpConn): void {
+  #refuse(conn: Deno.Conn): void {
     this.#stats.refused++;
     const close = () => {
       this.#refusing.delete(conn);
@@ -303,7 +309,7 @@ export class HttpServer {
   }
 
   async #serve(c: Connection): Promise<void> {
-    const reader = new RequestReader(c, this.#o, this.#stats, this.#listener.addr);
+    const reader = new RequestReader(c, this.#o, this.#stats, this.addr);
     for (let first = true; !this.#closing && !c.closed; first = false) {
       let req: ParsedRequest | undefined;
       try {
@@ -408,8 +414,8 @@ export class HttpServer {
   }
 }
 
-function remote(conn: Deno.TcpConn): string {
-  const a = conn.remoteAddr;
+function remote(conn: Deno.Conn): string {
+  const a = conn.remoteAddr as Deno.NetAddr;
   return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
 }
 

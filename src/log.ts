@@ -1,6 +1,10 @@
 /**
- * Line-oriented logging to stderr: `2026-01-01T00:00:00.000Z INFO  message`.
- * Colour only when stderr is a terminal and NO_COLOR is unset, so journald and files get plain text.
+ * Line-oriented logging to stderr, one line per event, in one of three formats (`--log.format`):
+ * - `text` (default): `2026-01-01T00:00:00.000Z INFO  message`; colour only when stderr is a
+ *   terminal and NO_COLOR is unset, so journald and files get plain text;
+ * - `logfmt`: `time=2026-01-01T00:00:00.000Z level=info msg="message"`, as Prometheus's own;
+ * - `json`: `{"time":"2026-01-01T00:00:00.000Z","level":"info","msg":"message"}`.
+ * The message is the same text in all three (cleaned as below, then quoted for logfmt and JSON).
  *
  * Much of what is logged comes from the node (exception reasons, unknown messages, transaction
  * data), so the logger, not each caller, bounds it:
@@ -58,7 +62,11 @@ export const DEFAULT_LOG_LIMITS: LogLimits = {
 };
 
 export interface LoggerOptions {
+  /** The same as `level: "debug"`. */
   debug?: boolean;
+  /** The least severe level written (default info). */
+  level?: Level;
+  format?: "text" | "logfmt" | "json";
   write?: (line: string) => void;
   colour?: boolean;
   limits?: Partial<LogLimits>;
@@ -89,14 +97,15 @@ interface KindEntry extends Window {
 
 export function createLogger(options: LoggerOptions = {}): FlushableLogger {
   const limits = { ...DEFAULT_LOG_LIMITS, ...options.limits };
-  const min = options.debug ? ORDER.debug : ORDER.info;
+  const min = options.debug ? ORDER.debug : ORDER[options.level ?? "info"];
+  const format = options.format ?? "text";
   const encoder = new TextEncoder();
   const write = options.write ?? ((line: string) => {
     try {
       Deno.stderr.writeSync(encoder.encode(line + "\n"));
     } catch { /* stderr gone: nothing better to do */ }
   });
-  const colour = options.colour ?? (!Deno.noColor && Deno.stderr.isTerminal());
+  const colour = format === "text" && (options.colour ?? (!Deno.noColor && Deno.stderr.isTerminal()));
   const now = options.now ?? (() => performance.now());
   const schedule = options.schedule === undefined
     ? (fn: () => void, ms: number) => Deno.unrefTimer(setTimeout(fn, ms))
@@ -114,9 +123,25 @@ export function createLogger(options: LoggerOptions = {}): FlushableLogger {
   let timerAt = Infinity;
 
   const line = (level: Level, msg: string) => {
-    const tag = level.toUpperCase().padEnd(5);
-    const head = `${new Date().toISOString()} ${colour ? `${COLOUR[level]}${tag}\x1b[0m` : tag} `;
-    write(head + clean(msg, limits.maxLineBytes - head.length));
+    const time = new Date().toISOString();
+    if (format === "text") {
+      const tag = level.toUpperCase().padEnd(5);
+      const head = `${time} ${colour ? `${COLOUR[level]}${tag}\x1b[0m` : tag} `;
+      write(head + clean(msg, limits.maxLineBytes - head.length));
+      return;
+    }
+    // The cleaned text is printable (escapes are ASCII), so quoting adds only `\\` and `\"`: at
+    // most twice its length. Cut to fit, then cut again by what the quoting added.
+    const head = format === "logfmt"
+      ? `time=${time} level=${level} msg=`
+      : `{"time":"${time}","level":"${level}","msg":`;
+    const tail = format === "logfmt" ? "" : "}";
+    const budget = limits.maxLineBytes - head.length - tail.length - 2;
+    const cleaned = clean(msg, budget);
+    let quoted = JSON.stringify(cleaned);
+    const added = quoted.length - 2 - cleaned.length; // one ASCII byte per escape added
+    if (added > 0) quoted = JSON.stringify(clean(msg, Math.max(0, budget - added)));
+    write(head + quoted + tail);
   };
   const summary = (level: Level, n: number, what: string) => {
     const s = limits.windowMs / 1000;

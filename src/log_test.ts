@@ -153,3 +153,24 @@ Deno.test("log: flush() writes the counts still held; memoryLogger keeps working
   const plain: Logger = { debugEnabled: false, debug: (_m: string) => {}, info() {}, warn() {}, error() {} };
   plain.info("x");
 });
+
+Deno.test("logfmt and json: the same cleaned text, quoted, one line, within the byte bound even when quoting doubles it", () => {
+  for (const format of ["logfmt", "json"] as const) {
+    const lines: string[] = [];
+    const log = createLogger({ format, write: (l) => lines.push(l), schedule: null, level: "warn" });
+    log.info("dropped below warn");
+    log.warn('peer said "hi"\nforged level=error \\ done');
+    log.error('"\\'.repeat(5000)); // every character needs an escape
+    assertEquals(lines.length, 2, lines.join("\n"));
+    const msg = format === "json"
+      ? JSON.parse(lines[0]).msg
+      : JSON.parse(/^time=\S+ level=warn msg=(".*")$/.exec(lines[0])![1]);
+    assertEquals(msg, 'peer said "hi"\\nforged level=error \\ done');
+    for (const l of lines) {
+      assert(!l.includes("\n"));
+      assert(new TextEncoder().encode(l).length <= DEFAULT_LOG_LIMITS.maxLineBytes, `${format}: ${l.length}`);
+    }
+    assertStringIncludes(lines[1], "… [truncated");
+    if (format === "json") assertEquals(JSON.parse(lines[1]).level, "error");
+  }
+});

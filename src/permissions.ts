@@ -1,6 +1,6 @@
 /**
- * The exporter runs with the narrowest Deno permissions: the socket (read, write, connect) and the
- * listen address. This checks them up front so a missing one is a clear message with the exact
+ * The exporter runs with the narrowest Deno permissions: the socket (read, write, connect), the
+ * listen address, and the files a web config names (the config, its certificate and key). This checks them up front so a missing one is a clear message with the exact
  * flags, not a stack trace on first use.
  */
 import { errorText } from "./util/errors.ts";
@@ -8,10 +8,21 @@ import { errorText } from "./util/errors.ts";
 export interface Needed {
   socketPath: string;
   listen: string;
+  /** More files to read (--web.config.file and the files it names). */
+  reads?: string[];
+}
+
+/** The Deno permission flags, one string each. */
+export function requiredFlagList(n: Needed): string[] {
+  return [
+    `--allow-read=${[n.socketPath, ...n.reads ?? []].join(",")}`,
+    `--allow-write=${n.socketPath}`,
+    `--allow-net=unix:${n.socketPath},${n.listen}`,
+  ];
 }
 
 export function requiredFlags(n: Needed): string {
-  return `--allow-read=${n.socketPath} --allow-write=${n.socketPath} --allow-net=unix:${n.socketPath},${n.listen}`;
+  return requiredFlagList(n).join(" ");
 }
 
 /** A socket path or listen address Deno will not take as a permission (one line, for the user). */
@@ -26,6 +37,7 @@ export class InvalidPermissionTarget extends Error {
 export async function missingPermissions(n: Needed): Promise<string[]> {
   const checks: [Deno.PermissionDescriptor, string][] = [
     [{ name: "read", path: n.socketPath }, `read ${n.socketPath}`],
+    ...(n.reads ?? []).map((path): [Deno.PermissionDescriptor, string] => [{ name: "read", path }, `read ${path}`]),
     [{ name: "write", path: n.socketPath }, `write ${n.socketPath}`],
     [{ name: "net", host: `unix:${n.socketPath}` }, `net unix:${n.socketPath}`],
     [{ name: "net", host: n.listen }, `net ${n.listen}`],

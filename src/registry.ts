@@ -1,11 +1,13 @@
 /**
- * Prometheus exposition through prom-client: each metric is a family whose value is read from the
- * collectors' state at scrape time, so the hot path only bumps plain numbers and never touches the
- * library. prom-client formats and escapes; the exception is exact integer counters above 2^53,
- * which prom-client can only print as floats, rendered here in the same format.
+ * Prometheus exposition, in the text format 0.0.4 and in OpenMetrics 1.0.0. Each metric is a family
+ * whose value is read from the collectors' state at scrape time, so the hot path only bumps plain
+ * numbers. Each family's head and each label set's escaped text are made once and reused every
+ * scrape; only the values are printed per scrape.
+ *
+ * The format (escaping and number formatting) is the one prom-client wrote, byte for byte, before
+ * it was replaced by this file (it cost ~10 MiB of RSS and broke `deno compile`; README "Library
+ * choices"). Exact integer counters above 2^53 print as integers.
  */
-import client from "prom-client";
-
 export type MetricType = "counter" | "gauge" | "histogram";
 export type Labels = Record<string, string>;
 export interface Sample {
@@ -43,38 +45,41 @@ export class Histogram implements HistogramValue {
   }
 }
 
-export const CONTENT_TYPE = client.Registry.PROMETHEUS_CONTENT_TYPE;
+/** The text format 0.0.4, served unless the scraper asks for OpenMetrics. */
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+export const OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/** The prom-client metric protocol, backed by a sample list fixed for one render. */
-class SnapshotMetric {
-  samples: Sample[] = [];
-  readonly aggregator = "sum";
-  constructor(readonly name: string, readonly help: string, readonly type: MetricType) {}
-  get() {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      values: this.samples.map((s) => ({ value: s.value, labels: s.labels ?? {} })),
-      aggregator: this.aggregator,
-    };
-  }
+export type Format = "text" | "openmetrics";
+
+/**
+ * Base units a family name may end in (before `_total`), announced as OpenMetrics `# UNIT`
+ * (which must be a suffix of the name, OpenMetrics 1.0 "Unit").
+ */
+const UNITS = ["seconds", "bytes", "ratio", "celsius", "meters", "grams", "joules", "volts", "amperes"];
+
+/** A family's text, made once per format: its head, and the line prefix of each label set. */
+interface Template {
+  head: string;
+  /** The sample name as printed (OpenMetrics counters gain `_total`; ours have it already). */
+  sample: string;
+  lines: Map<string, string>;
 }
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 export class MetricsRegistry {
   readonly #families: Family[] = [];
-  readonly #prom = new client.Registry();
-  readonly #snapshots = new Map<string, SnapshotMetric>();
-  /** Per family and label set: prom-client's rendering with the value cut off, reused every scrape. */
-  readonly #templates = new Map<string, { head: string; lines: Map<string, string> }>();
+  readonly #names = new Set<string>();
+  readonly #templates = { text: new Map<string, Template>(), openmetrics: new Map<string, Template>() };
 
   add(...families: Family[]): void {
     for (const f of families) {
-      if (this.#snapshots.has(f.name)) throw new Error(`metric ${f.name} defined twice`);
-      const m = new SnapshotMetric(f.name, f.help, f.type);
-      this.#snapshots.set(f.name, m);
-      // deno-lint-ignore no-explicit-any
-      this.#prom.registerMetric(m as any);
+      if (this.#names.has(f.name)) throw new Error(`metric ${f.name} defined twice`);
+      if (!NAME.test(f.name)) throw new Error(`invalid metric name ${JSON.stringify(f.name)}`);
+      // OpenMetrics names a counter family without its `_total`; ours all carry it, as 0.0.4 wants.
+      if (f.type === "counter" && !f.name.endsWith("_total")) throw new Error(`counter ${f.name} must end in _total`);
+      this.#names.add(f.name);
       this.#families.push(f);
     }
   }
@@ -84,47 +89,64 @@ export class MetricsRegistry {
   }
 
   /**
-   * The text exposition of every family that has a value now. prom-client formats and escapes each
-   * family and label set once; later scrapes reuse that text and only print the values, so a scrape
-   * costs the event loop (which the node's callbacks share) microseconds, not milliseconds.
+   * The exposition of every family that has a value now. Escaping is done once per family and
+   * label set and reused; a scrape only prints values, so it costs the event loop (which the node's
+   * callbacks share) microseconds, not milliseconds.
    */
-  async render(): Promise<string> {
+  render(format: Format = "text"): string {
     let out = "";
     for (const f of this.#families) {
       const v = f.read();
       if (v === undefined) continue;
-      if (typeof v === "bigint") {
-        out += renderExact(f, v) + "\n";
-        continue;
-      }
       if (typeof v === "object" && !Array.isArray(v)) {
-        out += renderHistogram(f, v);
+        out += renderHistogram(f, v, format);
         continue;
       }
-      const samples = typeof v === "number" ? [{ value: v }] : v;
+      const samples: Sample[] = typeof v === "number" || typeof v === "bigint" ? [{ value: v as number }] : v;
       if (samples.length === 0) continue;
-      const t = await this.#template(f, samples);
+      const t = this.#template(f, samples, format);
       out += t.head;
-      for (const s of samples) out += t.lines.get(labelKey(s.labels))! + formatValue(s.value) + "\n";
+      for (const s of samples) {
+        const value = typeof s.value === "bigint" ? String(s.value) : formatValue(s.value);
+        out += t.lines.get(labelKey(s.labels))! + value + "\n";
+      }
     }
-    return out;
+    return format === "openmetrics" ? out + "# EOF\n" : out;
   }
 
-  async #template(f: Family, samples: Sample[]): Promise<{ head: string; lines: Map<string, string> }> {
-    let t = this.#templates.get(f.name);
-    if (t && samples.every((s) => t!.lines.has(labelKey(s.labels)))) return t;
-    const snap = this.#snapshots.get(f.name)!;
-    snap.samples = samples.map((s) => ({ labels: s.labels, value: 0 }));
-    const text = (await this.#prom.getSingleMetricAsString(f.name)).split("\n");
-    const head = text.slice(0, 2).join("\n") + "\n";
-    t ??= { head, lines: new Map() };
-    samples.forEach((s, i) => {
-      const line = text[2 + i];
-      t!.lines.set(labelKey(s.labels), line.slice(0, line.lastIndexOf(" ") + 1));
-    });
-    this.#templates.set(f.name, t);
+  #template(f: Family, samples: Sample[], format: Format): Template {
+    const cache = this.#templates[format];
+    let t = cache.get(f.name);
+    if (!t) {
+      t = { head: familyHead(f, format), sample: f.name, lines: new Map() };
+      cache.set(f.name, t);
+    }
+    for (const s of samples) {
+      const key = labelKey(s.labels);
+      if (!t.lines.has(key)) t.lines.set(key, `${t.sample}${formatLabels(s.labels)} `);
+    }
     return t;
   }
+}
+
+/** `# HELP`, `# TYPE` (and for OpenMetrics `# UNIT`) lines of a family. */
+function familyHead(f: Family, format: Format, type: string = f.type): string {
+  if (format === "text") return `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${type}\n`;
+  const family = type === "counter" ? f.name.slice(0, -"_total".length) : f.name;
+  const unit = UNITS.find((u) => family.endsWith(`_${u}`));
+  return `# HELP ${family} ${escapeOpenMetrics(f.help)}\n# TYPE ${family} ${type}\n` +
+    (unit ? `# UNIT ${family} ${unit}\n` : "");
+}
+
+/** `{a="x",b="y"}` with values escaped as the text format wants (`\\`, `\n`, `\"`); "" for none. */
+function formatLabels(labels: Labels | undefined): string {
+  if (!labels) return "";
+  const parts: string[] = [];
+  for (const name in labels) {
+    if (!LABEL_NAME.test(name)) throw new Error(`invalid label name ${JSON.stringify(name)}`);
+    parts.push(`${name}="${escapeOpenMetrics(labels[name])}"`);
+  }
+  return parts.length > 0 ? `{${parts.join(",")}}` : "";
 }
 
 function labelKey(labels: Labels | undefined): string {
@@ -134,7 +156,7 @@ function labelKey(labels: Labels | undefined): string {
   return k;
 }
 
-/** As prom-client prints numbers. */
+/** Numbers as Go's Prometheus client and prom-client print them (JavaScript's shortest round trip). */
 function formatValue(v: number): string {
   if (Number.isNaN(v)) return "NaN";
   if (v === Infinity) return "+Inf";
@@ -142,17 +164,19 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+/** HELP in the text format 0.0.4: backslash and line feed escaped. */
 function escapeHelp(help: string): string {
   return help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 }
 
-function renderExact(f: Family, v: bigint): string {
-  return `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n${f.name} ${v}`;
+/** Label values (both formats) and OpenMetrics HELP: backslash, line feed and double quote escaped. */
+function escapeOpenMetrics(text: string): string {
+  return escapeHelp(text).replace(/"/g, '\\"');
 }
 
-/** The text format's histogram: cumulative `_bucket{le}` series, then `_sum` and `_count`. */
-function renderHistogram(f: Family, h: HistogramValue): string {
-  let out = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} histogram\n`;
+/** The histogram: cumulative `_bucket{le}` series, then `_sum` and `_count`. */
+function renderHistogram(f: Family, h: HistogramValue, format: Format): string {
+  let out = familyHead(f, format, "histogram");
   let cumulative = 0;
   for (let i = 0; i <= h.bounds.length; i++) {
     cumulative += h.counts[i];

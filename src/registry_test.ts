@@ -1,7 +1,7 @@
 import { assertEquals } from "../tests/support/assert.ts";
 import { Histogram, MetricsRegistry } from "./registry.ts";
 
-Deno.test("render: prom-client's formatting and escaping, values refreshed each scrape, families omitted", async () => {
+Deno.test("render: the text format's escaping (as prom-client wrote it), values refreshed each scrape, families omitted", async () => {
   let n = 1;
   let present = true;
   const r = new MetricsRegistry();

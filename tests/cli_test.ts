@@ -9,6 +9,9 @@ Deno.test("flags parse as upstream's, plus --web.listen-address and = forms", ()
     kind: "run",
     socketPath: "/run/node.sock",
     debug: false,
+    logLevel: "info",
+    logFormat: "text",
+    telemetryPath: "/metrics",
     listen: { hostname: "127.0.0.1", port: 9332, permission: "127.0.0.1:9332" },
     collectors: new Set([
       "chain",
@@ -22,6 +25,28 @@ Deno.test("flags parse as upstream's, plus --web.listen-address and = forms", ()
       "mempool",
     ]),
   });
+  const eco = parseCommandLine(
+    [
+      "--web.listen-address=:9400",
+      "--web.telemetry-path",
+      "/m",
+      "--web.config.file",
+      "w.yml",
+      "--log.level=warn",
+      "s.sock",
+    ],
+    () => "/etc/x",
+  );
+  assert(eco.kind === "run");
+  assertEquals([eco.listen, eco.telemetryPath, eco.webConfigFile, eco.logLevel, eco.debug], [
+    { hostname: "0.0.0.0", port: 9400, permission: "0.0.0.0:9400" },
+    "/m",
+    "/etc/x/w.yml",
+    "warn",
+    false,
+  ]);
+  const dbg = parseCommandLine(["--debug", "--log.level", "debug", "--log.format", "json", "s.sock"]);
+  assert(dbg.kind === "run" && dbg.debug && dbg.logLevel === "debug" && dbg.logFormat === "json");
   const off = parseCommandLine(["--no-collector.utxo_cache", "s.sock", "--collector.node=false"]);
   assert(off.kind === "run");
   assertEquals([...off.collectors], [
@@ -55,6 +80,8 @@ Deno.test("bad command lines fail before anything connects, with one clear line 
       [["--metrics-addr"], "requires a value"],
       [["--metrics-addr", "9332", "x.sock"], "invalid listen address"],
       [["--metrics-addr", "127.0.0.1:70000", "x.sock"], "invalid port"],
+      [["--web.listen-address", ":0", "x.sock"], "invalid port 0"],
+      [["--web.listen-address", "::9332", "x.sock"], 'invalid listen address "::9332"'],
       [["a.sock", "b.sock"], "expected one <socket-path>"],
       [
         ["--flavour", "v29", "x.sock"],
@@ -94,9 +121,17 @@ Deno.test("--help and --version", async () => {
   assertEquals(h.code, 0);
   assertStringIncludes(h.stdout, "--metrics-addr HOST:PORT");
   assertStringIncludes(h.stdout, "--allow-net=unix:<socket-path>");
+  assertStringIncludes(h.stdout, "--web.config.file FILE");
   const v = await runCli(["--version"]);
   assertEquals(v.code, 0);
-  assertEquals(v.stdout.trim(), `bitcoind-ipc-exporter ${denoConfig.version}`);
+  // The ecosystem's long form (node_exporter's `NAME, version X` and one line per component).
+  assertEquals(v.stdout.trim().split("\n"), [
+    `bitcoind-ipc-exporter, version ${denoConfig.version}`,
+    `  deno version:       ${Deno.version.deno}`,
+    `  v8 version:         ${Deno.version.v8}`,
+    `  typescript version: ${Deno.version.typescript}`,
+    `  platform:           ${Deno.build.os}/${Deno.build.arch}`,
+  ]);
 });
 
 Deno.test("a missing permission is named with the exact flags to add, no stack trace", async () => {

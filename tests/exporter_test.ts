@@ -78,7 +78,7 @@ Deno.test("HTTP: HEAD, 404 for other paths, 405 for other methods, query strings
     const head = await fetch(exp.url(), { method: "HEAD" });
     assertEquals(head.status, 200);
     assertEquals(await head.text(), "");
-    const nf = await fetch(exp.url("/"));
+    const nf = await fetch(exp.url("/nope"));
     assertEquals(nf.status, 404);
     await nf.body?.cancel();
     const post = await fetch(exp.url(), { method: "POST", body: "x" });

@@ -341,3 +341,39 @@ Deno.test("accept failing for want of file descriptors (EMFILE) backs off: a bou
     await reading;
   }
 });
+
+Deno.test("over TLS: connections that never finish the handshake are bounded like silent ones, and a scraper still gets in", async () => {
+  const fixtures = `${root}tests/fixtures/tls`;
+  const cap = 4;
+  const s = start({
+    tls: { cert: await Deno.readTextFile(`${fixtures}/cert.pem`), key: await Deno.readTextFile(`${fixtures}/key.pem`) },
+    maxConnections: cap,
+    headerTimeoutMs: 60_000, // the cap, not the timeout, must make room
+  });
+  const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(`${fixtures}/ca.pem`)] });
+  const hogs: Deno.TcpConn[] = [];
+  try {
+    // Plain TCP connections that send nothing, and one that sends a half ClientHello.
+    for (let i = 0; i < cap; i++) hogs.push(await connect(s.addr.port));
+    await hogs[0].write(new Uint8Array([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    for (let j = 0; j < 2000 && s.connections < cap; j++) await delay(5);
+    assertEquals(s.connections, cap);
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`https://127.0.0.1:${s.addr.port}/metrics`, { client });
+      assertEquals([r.status, await r.text()], [200, "GET /metrics\n"]);
+    }
+    assert(s.stats.evicted.read >= 1, JSON.stringify(s.stats));
+    // Plain HTTP on the TLS port: no response, the connection is closed, nothing served.
+    const [plain] = await exchange(s.addr.port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+      .catch(() => [undefined]);
+    assertEquals(plain, undefined);
+  } finally {
+    for (const h of hogs) {
+      try {
+        h.close();
+      } catch { /* closed by the server */ }
+    }
+    client.close();
+    await s.shutdown();
+  }
+});

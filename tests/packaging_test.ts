@@ -35,7 +35,7 @@ Deno.test("every .nix file parses", async () => {
   }
 });
 
-Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and adds three", async () => {
+Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and adds four", async () => {
   const e = await evalModule("{}");
   assertEquals(e.optionNames.sort(), [
     "after",
@@ -50,6 +50,7 @@ Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and
     "package",
     "socketPath",
     "user",
+    "webConfigFile",
   ]);
   assertEquals(e.defaults, {
     after: [],
@@ -62,6 +63,7 @@ Deno.test("the module keeps ipc-exporter-rust's options, names and defaults, and
     metricsAddr: "127.0.0.1:9332",
     openFirewall: false,
     user: "root",
+    webConfigFile: null,
   });
   const sc = e.service.serviceConfig;
   assertEquals([sc.Restart, sc.RestartSec, e.service.startLimitBurst, e.service.startLimitIntervalSec], [
@@ -179,7 +181,7 @@ Deno.test("the one-file bundle serves the same /metrics as main.ts, with the sam
   const b = await run(Deno.execPath(), ["bundle", "--output", bundle, "main.ts"]);
   assertEquals(b.code, 0, b.stderr);
   const v = await run(Deno.execPath(), ["run", "--no-config", "--no-prompt", bundle, "--version"], {}, dir);
-  assertEquals(v.stdout.trim(), `bitcoind-ipc-exporter ${denoConfig.version}`);
+  assertEquals(v.stdout.split("\n")[0], `bitcoind-ipc-exporter, version ${denoConfig.version}`);
   const peer = await TestPeer.start();
   try {
     await peer.ok("set isInitialBlockDownload 0");

@@ -21,6 +21,8 @@ export interface ExporterProcOptions {
   /** Extra `deno run` flags after the permissions (profiling, V8 flags). */
   denoFlags?: string[];
   entry?: string;
+  /** The exporter's arguments exactly (no --metrics-addr or socket path added). */
+  raw?: string[];
 }
 
 export class ExporterProc {
@@ -47,10 +49,7 @@ export class ExporterProc {
       ...(o.permissions ?? narrowFlags(o.socketPath, listen)),
       ...(o.denoFlags ?? []),
       o.entry ?? `${root}main.ts`,
-      "--metrics-addr",
-      listen,
-      ...(o.args ?? []),
-      o.socketPath,
+      ...(o.raw ?? ["--metrics-addr", listen, ...(o.args ?? []), o.socketPath]),
     ];
     const child = new Deno.Command(Deno.execPath(), {
       args,
