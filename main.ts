@@ -6,6 +6,7 @@ import { HELP, parseCommandLine, USAGE, UsageError } from "./src/cli.ts";
 import { InvalidPermissionTarget, missingPermissions, requiredFlags } from "./src/permissions.ts";
 import { createLogger } from "./src/log.ts";
 import { run } from "./src/app.ts";
+import { runCheck } from "./src/check.ts";
 import { explainSocketPath } from "./src/socket_path.ts";
 
 export const VERSION: string = denoConfig.version;
@@ -55,6 +56,7 @@ async function main(args: string[]): Promise<number> {
   }
   const log = createLogger({ debug: cmd.debug });
   try {
+    if (cmd.check) return await runCheck({ ...cmd, log, write: (line) => console.log(line) });
     return await run({ ...cmd, log, version: VERSION });
   } finally {
     log.flush(); // the "suppressed N similar lines" counts still held

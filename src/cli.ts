@@ -29,6 +29,9 @@ Options:
                                 the node's IPC flavour (default auto: detected at every
                                 connection); a forced one that does not match is a fatal error
   --debug                       log every event from the node (blocks, transactions, UTXO cache)
+  --check                       connect once, print the flavour, which metric families this node
+                                gives and which not (and why), the collectors and their cost; exit
+                                0 if the node was reached and detected, 1 if not
   --help                        show this help
   --version                     print the version
 
@@ -59,6 +62,8 @@ export type Command =
     flavour?: Flavour;
     /** The collectors switched on (--collector.NAME / --no-collector.NAME over each one's default). */
     collectors: Set<string>;
+    /** --check: report what this node gives, then exit (src/check.ts). */
+    check?: boolean;
   };
 
 export class UsageError extends Error {
@@ -94,6 +99,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
       strict: true,
       options: {
         debug: { type: "boolean" },
+        check: { type: "boolean" },
         "metrics-addr": { type: "string" },
         "web.listen-address": { type: "string" },
         flavour: { type: "string" },
@@ -129,6 +135,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     debug: v.debug ?? false,
     ...(flavour === "auto" ? {} : { flavour }),
     collectors: switches.enabled,
+    ...(v.check ? { check: true } : {}),
   };
 }
 
