@@ -9,6 +9,7 @@ import { errorText } from "./util/errors.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { COLLECTORS } from "./collectors/mod.ts";
 import { CollectorFlagError, collectorHelp, collectorSwitches } from "./collectors/switches.ts";
+import { CHAIN_DIRS, defaultDatadir, socketInDatadir } from "./datadir.ts";
 
 export const USAGE =
   "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] <socket-path>";
@@ -19,7 +20,12 @@ Prometheus exporter for Bitcoin Core over its multiprocess IPC socket (-ipcbind=
 
 Arguments:
   <socket-path>                 the node's IPC socket, e.g. ~/.bitcoin/regtest/node.sock
-                                (a relative path is taken against the working directory)
+                                (a relative path is taken against the working directory);
+                                default: <datadir>/node.sock, as bitcoin-cli finds the node
+  --datadir DIR                 the node's datadir when no <socket-path> is given (default
+                                ~/.bitcoin, read by the launcher)
+  --chain ${Object.keys(CHAIN_DIRS).join("|")}
+                                its chain: the socket is in that chain's subdirectory
 
 Options:
   --metrics-addr HOST:PORT      where to serve /metrics (default ${DEFAULTS.listenAddress})
@@ -103,6 +109,8 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
         "metrics-addr": { type: "string" },
         "web.listen-address": { type: "string" },
         flavour: { type: "string" },
+        datadir: { type: "string" },
+        chain: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -116,13 +124,12 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
   if (v["metrics-addr"] !== undefined && v["web.listen-address"] !== undefined) {
     throw new UsageError("--metrics-addr and --web.listen-address are the same option; give one");
   }
-  if (parsed.positionals.length === 0) throw new UsageError("missing <socket-path>");
   if (parsed.positionals.length > 1) {
     throw new UsageError(
       `expected one <socket-path>, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`,
     );
   }
-  const socketPath = socketPathArgument(parsed.positionals[0], cwd);
+  const socketPath = socketPathArgument(socketPathOrDefault(parsed.positionals[0], v.datadir, v.chain), cwd);
   const listen = parseListenAddress(v["metrics-addr"] ?? v["web.listen-address"] ?? DEFAULT_LISTEN);
   const flavour = v.flavour ?? "auto";
   if (flavour !== "auto" && !isFlavour(flavour)) {
@@ -137,6 +144,27 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     collectors: switches.enabled,
     ...(v.check ? { check: true } : {}),
   };
+}
+
+/** The positional socket path, or the one in the datadir (--datadir, else ~/.bitcoin when HOME may be read). */
+function socketPathOrDefault(positional: string | undefined, datadir?: string, chain?: string): string {
+  if (chain !== undefined && !(chain in CHAIN_DIRS)) {
+    throw new UsageError(`invalid --chain "${chain}": expected ${Object.keys(CHAIN_DIRS).join(", ")}`);
+  }
+  if (positional !== undefined) {
+    if (datadir !== undefined || chain !== undefined) {
+      throw new UsageError("give either <socket-path> or --datadir/--chain, not both");
+    }
+    return positional;
+  }
+  const dir = datadir ?? defaultDatadir();
+  if (dir === undefined) {
+    throw new UsageError(
+      "missing <socket-path> (or --datadir DIR; the default ~/.bitcoin needs HOME, which the launcher reads)",
+    );
+  }
+  if (dir === "") throw new UsageError("empty --datadir");
+  return socketInDatadir(dir, chain ?? "main");
 }
 
 /**
