@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's whole test run: installs what it needs on a fresh Debian machine (Deno from npm,
 # capnproto/libcapnp-dev/g++/pkg-config for the C++ test peer, nix-bin and systemd for the packaging
-# checks, prometheus for promtool and the real-Prometheus test, curl for the README quick start), then checks generated code, formatting, lint and types, builds the C++ peer, runs every
-# test (the interop suite cannot be skipped: a missing tool is a failure) and a benchmark smoke run.
+# checks, prometheus for promtool and the real-Prometheus test, curl for the README quick start),
+# then checks generated code, formatting, lint and types, builds the C++ peer, runs every test (the interop suite cannot be skipped: a missing tool is a failure) and a benchmark smoke run.
 # Ends with the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
