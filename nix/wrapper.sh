@@ -105,7 +105,9 @@ if [ -z "$socket" ]; then
   if [ -n "$datadir" ]; then
     resolve_path "${datadir%/}/${chain_dir}node.sock"
     socket=$resolved
-    if [ -n "$positional_only" ]; then set -- "$@" "$socket"; else set -- "$@" -- "$socket"; fi
+    # An absolute path (never taken for a flag), and no "--": arguments added after it (a compiled
+    # binary's, tools/compile.sh) stay flags.
+    set -- "$@" "$socket"
   fi
 fi
 

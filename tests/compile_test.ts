@@ -10,14 +10,14 @@ import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts"
 const root = new URL("../", import.meta.url).pathname;
 const dec = new TextDecoder();
 
-async function compile(dir: string, args: string[]) {
+async function compile(dir: string, args: string[], env: Record<string, string> = {}) {
   // Any ELF executable will do (deno compile appends its payload as an ELF section): /bin/false.
   const fake = `${dir}/denort`;
   await Deno.copyFile("/bin/false", fake);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "compile", ...args],
     cwd: root,
-    env: { DENORT_BIN: fake, DIST_DIR: `${dir}/dist`, DENO: Deno.execPath(), NO_COLOR: "1" },
+    env: { DENORT_BIN: fake, DIST_DIR: `${dir}/dist`, DENO: Deno.execPath(), NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -65,10 +65,20 @@ Deno.test("deno task compile bundles, then compiles the bundle with the launcher
   }
 });
 
-Deno.test("deno task compile without a socket path says what to give, and compiles nothing", async () => {
+Deno.test("deno task compile with no arguments: the default socket, or one line saying what to give", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir());
   try {
-    const r = await compile(dir, []);
+    // As `deno task start`: ~/.bitcoin/node.sock of the user who compiles.
+    const d = await compile(dir, ["--chain", "regtest"], { HOME: dir });
+    assertEquals(d.code, 0, d.stderr);
+    const binary = await Deno.readFile(`${dir}/dist/bitcoind-ipc-exporter`);
+    assertEquals((metadata(binary, "permissions") as Record<string, unknown>).allow_read, [
+      `${dir}/.bitcoin/regtest/node.sock`,
+    ]);
+    assertEquals(metadata(binary, "argv"), [`${dir}/.bitcoin/regtest/node.sock`]);
+    await Deno.remove(`${dir}/dist`, { recursive: true });
+    // No HOME and no socket path: nothing to name in the permissions.
+    const r = await compile(dir, [], { HOME: "" });
     assertEquals(r.code, 2, r.stderr);
     assertStringIncludes(r.stderr, "deno task compile: give the socket path the binary is for");
     assert(!(await Deno.stat(`${dir}/dist/bitcoind-ipc-exporter`).catch(() => undefined)), "no binary written");

@@ -35,7 +35,7 @@ async function caches(): Promise<Record<string, string>> {
   return { DENO_DIR: denoDir, npm_config_cache: await output("npm", ["config", "get", "cache"]) };
 }
 
-async function portFree(port: number): Promise<boolean> {
+function portFree(port: number): boolean {
   try {
     Deno.listen({ hostname: "127.0.0.1", port }).close();
     return true;
@@ -59,7 +59,7 @@ Deno.test("the README's quick start, as written, runs the exporter for ~/.bitcoi
   try {
     await peer.ok("set isInitialBlockDownload 0");
     // The quick start serves the default port: wait (bounded) for it if another test holds it.
-    await waitFor("127.0.0.1:9332 to be free", async () => await portFree(9332) || undefined, 60_000);
+    await waitFor("127.0.0.1:9332 to be free", () => portFree(9332) || undefined, 60_000);
     // Its own process group, so that the stop reaches the exporter behind npx, deno task and the launcher.
     child = new Deno.Command("setsid", {
       args: ["bash", "-c", start],

@@ -1,5 +1,5 @@
 #!/bin/sh
-# deno task compile [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] <socket-path>
+# deno task compile [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] [<socket-path> | --datadir DIR] [--chain C]
 #
 # Builds dist/bitcoind-ipc-exporter, a standalone binary, in two steps: `deno bundle` writes
 # dist/bitcoind-ipc-exporter.js, then `deno compile` turns that one file into the binary. Compiling
@@ -10,7 +10,8 @@
 # A compiled binary cannot be given permissions when it runs: Deno bakes them in at compile time.
 # So the arguments are the exporter's own, and the binary gets exactly the permissions nix/wrapper.sh
 # derives from them (the socket and the listen address, nothing else), with the arguments embedded:
-# it then runs with no arguments. For another socket or address, compile again.
+# it then runs with no arguments. For another socket or address, compile again. With no socket
+# path, the launcher's default: ~/.bitcoin[/<chain>]/node.sock of the user who compiles.
 #
 # DIST_DIR (default dist) is where both files go. DENORT_BIN=<any ELF executable> makes `deno compile`
 # use that file as the runtime instead of downloading Deno's (denort) once: the whole compile step
@@ -31,7 +32,7 @@ if [ "${BITCOIND_IPC_EXPORTER_COMPILE_STAGE:-}" = compile ]; then
   case "$perms" in
     *--allow-read=*) ;;
     *)
-      echo "deno task compile: give the socket path the binary is for, e.g. deno task compile /var/lib/bitcoind/node.sock (Deno bakes the permissions in at compile time)" >&2
+      echo "deno task compile: give the socket path the binary is for, e.g. deno task compile /var/lib/bitcoind/node.sock (Deno bakes the permissions in at compile time; with no HOME there is no default)" >&2
       exit 2
       ;;
   esac
