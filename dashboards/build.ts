@@ -133,14 +133,20 @@ export const ROWS: RowSpec[] = [
     title: "Blocks and reorgs, as the node announces them",
     panels: [
       {
-        title: "Tip and best header",
+        title: "Tip",
         type: "timeseries",
         description:
-          "bitcoin_block_height follows the tip in real time (pushed by the node, or long-polled on stock releases); bitcoin_header_height is the best header known.",
-        targets: [
-          { expr: "bitcoin_block_height{$sel}", legend: "tip" },
-          { expr: "bitcoin_header_height{$sel}", legend: "headers" },
-        ],
+          "bitcoin_block_height follows the tip in real time: pushed by the node on the multiprocess flavours, long-polled (Mining.waitTipChanged) on stock releases.",
+        targets: [{ expr: "bitcoin_block_height{$sel}", legend: "tip" }],
+        decimals: 0,
+      },
+      {
+        title: "Headers ahead of the tip",
+        type: "timeseries",
+        description:
+          "bitcoin_header_height - bitcoin_block_height: blocks the node knows of but has not connected yet (0 when in sync; large during IBD).",
+        targets: [{ expr: "bitcoin_header_height{$sel} - bitcoin_block_height{$sel}", legend: "headers ahead" }],
+        flavours: GAUGES,
         decimals: 0,
       },
       {
