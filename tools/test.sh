@@ -20,7 +20,11 @@ install_deps() {
     npm install -g "deno@$DENO_VERSION" >&2 || return 1
   fi
   local missing=() plain=() bare=()
-  for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  # Installed means "install ok installed": a removed package whose configuration files remain
+  # ("rc") still answers `dpkg -s` with exit 0.
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     for p in "${missing[@]}"; do
