@@ -7,6 +7,7 @@ import { InvalidPermissionTarget, missingPermissions, requiredFlagList, required
 import { loadWebConfig, type WebConfig, WebConfigError, webConfigReads } from "./src/web_config.ts";
 import { createLogger } from "./src/log.ts";
 import { run } from "./src/app.ts";
+import { runCheck } from "./src/check.ts";
 import { explainSocketPath } from "./src/socket_path.ts";
 import { errorText } from "./src/util/errors.ts";
 
@@ -127,6 +128,7 @@ async function main(args: string[]): Promise<number> {
   }
   const log = createLogger({ level: cmd.logLevel, format: cmd.logFormat });
   try {
+    if (cmd.check) return await runCheck({ ...cmd, log, write: (line) => console.log(line) });
     return await run({ ...cmd, log, version: VERSION, webConfig, tls });
   } finally {
     log.flush(); // the "suppressed N similar lines" counts still held

@@ -11,7 +11,7 @@ deno=${BITCOIND_IPC_EXPORTER_DENO:-@deno@}
 main=${BITCOIND_IPC_EXPORTER_MAIN:-@main@}
 deno_dir=${BITCOIND_IPC_EXPORTER_DENO_DIR:-@denoDir@}
 
-usage="usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] [--web.* ...] [--log.* ...] <socket-path>"
+usage="usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] [--web.* ...] [--log.* ...] [<socket-path> | --datadir DIR] [--chain C]"
 # One line (the path cannot work), or one line and the usage (a bad flag value), exit 2: as main.ts.
 refuse() {
   printf 'bitcoind-ipc-exporter: %s\n' "$1" >&2
@@ -28,8 +28,28 @@ refuse_usage() {
 # skipped, so they are never taken for the socket; after "--" every argument is positional. A
 # relative socket or config path is made absolute against the physical working directory, in the
 # arguments main.ts gets too, so the permissions name exactly the path it uses.
+# A socket path as main.ts takes it (src/cli.ts socketPathArgument): refused with a comma or an
+# unexpanded "~", made absolute against the physical working directory when relative.
+resolve_path() {
+  # Deno's permission flags are comma-separated lists with no escape: a comma in the path would
+  # grant other paths (`S,tmp` run from / grants /tmp) and cannot name this one.
+  case "$1" in
+    *,*) refuse "socket path \"$1\" contains a comma, which Deno's permission flags cannot express: use a path without one, e.g. a symlink to the socket" ;;
+    "~"*) refuse "socket path \"$1\" starts with \"~\", which the shell did not expand (was it quoted?): write it unquoted, or as \$HOME/... or an absolute path" ;;
+    "" | /*) resolved=$1 ;;
+    *)
+      cwd=$(pwd -P 2>/dev/null) || cwd=""
+      case "$cwd" in /*) ;; *) refuse "relative socket path \"$1\", but the working directory is unavailable" ;; esac
+      resolved="${cwd%/}/$1"
+      ;;
+  esac
+}
+
 socket=""
 config=""
+datadir=""
+chain=""
+datadir_given=""
 listen="127.0.0.1:9332"
 absolute() {
   case "$1" in
@@ -46,7 +66,12 @@ positional_only=""
 for arg in "$@"; do
   shift
   if [ -n "$expect_value" ]; then
-    if [ "$expect_value" = listen ]; then listen=$arg; fi
+    case "$expect_value" in
+      listen) listen=$arg ;;
+      datadir) datadir=$arg datadir_given=1 ;;
+      chain) chain=$arg ;;
+    esac
+    case "$expect_value" in datadir | chain) expect_value="" && continue ;; esac
     if [ "$expect_value" = config ]; then
       case "$arg" in '' | *,*) ;; *) arg=$(absolute "$arg") ;; esac
       config=$arg
@@ -65,20 +90,49 @@ for arg in "$@"; do
         arg="--web.config.file=$config"
         ;;
       --flavour | --fee-conf-targets | --web.telemetry-path | --log.level | --log.format) expect_value=skip ;;
+      # --datadir/--chain name the socket (src/datadir.ts): resolved here, and main.ts gets the
+      # socket path itself instead, so the permissions name exactly the path it uses.
+      --datadir) expect_value=datadir && continue ;;
+      --datadir=*) datadir=${arg#*=} datadir_given=1 && continue ;;
+      --chain) expect_value=chain && continue ;;
+      --chain=*) chain=${arg#*=} && continue ;;
     esac
   else
-    # Deno's permission flags are comma-separated lists with no escape: a comma in the path would
-    # grant other paths (`S,tmp` run from / grants /tmp) and cannot name this one.
-    case "$arg" in
-      *,*) refuse "socket path \"$arg\" contains a comma, which Deno's permission flags cannot express: use a path without one, e.g. a symlink to the socket" ;;
-      "~"*) refuse "socket path \"$arg\" starts with \"~\", which the shell did not expand (was it quoted?): write it unquoted, or as \$HOME/... or an absolute path" ;;
-      "") ;;
-      *) arg=$(absolute "$arg") ;;
-    esac
+    resolve_path "$arg"
+    arg=$resolved
     socket=$arg
   fi
   set -- "$@" "$arg"
 done
+
+if [ -n "$chain" ]; then
+  case "$chain" in
+    main) chain_dir="" ;;
+    test) chain_dir="testnet3/" ;;
+    testnet4 | signet | regtest) chain_dir="$chain/" ;;
+    *) refuse_usage "invalid --chain \"$chain\": expected main, test, testnet4, signet, regtest" ;;
+  esac
+else
+  chain_dir=""
+fi
+if [ -n "$socket" ] && { [ -n "$datadir_given" ] || [ -n "$chain" ]; }; then
+  refuse_usage "give either <socket-path> or --datadir/--chain, not both"
+fi
+if [ -z "$socket" ]; then
+  # No <socket-path>: <datadir>[/<chain>]/node.sock, the datadir defaulting to ~/.bitcoin.
+  if [ -n "$datadir_given" ]; then
+    [ -n "$datadir" ] || refuse_usage "empty --datadir"
+  elif [ -n "${HOME:-}" ]; then
+    datadir="${HOME%/}/.bitcoin"
+  fi
+  if [ -n "$datadir" ]; then
+    resolve_path "${datadir%/}/${chain_dir}node.sock"
+    socket=$resolved
+    # An absolute path (never taken for a flag), and no "--": arguments added after it (a compiled
+    # binary's, tools/compile.sh) stay flags.
+    set -- "$@" "$socket"
+  fi
+fi
 
 if [ -n "$socket" ]; then
   # The listen address goes into --allow-net as written: HOST:PORT with a host name, an IPv4

@@ -11,6 +11,7 @@ import { DEFAULT_FEE_CONF_TARGETS, DEFAULTS, MAX_FEE_CONF_TARGETS } from "./defa
 import { COLLECTORS } from "./collectors/mod.ts";
 import { CollectorFlagError, collectorHelp, collectorSwitches } from "./collectors/switches.ts";
 import type { Level } from "./log.ts";
+import { CHAIN_DIRS, defaultDatadir, socketInDatadir } from "./datadir.ts";
 
 export const USAGE =
   "usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--fee-conf-targets N,...] [--[no-]collector.NAME ...] [--web.* ...] [--log.* ...] <socket-path>";
@@ -25,7 +26,12 @@ Prometheus exporter for Bitcoin Core over its multiprocess IPC socket (-ipcbind=
 
 Arguments:
   <socket-path>                 the node's IPC socket, e.g. ~/.bitcoin/regtest/node.sock
-                                (a relative path is taken against the working directory)
+                                (a relative path is taken against the working directory);
+                                default: <datadir>/node.sock, as bitcoin-cli finds the node
+  --datadir DIR                 the node's datadir when no <socket-path> is given (default
+                                ~/.bitcoin, read by the launcher)
+  --chain ${Object.keys(CHAIN_DIRS).join("|")}
+                                its chain: the socket is in that chain's subdirectory
 
 Options:
   --metrics-addr HOST:PORT      where to serve metrics (default ${DEFAULTS.listenAddress});
@@ -49,6 +55,9 @@ Options:
   --log.format text|logfmt|json one line per event on stderr (default text)
   --print-permissions           print the Deno permission flags this command line needs, one
                                 per line, and exit (reads --web.config.file for its files)
+  --check                       connect once, print the flavour, which metric families this node
+                                gives and which not (and why), the collectors and their cost; exit
+                                0 if the node was reached and detected, 1 if not
   --help                        show this help
   --version                     print the version, and the Deno, V8 and TypeScript it runs on
 
@@ -85,6 +94,8 @@ export interface RunCommand {
   collectors: Set<string>;
   /** --fee-conf-targets, when given. */
   feeConfTargets?: number[];
+  /** --check: report what this node gives, then exit (src/check.ts). */
+  check?: boolean;
 }
 
 export type Command =
@@ -135,13 +146,12 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
   if (v["metrics-addr"] !== undefined && v["web.listen-address"] !== undefined) {
     throw new UsageError("--metrics-addr and --web.listen-address are the same option; give one");
   }
-  if (parsed.positionals.length === 0) throw new UsageError("missing <socket-path>");
   if (parsed.positionals.length > 1) {
     throw new UsageError(
       `expected one <socket-path>, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`,
     );
   }
-  const socketPath = socketPathArgument(parsed.positionals[0], cwd);
+  const socketPath = socketPathArgument(socketPathOrDefault(parsed.positionals[0], v.datadir, v.chain), cwd);
   const listen = parseListenAddress(v["metrics-addr"] ?? v["web.listen-address"] ?? DEFAULT_LISTEN);
   const flavour = v.flavour ?? "auto";
   if (flavour !== "auto" && !isFlavour(flavour)) {
@@ -178,7 +188,29 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     ...(flavour === "auto" ? {} : { flavour }),
     collectors: switches.enabled,
     ...(targets === undefined ? {} : { feeConfTargets: parseFeeConfTargets(targets) }),
+    ...(v.check ? { check: true } : {}),
   };
+}
+
+/** The positional socket path, or the one in the datadir (--datadir, else ~/.bitcoin when HOME may be read). */
+function socketPathOrDefault(positional: string | undefined, datadir?: string, chain?: string): string {
+  if (chain !== undefined && !(chain in CHAIN_DIRS)) {
+    throw new UsageError(`invalid --chain "${chain}": expected ${Object.keys(CHAIN_DIRS).join(", ")}`);
+  }
+  if (positional !== undefined) {
+    if (datadir !== undefined || chain !== undefined) {
+      throw new UsageError("give either <socket-path> or --datadir/--chain, not both");
+    }
+    return positional;
+  }
+  const dir = datadir ?? defaultDatadir();
+  if (dir === undefined) {
+    throw new UsageError(
+      "missing <socket-path> (or --datadir DIR; the default ~/.bitcoin needs HOME, which the launcher reads)",
+    );
+  }
+  if (dir === "") throw new UsageError("empty --datadir");
+  return socketInDatadir(dir, chain ?? "main");
 }
 
 /** `2,6,144`: distinct whole numbers of blocks, 1 to 1008 (estimatesmartfee's range), at most MAX_FEE_CONF_TARGETS. */
@@ -209,6 +241,9 @@ const OPTIONS = {
   "log.level": { type: "string" },
   "log.format": { type: "string" },
   flavour: { type: "string" },
+  check: { type: "boolean" },
+  datadir: { type: "string" },
+  chain: { type: "string" },
   "fee-conf-targets": { type: "string" },
   "print-permissions": { type: "boolean" },
   help: { type: "boolean", short: "h" },

@@ -333,3 +333,62 @@ Deno.test("one table of defaults: --help, the launcher and the NixOS module agre
   assertStringIncludes(HELP, `(default ${DEFAULTS.listenAddress})`);
   for (const c of COLLECTORS) assertStringIncludes(HELP, `--[no-]collector.${c.name}`);
 });
+
+Deno.test("with no <socket-path>, the launcher and main.ts find the same socket (--datadir, --chain, ~/.bitcoin) and grant exactly it", async () => {
+  const home = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const cases: [string[], string][] = [
+      [[], `${home}/.bitcoin/node.sock`],
+      [["--chain", "regtest"], `${home}/.bitcoin/regtest/node.sock`],
+      [["--chain=test", "--debug"], `${home}/.bitcoin/testnet3/node.sock`],
+      [["--datadir", "/var/lib/bitcoind", "--chain", "signet"], "/var/lib/bitcoind/signet/node.sock"],
+      [["--datadir=/var/lib/bitcoind/", "--chain=testnet4"], "/var/lib/bitcoind/testnet4/node.sock"],
+      [["--datadir", "rel", "--metrics-addr", "127.0.0.1:9400"], `${home}/rel/node.sock`],
+    ];
+    for (const [args, socket] of cases) {
+      const w = await run("sh", [`${root}nix/wrapper.sh`, ...args], {
+        BITCOIND_IPC_EXPORTER_DRY_RUN: "1",
+        BITCOIND_IPC_EXPORTER_DENO: "deno",
+        BITCOIND_IPC_EXPORTER_MAIN: "/pkg/main.ts",
+        HOME: home,
+      }, home);
+      assertEquals(w.code, 0, w.stderr);
+      assertStringIncludes(w.stdout, `--allow-read=${socket} --allow-write=${socket} --allow-net=unix:${socket},`);
+      // main.ts gets the socket path itself, not --datadir/--chain.
+      assert(w.stdout.trim().endsWith(` ${socket}`) && !/--datadir|--chain/.test(w.stdout), w.stdout);
+      // main.ts reading the same arguments (HOME readable) asks for exactly those grants.
+      const m = await run(
+        Deno.execPath(),
+        [
+          "run",
+          "--no-prompt",
+          "--cached-only",
+          "--allow-env=HOME",
+          `${root}main.ts`,
+          ...args,
+        ],
+        { HOME: home },
+        home,
+      );
+      assertEquals(m.code, 2, m.stderr);
+      assertEquals(grants(w.stdout.trim()).join(" "), /; run with (.*)$/.exec(m.stderr.trim())?.[1], args.join(" "));
+    }
+    // Both refuse the same mistakes, before granting anything.
+    for (const args of [["--chain", "mainnet"], ["/s.sock", "--chain", "regtest"], ["--datadir", "/a,b"]]) {
+      const w = await launcher(args, home);
+      const m = await run(
+        Deno.execPath(),
+        ["run", "--no-prompt", "--cached-only", `${root}main.ts`, ...args],
+        {},
+        home,
+      );
+      assertEquals([w.code, m.code, w.stdout], [2, 2, ""], `${args.join(" ")}: ${w.stderr} / ${m.stderr}`);
+    }
+    // Without HOME (or the permission to read it) and no --datadir, main.ts says what to give.
+    const bare = await run(Deno.execPath(), ["run", "--no-prompt", "--cached-only", `${root}main.ts`], {}, home);
+    assertEquals(bare.code, 2);
+    assertStringIncludes(bare.stderr, "missing <socket-path> (or --datadir DIR;");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

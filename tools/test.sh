@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The project's whole test run: installs what it needs on a fresh Debian machine (Deno from npm,
 # capnproto/libcapnp-dev/g++/pkg-config for the C++ test peer, nix-bin and systemd for the packaging
-# checks), then checks generated code, formatting, lint and types, builds the C++ peer, runs every
-# test (the interop suite cannot be skipped: a missing tool is a failure) and a benchmark smoke run.
+# checks, prometheus for promtool and the real-Prometheus test, curl for the README quick start),
+# then checks generated code, formatting, lint and types, builds the C++ peer, runs every test (the interop suite cannot be skipped: a missing tool is a failure) and a benchmark smoke run.
 # Ends with the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(capnproto libcapnp-dev g++ pkg-config nix-bin systemd)
+APT_PACKAGES=(capnproto libcapnp-dev g++ pkg-config nix-bin systemd prometheus curl)
+# Installed without their Recommends (prometheus recommends prometheus-node-exporter, another daemon).
+NO_RECOMMENDS=(prometheus)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -17,12 +19,41 @@ install_deps() {
     log "installing deno $DENO_VERSION from npm"
     npm install -g "deno@$DENO_VERSION" >&2 || return 1
   fi
-  local missing=()
-  for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  local missing=() plain=() bare=()
+  # Installed means "install ok installed": a removed package whose configuration files remain
+  # ("rc") still answers `dpkg -s` with exit 0.
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
+    for p in "${missing[@]}"; do
+      if [[ " ${NO_RECOMMENDS[*]} " == *" $p "* ]]; then bare+=("$p"); else plain+=("$p"); fi
+    done
     local sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-    $sudo apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2 || return 1
+    # The prometheus package ships a system service and its postinst starts it (invoke-rc.d, or
+    # systemctl where systemd runs). The tests run their own Prometheus on a random loopback port
+    # and must never leave the package's running: a policy-rc.d that denies every start (exit 101,
+    # Debian's mechanism) is in place for the install unless one already is, and the unit is
+    # stopped and masked afterwards where systemd is PID 1.
+    local policy=/usr/sbin/policy-rc.d own_policy=""
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy" && own_policy=1
+    fi
+    local ok=0
+    $sudo apt-get update -qq >&2 || ok=1
+    if [ $ok -eq 0 ] && [ ${#plain[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${plain[@]}" >&2 || ok=1
+    fi
+    if [ $ok -eq 0 ] && [ ${#bare[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${bare[@]}" >&2 || ok=1
+    fi
+    [ -n "$own_policy" ] && $sudo rm -f "$policy"
+    if [ -d /run/systemd/system ] && systemctl list-unit-files prometheus.service >/dev/null 2>&1; then
+      $sudo systemctl disable --now prometheus.service >&2 2>/dev/null || true
+      $sudo systemctl mask prometheus.service >&2 2>/dev/null || true
+    fi
+    return $ok
   fi
 }
 
@@ -47,6 +78,8 @@ step "deno fmt --check" deno fmt --check
 step "deno lint" deno lint
 step "deno check" deno check main.ts src/ tests/ tools/
 step "build the C++ test peer" bash tests/peer/build.sh
+step "promtool check rules alerts/" promtool check rules alerts/bitcoind-ipc-exporter.rules.yml
+step "promtool test rules alerts/tests.yml" promtool test rules alerts/tests.yml
 
 log "deno test"
 out=$(mktemp)

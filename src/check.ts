@@ -1,0 +1,241 @@
+/**
+ * `--check`: connect once, detect the flavour, run every switched-on collector's attach and one
+ * scrape exactly as the exporter would, and print which metric families this node gives and which
+ * it does not (and why: the flavour, a collector switched off, a failing read such as a JSON-RPC
+ * whitelist), which collectors are on and what each costs the node; then disconnect every
+ * subscription, close, and exit 0 (reachable and detected) or 1. Nothing is served over HTTP.
+ */
+import { COLLECTORS } from "./collectors/mod.ts";
+import type { Collector, CollectorContext } from "./collectors/collector.ts";
+import { CallbackCost } from "./collectors/callback_cost.ts";
+import { ChainEvents } from "./collectors/events.ts";
+import { type Flavour, FLAVOUR_TRAITS, type FlavourTraits } from "./flavour.ts";
+import { ConnectionSupervisor } from "./supervisor.ts";
+import { MetricsRegistry } from "./registry.ts";
+import { type Level, type Logger, memoryLogger } from "./log.ts";
+import { type Timing, timing as defaultTiming } from "./defaults.ts";
+
+/**
+ * What each collector costs the node (README, "What each collector costs the node", with the
+ * numbers measured there). A collector without an entry prints its --help line instead.
+ */
+export const COLLECTOR_COST: Readonly<Record<string, string>> = {
+  chain:
+    "one callback per block connected/disconnected, tip update, mempool add/remove and flush, from the node's notification queue (not the validation thread); on stock releases one outstanding Mining.waitTipChanged long-poll",
+  utxo_cache:
+    "one synchronous round trip per coin a block adds, spends or evicts, on the validation thread: ~76 µs each, about 1.1-1.5 s per typical mainnet block (15,000-20,000 coins), 0.04-0.15 s per signet block; switch off with --no-collector.utxo_cache where block latency matters",
+  node:
+    "a handful of getter calls (or one JSON-RPC batch) per scrape round, at most one round per second however often Prometheus scrapes",
+  last_block: "one getblockstats per new tip (JSON-RPC over IPC)",
+};
+
+/** Families of the exporter itself, not of a collector. */
+const CORE = "exporter";
+
+export interface FamilyInfo {
+  name: string;
+  /** The collector that serves it, or "exporter" for the exporter's own families. */
+  source: string;
+}
+
+/**
+ * Why a family is absent on a flavour that lacks what it needs; the first matching entry wins. A
+ * family no entry names is given by every flavour (when its collector is on and its reads succeed).
+ */
+const NEEDS: readonly { family: RegExp; has: (t: FlavourTraits) => boolean; what: string }[] = [
+  {
+    family: /^bitcoin_utxo_cache_|^bitcoind_ipc_exporter_utxo_trace_/,
+    has: (t) => t.utxoTrace,
+    what: "the UTXO cache trace (the Tracing interface: pr-trace only)",
+  },
+  {
+    family: /^bitcoin_blocks_(dis)?connected_total$/,
+    has: (t) => t.chainNotifications || t.derivedBlocks,
+    what: "chain notifications, or JSON-RPC getblockheader to derive them (not on v30, v31)",
+  },
+  {
+    family: /^bitcoin_mempool_tx_|^bitcoin_chain_state_flushes_total$|^bitcoind_ipc_exporter_callback/,
+    has: (t) => t.chainNotifications,
+    what: "chain notifications (Chain.handleNotifications: the multiprocess flavours)",
+  },
+  {
+    family: /^bitcoin_last_block_/,
+    has: (t) => t.gauges === "rpc",
+    what: "JSON-RPC over IPC for getblockstats (v32, chain5)",
+  },
+  {
+    family:
+      /^bitcoin_(header_height|verification_progress|mempool_size|mempool_bytes|mempool_max_bytes|peers|bytes_recv_total|bytes_sent_total)$/,
+    has: (t) => t.gauges !== "mining",
+    what: "the Node interface or JSON-RPC over IPC (stock v30/v31 have only Mining)",
+  },
+];
+
+/** Why `family` cannot be given on `flavour`, or undefined if the flavour has what it needs. */
+export function flavourLacks(family: string, flavour: Flavour): string | undefined {
+  const need = NEEDS.find((n) => n.family.test(family));
+  if (!need || need.has(FLAVOUR_TRAITS[flavour])) return undefined;
+  return `not on flavour ${flavour}: needs ${need.what}`;
+}
+
+function context(log: Logger, timing: Timing, flavour?: Flavour): CollectorContext {
+  return { log, timing, flavour, callbacks: new CallbackCost(), events: new ChainEvents() };
+}
+
+/** Every metric family this build can serve, with the collector serving it. */
+export function familyCatalogue(): FamilyInfo[] {
+  const log = memoryLogger();
+  const ctx = context(log, defaultTiming());
+  const supervisor = new ConnectionSupervisor({ socketPath: "/nonexistent", log, timing: ctx.timing, collectors: [] });
+  return [
+    ...supervisor.families().map((f) => ({ name: f.name, source: CORE })),
+    ...ctx.callbacks.families().map((f) => ({ name: f.name, source: CORE })),
+    ...COLLECTORS.flatMap((spec) => spec.create(ctx).families().map((f) => ({ name: f.name, source: spec.name }))),
+  ];
+}
+
+export interface CheckOptions {
+  socketPath: string;
+  flavour?: Flavour;
+  /** The collectors switched on. */
+  collectors: Set<string>;
+  /** Where log lines go (stderr in production); the check also reads them for its reasons. */
+  log: Logger;
+  /** Where the report goes (stdout in production). */
+  write: (line: string) => void;
+  timing?: Partial<Timing>;
+  /** How long to wait for the connection and detection (default: two call timeouts). */
+  connectTimeoutMs?: number;
+}
+
+/** A logger that forwards to `inner` and keeps warnings and errors, for the report's reasons. */
+function recording(inner: Logger): Logger & { problems: string[] } {
+  const problems: string[] = [];
+  const keep = (level: Level) => (msg: string, kind?: string) => {
+    if (problems.length < 100) problems.push(msg);
+    inner[level](msg, kind);
+  };
+  return {
+    get debugEnabled() {
+      return inner.debugEnabled;
+    },
+    debug: (m, k) => inner.debug(m, k),
+    info: (m, k) => inner.info(m, k),
+    warn: keep("warn"),
+    error: keep("error"),
+    problems,
+  };
+}
+
+export async function runCheck(o: CheckOptions): Promise<number> {
+  const timing = defaultTiming(o.timing);
+  const log = recording(o.log);
+  const ctx = context(log, timing, o.flavour);
+  const collectors: Collector[] = COLLECTORS.filter((s) => o.collectors.has(s.name)).map((s) => s.create(ctx));
+  let fatal: string | undefined;
+  const supervisor = new ConnectionSupervisor({
+    socketPath: o.socketPath,
+    log,
+    timing,
+    collectors,
+    flavour: o.flavour,
+    onFatal: (m) => fatal = m,
+  });
+  const registry = new MetricsRegistry();
+  registry.add(...supervisor.families(), ...ctx.callbacks.families());
+  for (const c of collectors) registry.add(...c.families());
+
+  supervisor.start();
+  const waitMs = o.connectTimeoutMs ?? 2 * timing.callTimeoutMs;
+  const deadline = Date.now() + waitMs;
+  // Connected (handshake, detection, every collector attached), or the first failure: a check
+  // reports what it finds rather than retrying for ever.
+  while (supervisor.up === 0 && fatal === undefined && log.problems.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  try {
+    if (supervisor.up === 0) {
+      // The supervisor's line says it keeps retrying; a check does not.
+      const why = (fatal ?? log.problems[0] ?? `no connection within ${waitMs} ms`).replace(
+        /; retrying with backoff.*$/,
+        "",
+      );
+      o.write(`node at ${o.socketPath}: not reachable or not detected: ${why}`);
+      return 1;
+    }
+    const problemsBefore = log.problems.length;
+    await supervisor.scrape();
+    const served = new Map<string, number>();
+    let current = "";
+    for (const line of (await registry.render()).split("\n")) {
+      const type = /^# TYPE (\S+) /.exec(line);
+      if (type) {
+        current = type[1];
+        served.set(current, 0);
+      } else if (line && !line.startsWith("#")) served.set(current, (served.get(current) ?? 0) + 1);
+    }
+    const flavour = supervisor.flavour as Flavour;
+    const successFamily = supervisor.families().find((f) => f.name === "bitcoind_ipc_exporter_collector_success")!;
+    const successSamples = successFamily.read() as { labels: { collector: string }; value: number }[];
+    const success = new Map(successSamples.map((s) => [s.labels.collector, s.value]));
+    const problems = log.problems.slice(problemsBefore);
+    o.write(`node at ${o.socketPath}: flavour ${flavour} (${FLAVOUR_TRAITS[flavour].description})`);
+    o.write("");
+    o.write("collectors:");
+    const width = Math.max(...COLLECTORS.map((s) => s.name.length));
+    const catalogue = familyCatalogue();
+    for (const spec of COLLECTORS) {
+      const on = o.collectors.has(spec.name);
+      const idle = catalogue.filter((f) => f.source === spec.name).every((f) => flavourLacks(f.name, flavour));
+      const state = !on
+        ? "off"
+        : success.get(spec.name) !== 1
+        ? "on, FAILING"
+        : idle
+        ? "on, nothing to read on this flavour"
+        : "on";
+      const cost = COLLECTOR_COST[spec.name] ?? spec.help;
+      o.write(
+        `  ${spec.name.padEnd(width)}  ${state}  ${on ? `cost: ${cost}` : `(--collector.${spec.name} to switch on)`}`,
+      );
+    }
+    const given = catalogue.filter((f) => served.has(f.name));
+    const missing = catalogue.filter((f) => !served.has(f.name));
+    o.write("");
+    o.write(`metric families this node gives (${given.length}):`);
+    for (const f of given) o.write(`  ${f.name} (${served.get(f.name)} series)`);
+    o.write("");
+    o.write(`metric families it does not give (${missing.length}):`);
+    const nameWidth = Math.max(0, ...missing.map((f) => f.name.length));
+    for (const f of missing) {
+      o.write(`  ${f.name.padEnd(nameWidth)}  ${reason(f, flavour, o.collectors, success, problems)}`);
+    }
+    return 0;
+  } finally {
+    await supervisor.stop();
+  }
+}
+
+function reason(
+  f: FamilyInfo,
+  flavour: Flavour,
+  on: Set<string>,
+  success: Map<string, number>,
+  problems: string[],
+): string {
+  if (f.source !== CORE && !on.has(f.source)) {
+    return `collector ${f.source} is switched off (--collector.${f.source} to switch it on)`;
+  }
+  const lacks = flavourLacks(f.name, flavour);
+  if (lacks) return lacks;
+  const hint = '(with -rpcwhitelist, allow the methods README "Which Bitcoin Core?" lists)';
+  if (f.source !== CORE && success.get(f.source) === 0) {
+    const said = problems.find((p) => p.includes(`collector ${f.source}`)) ?? problems[0];
+    return `collector ${f.source} failed${said ? `: ${said}` : ""} ${hint}`;
+  }
+  // A JSON-RPC answer that lacked a value (an error for one method of the batch, a missing field)
+  // leaves that metric out alone and is logged: name what the node said.
+  const rpc = problems.filter((p) => p.startsWith("JSON-RPC")).slice(0, 3);
+  if (f.source !== CORE && rpc.length > 0) return `the node's answers lacked it: ${rpc.join("; ")} ${hint}`;
+  return "no value from the node yet (it appears with the node's first event of its kind)";
+}

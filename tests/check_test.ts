@@ -1,0 +1,112 @@
+/**
+ * `--check` end to end: main.ts with the narrow permissions, against the C++ peer playing a flavour:
+ * the flavour, the families given and not given (with why), the collectors and their cost, exit 0;
+ * an unreachable node is one line and exit 1. The subscriptions a check makes are disconnected
+ * before the socket closes (the peer would exit 71 otherwise, as the node dies).
+ */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
+import { TestPeer } from "./support/peer.ts";
+import { freePort, narrowFlags, runCli } from "./support/exporter.ts";
+import { COLLECTOR_COST, familyCatalogue } from "../src/check.ts";
+import { COLLECTORS } from "../src/collectors/mod.ts";
+
+/** main.ts --check with the permissions a run needs (the same as a run: nothing is listened on). */
+async function check(socket: string, args: string[] = []) {
+  const listen = `127.0.0.1:${freePort()}`;
+  return await runCli(["--check", "--metrics-addr", listen, ...args, socket], narrowFlags(socket, listen));
+}
+
+/** The report's section after `heading`, as `name → rest of the line`. */
+function section(stdout: string, heading: RegExp): Map<string, string> {
+  const lines = stdout.split("\n");
+  const start = lines.findIndex((l) => heading.test(l));
+  assert(start >= 0, `no section ${heading} in:\n${stdout}`);
+  const out = new Map<string, string>();
+  for (const l of lines.slice(start + 1)) {
+    if (!l.startsWith("  ")) break;
+    const [name, ...rest] = l.trim().split(/\s+/);
+    out.set(name, rest.join(" "));
+  }
+  return out;
+}
+
+Deno.test("--check on pr-trace: everything but getblockstats, every collector on with its cost, exit 0", async () => {
+  const peer = await TestPeer.start();
+  try {
+    await peer.ok("set isInitialBlockDownload 0");
+    const r = await check(peer.socketPath);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, `node at ${peer.socketPath}: flavour pr-trace (`);
+    const collectors = section(r.stdout, /^collectors:$/);
+    assertEquals([...collectors.keys()], COLLECTORS.map((c) => c.name));
+    assertStringIncludes(collectors.get("utxo_cache")!, "on cost: one synchronous round trip per coin");
+    assertStringIncludes(collectors.get("utxo_cache")!, "~76 µs each");
+    const given = section(r.stdout, /^metric families this node gives \(\d+\):$/);
+    const missing = section(r.stdout, /^metric families it does not give \(\d+\):$/);
+    assertEquals(given.get("bitcoin_utxo_cache_add_total"), "(1 series)");
+    assertEquals(given.get("bitcoind_ipc_exporter_collector_success"), `(${COLLECTORS.length} series)`);
+    assert(given.has("bitcoin_peers") && given.has("bitcoin_mempool_tx_added_total"), r.stdout);
+    assertEquals([...missing.keys()].filter((n) => !n.startsWith("bitcoin_last_block_")), [], r.stdout);
+    assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "not on flavour pr-trace: needs JSON-RPC over IPC");
+    // Every family this build has is in one list or the other.
+    assertEquals(given.size + missing.size, familyCatalogue().length);
+    // Subscribed, then disconnected before the socket closed.
+    await peer.waitNotice(/^subscribed utxo/);
+    await peer.waitNotice(/^unsubscribed utxo/);
+    await peer.waitStatus((s) => s.connected === "0");
+  } finally {
+    assertEquals(await peer.stop(), 0, "the peer (as the node) survived the check");
+  }
+});
+
+Deno.test("--check on v32: a collector switched off, a read the node refuses, and what the flavour lacks", async () => {
+  const peer = await TestPeer.start({ flavour: "v32" });
+  try {
+    // As a node with -rpcwhitelist that leaves out getnettotals answers.
+    await peer.ok("rpc getnettotals error -32603 Forbidden by -rpcwhitelist");
+    const r = await check(peer.socketPath, ["--no-collector.last_block"]);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, "flavour v32 (stock master / v32");
+    const collectors = section(r.stdout, /^collectors:$/);
+    assertMatch(collectors.get("last_block")!, /^off /);
+    assertMatch(collectors.get("utxo_cache")!, /^on, nothing to read on this flavour/);
+    const missing = section(r.stdout, /^metric families it does not give \(\d+\):$/);
+    assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "collector last_block is switched off");
+    assertStringIncludes(
+      missing.get("bitcoin_utxo_cache_add_total")!,
+      "not on flavour v32: needs the UTXO cache trace",
+    );
+    assertStringIncludes(
+      missing.get("bitcoin_mempool_tx_added_total")!,
+      "not on flavour v32: needs chain notifications",
+    );
+    for (const f of ["bitcoin_bytes_recv_total", "bitcoin_bytes_sent_total"]) {
+      assertStringIncludes(missing.get(f)!, "the node's answers lacked it: JSON-RPC over IPC: getnettotals");
+      assertStringIncludes(missing.get(f)!, "Forbidden by -rpcwhitelist");
+    }
+    const given = section(r.stdout, /^metric families this node gives \(\d+\):$/);
+    assert(given.has("bitcoin_peers") && given.has("bitcoin_blocks_connected_total"), r.stdout);
+    // One method refused leaves its metrics out alone: the collector itself still reads the rest.
+    assertMatch(collectors.get("node")!, /^on cost:/);
+  } finally {
+    assertEquals(await peer.stop(), 0);
+  }
+});
+
+Deno.test("--check with no node: one line naming the cause, exit 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await check(`${dir}/node.sock`);
+    assertEquals(r.code, 1, r.stderr);
+    assertEquals(
+      r.stdout,
+      `node at ${dir}/node.sock: not reachable or not detected: IPC socket ${dir}/node.sock does not exist (is bitcoin-node running with -ipcbind=unix?)\n`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every collector has its cost for --check (README 'What each collector costs the node')", () => {
+  for (const c of COLLECTORS) assert(COLLECTOR_COST[c.name], `src/check.ts COLLECTOR_COST has no entry for ${c.name}`);
+});
