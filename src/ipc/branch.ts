@@ -183,6 +183,16 @@ const nodeCalls: Record<NodeGeneration, NodeCalls> = {
     executeRpc: named(NodePrIpc$Client.methods, 41, "executeRpc"),
   },
 };
+/** The Chain methods called in one generation (for tests/golden_test.ts, which checks them against the compiler). */
+export function chainCallsOf(generation: ChainGeneration): Readonly<ChainCalls> {
+  return chainCalls[generation];
+}
+
+/** The Node methods called in one generation (for tests/golden_test.ts). */
+export function nodeCallsOf(generation: NodeGeneration): Readonly<NodeCalls> {
+  return nodeCalls[generation];
+}
+
 const tracing = {
   traceUtxoCache: named(Tracing$Client.methods, 0, "traceUtxoCache"),
 };
