@@ -19,7 +19,7 @@
 # | isInitialBlockDownload  | @37      | @36           |
 # | getNetworkActive        | @40      | @39           |
 # | getDustRelayFee         | @41      | @40           |
-# | executeRpc              | @42      | @41           | (same params and results)
+# | executeRpc              | @42      | @41           |
 #
 # and rpcSetTimerInterfaceIfUnset @43 / rpcUnsetTimerInterface @44 (pr/ipc only) put the later
 # methods one above pr/trace's. getLogCategories is UInt32 here (UInt64 there); never called.
