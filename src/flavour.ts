@@ -3,8 +3,10 @@
  * the flavour once per connection by probing (src/ipc/detect.ts); everything else asks this table
  * what to read and which metrics exist, so a metric a flavour cannot provide is absent, never zero.
  *
- * The multiprocess work comes in two generations of the same `Init` interface: `pr-trace` and
- * `pr-ipc` (makeChain @4, makeNode @5), and the one rebased over stock makeRpc @4, named here by
+ * The multiprocess work comes in generations of the same `Init` interface: `pr-trace` (makeChain
+ * @4, makeNode @5, makeTracing @7); `pr-ipc`, either the branch pr/ipc of 2024 (makeNode @2,
+ * makeChain @3, and its own Chain and Node ordinals: schemas/pr-ipc/) or pr/trace's base without
+ * Tracing (pr/trace's Init, Chain and Node); and the one rebased over stock makeRpc @4, named here by
  * what it offers rather than by branch (branch names move with every rebase): `chain5` is Chain at
  * Init @5 with no Node (bitcoin/bitcoin#29409), `chain5-node` is Chain at @5 and Node at @6
  * (bitcoin/bitcoin#10102).
@@ -26,6 +28,10 @@ export interface FlavourTraits {
   readonly tipWatch: "v30" | "v31" | "v32" | undefined;
   /** Blocks connected/disconnected are derived from tip changes (needs JSON-RPC getblockheader). */
   readonly derivedBlocks: boolean;
+  /** `Node.getNetLocalAddresses` exists (not on pr/ipc of 2024). */
+  readonly netLocalAddresses: boolean;
+  /** `Chain.getPruneHeight` exists (not on pr/ipc of 2024). */
+  readonly pruneHeight: boolean;
 }
 
 export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
@@ -36,14 +42,19 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     gauges: "node",
     tipWatch: undefined,
     derivedBlocks: false,
+    netLocalAddresses: true,
+    pruneHeight: true,
   },
   "pr-ipc": {
-    description: "multiprocess branch with Chain and Node (no Tracing)",
+    // Both generations (2024 and pr/trace's base) are served with what the 2024 one has.
+    description: "multiprocess branch pr/ipc with Chain and Node (no Tracing)",
     chainNotifications: true,
     utxoTrace: false,
     gauges: "node",
     tipWatch: undefined,
     derivedBlocks: false,
+    netLocalAddresses: false,
+    pruneHeight: false,
   },
   "chain5-node": {
     description: "multiprocess work rebased over makeRpc (bitcoin/bitcoin#10102): Chain @5 and Node @6",
@@ -52,6 +63,8 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     gauges: "node",
     tipWatch: undefined,
     derivedBlocks: false,
+    netLocalAddresses: true,
+    pruneHeight: true,
   },
   chain5: {
     // No Node: the gauges come from JSON-RPC over makeRpc @4, which has every one of them.
@@ -61,6 +74,8 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     gauges: "rpc",
     tipWatch: undefined,
     derivedBlocks: false,
+    netLocalAddresses: false,
+    pruneHeight: true,
   },
   v30: {
     description: "stock v30: Mining (makeMining @2)",
@@ -69,6 +84,8 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     gauges: "mining",
     tipWatch: "v30",
     derivedBlocks: false,
+    netLocalAddresses: false,
+    pruneHeight: false,
   },
   v31: {
     description: "stock v31: Mining (makeMining @3)",
@@ -77,6 +94,8 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     gauges: "mining",
     tipWatch: "v31",
     derivedBlocks: false,
+    netLocalAddresses: false,
+    pruneHeight: false,
   },
   v32: {
     description: "stock master / v32: Mining and JSON-RPC over IPC (makeRpc @4)",
@@ -85,6 +104,8 @@ export const FLAVOUR_TRAITS: Record<Flavour, FlavourTraits> = {
     gauges: "rpc",
     tipWatch: "v32",
     derivedBlocks: true,
+    netLocalAddresses: false,
+    pruneHeight: false,
   },
 };
 

@@ -62,13 +62,24 @@ Deno.test("detection: each flavour is told apart by harmless probes, and the ses
       "Chain.getHeight: ok",
       "makeTracing@7: ok",
     ]],
-    ["pr-ipc", "pr-ipc", [
+    // pr/trace's base (pr/ipc of 2026): pr/trace without Tracing.
+    ["branch-notrace", "pr-ipc", [
       "Init@5: ok",
       refusedAs("node.capnp:Node"),
       "Node.getExitStatus: ok",
       "makeChain@4: ok",
       "Chain.getHeight: ok",
       "makeTracing@7: not implemented",
+    ]],
+    // The branch pr/ipc of 2024: no Init @5; @3 (makeMining on stock) is makeChain there, so the
+    // Mining proof is refused by capnp and the object is proven a Chain; then makeNode @2.
+    ["pr-ipc", "pr-ipc", [
+      "Init@5: not implemented",
+      "makeMining@3: ok",
+      /^Mining\.isTestChain: Requested interface not implemented\..*actualInterfaceName = chain\.capnp:Chain\b/,
+      "Chain.getHeight: ok",
+      "makeNode@2: ok",
+      "Node.getExitStatus: ok",
     ]],
     ["chain5-node", "chain5-node", ["Init@5: ok", "Chain.getHeight: ok", "makeNode@6: ok", "Node.getExitStatus: ok"]],
     ["chain5", "chain5", [
@@ -98,6 +109,13 @@ Deno.test("detection: each flavour is told apart by harmless probes, and the ses
       "Mining.isTestChain: ok",
     ]],
   ];
+  const generations: Record<string, [string | undefined, string | undefined]> = {
+    branch: ["pr-trace", "pr-trace"],
+    "branch-notrace": ["pr-trace", "pr-trace"],
+    "pr-ipc": ["pr-ipc", "pr-ipc"],
+    "chain5-node": ["chain5", "pr-trace"],
+    chain5: ["chain5", undefined],
+  };
   for (const [peerFlavour, flavour, probes] of cases) {
     await withPeer(peerFlavour, async (peer) => {
       const s = await Session.open(peer.socketPath);
@@ -118,9 +136,10 @@ Deno.test("detection: each flavour is told apart by harmless probes, and the ses
           !multiprocess,
           flavour === "v32" || flavour === "chain5",
         ]);
+        // The schema generation each interface is called in.
         assertEquals(
-          s.interfaces.chainGeneration,
-          flavour.startsWith("pr-") ? "pr-trace" : flavour.startsWith("chain5") ? "chain5" : undefined,
+          [s.interfaces.chainGeneration, s.interfaces.nodeGeneration],
+          generations[peerFlavour] ?? [undefined, undefined],
         );
         assertEquals(s.mining?.generation, multiprocess ? undefined : flavour);
         if (s.rpc) {
@@ -262,11 +281,34 @@ Deno.test("detection: answers that fit no flavour are errors naming every probe,
     const st = await peer.waitStatus((s) => s.connected === "0");
     assert(!/getHeaderTip|getMempool|handleNotifications/.test(st.calls), st.calls);
   });
-  // A stock node whose Mining does not answer as Mining.
+  // A stock node whose Mining does not answer as Mining: it is then tried as pr/ipc's Chain
+  // (refused by capnp), and nothing else is called (not @2, which is makeNode on pr/ipc and
+  // makeMining on v30; not @4).
   await withPeer("v31", async (peer) => {
     await peer.ok("throw Mining.isTestChain");
     const e = await assertRejects(() => Session.open(peer.socketPath), FlavourError);
-    assertStringIncludes(e.message, "is not a Mining interface");
+    assertStringIncludes(
+      e.message,
+      "the object Init @3 returned is neither a Mining interface nor a Chain (Mining.isTestChain failed: test peer: Mining.isTestChain failed; Chain.getHeight failed: Requested interface not implemented",
+    );
+    const st = await peer.waitStatus((s) => s.connected === "0");
+    assert(!/makeMiningOld2|makeRpc|makeNode|makeWalletLoader/.test(st.calls), st.calls);
+  });
+  // pr/ipc of 2024 whose Chain fails its proof: nothing past @3 is called (not @2, not @4, which
+  // is makeWalletLoader there).
+  await withPeer("pr-ipc", async (peer) => {
+    await peer.ok("throw getHeight");
+    const e = await assertRejects(() => Session.open(peer.socketPath), FlavourError);
+    assertStringIncludes(e.message, "neither a Mining interface nor a Chain");
+    assertStringIncludes(e.message, "Chain.getHeight failed: test peer: getHeight failed");
+    const st = await peer.waitStatus((s) => s.connected === "0");
+    assert(!/makeNode|makeWalletLoader|getExitStatus/.test(st.calls), st.calls);
+  });
+  // pr/ipc of 2024 whose Node fails its proof.
+  await withPeer("pr-ipc", async (peer) => {
+    await peer.ok("throw getExitStatus");
+    const e = await assertRejects(() => Session.open(peer.socketPath), FlavourError);
+    assertStringIncludes(e.message, "is not a Node (Node.getExitStatus failed: test peer: getExitStatus failed)");
   });
 });
 
@@ -695,6 +737,42 @@ Deno.test("branches: bitcoin_block_height is the node's height from the first sc
     });
   }
 });
+
+for (const [peerFlavour, what] of [["pr-ipc", "the branch pr/ipc of 2024"], ["branch-notrace", "pr/trace's base"]]) {
+  Deno.test(`pr-ipc (${what}): every gauge from Node in its own ordinals, chain events through its handleNotifications, Handler disconnected before the close`, async () => {
+    await withPeer(peerFlavour, async (peer) => {
+      // Values no other getter of either generation would give back: a call at a wrong ordinal
+      // (on pr/ipc of 2024 pr/trace's getVerificationProgress @36 is isInitialBlockDownload)
+      // shows up as a wrong value or a failed collector, not as these.
+      await peer.ok("set getHeaderTip 200 1700000000");
+      await peer.ok("set isInitialBlockDownload 1");
+      await peer.ok("set getVerificationProgress 0.999");
+      await peer.ok("set getMempoolSize 3");
+      await peer.ok("set getMempoolDynamicUsage 4096");
+      await peer.ok("set getMempoolMaxUsage 300000000");
+      await peer.ok("set getNodeCount 8");
+      await peer.ok("set getTotalBytesRecv 1000");
+      await peer.ok("set getTotalBytesSent 2000");
+      const calls = await rebasedScenario(
+        peer,
+        exporterHead("pr-ipc") + CHAIN_CALLBACKS + CHAIN_EVENTS_BODY +
+          GAUGES({
+            header: 200,
+            ibd: 1,
+            progress: 0.999,
+            mempool: [3, 4096, 300000000],
+            peers: 8,
+            recv: 1000,
+            sent: 2000,
+          }),
+      );
+      for (const m of ["getVerificationProgress", "getHeaderTip", "isInitialBlockDownload", "handleNotifications"]) {
+        assert(calls.some((c) => c.startsWith(`${m}:`)), `${m}: ${calls.join(",")}`);
+      }
+      assert(!calls.some((c) => /^(executeRpc|makeRpc|makeTracing|makeWalletLoader):/.test(c)), calls.join(","));
+    });
+  });
+}
 
 Deno.test("chain5: chain events through Chain.handleNotifications, gauges from JSON-RPC (no Node), Handler disconnected before the close", async () => {
   await withPeer("chain5", async (peer) => {

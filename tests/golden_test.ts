@@ -2,8 +2,9 @@
  * Golden decode cases from real traffic: every frame a pr/trace bitcoin-node sent on regtest
  * (tests/fixtures/pr-trace-regtest), decoded with our layer and compared with what the node did.
  * And the encodings no recorded traffic covers, checked against the capnp compiler's own layout of
- * each schema generation: the Mining calls per stock generation (v30, v31, 32.x), and the two Chain
- * generations (pr/trace, rebased over makeRpc) for everything the exporter calls or is called with.
+ * each schema generation: the Mining calls per stock generation (v30, v31, 32.x), and the Chain and
+ * Node generations (pr/trace, rebased over makeRpc, pr/ipc of 2024) for everything the exporter calls
+ * or is called with.
  */
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
@@ -42,7 +43,15 @@ import { WireMessage } from "../src/ipc/wire.ts";
 import { named } from "../src/ipc/methods.ts";
 import { Chain$Client, Chain_EstimateSmartFee$Params } from "../gen/chain.ts";
 import { Node$Client } from "../gen/node.ts";
-import { decodeBannedCount, decodeEstimateSmartFee, decodeNodesStats, feeRateSatPerVb } from "../src/ipc/branch.ts";
+import {
+  chainCallsOf,
+  decodeBannedCount,
+  decodeEstimateSmartFee,
+  decodeNodesStats,
+  feeRateSatPerVb,
+  nodeCallsOf,
+} from "../src/ipc/branch.ts";
+import type { ChainGeneration, NodeGeneration } from "../src/ipc/detect.ts";
 
 const dir = new URL("./fixtures/pr-trace-regtest/", import.meta.url);
 
@@ -429,4 +438,82 @@ Deno.test("the rebased Chain generation keeps, wire for wire, everything the exp
     ordinalOf(pr.named("chain.capnp:Chain"), "handleRpc"),
     ordinalOf(rebased.named("chain5/chain.capnp:Chain"), "handleRpc"),
   ], [41, 42]);
+});
+
+const CHAIN_SCHEMA: Record<ChainGeneration, string> = {
+  "pr-trace": "chain.capnp",
+  chain5: "chain5/chain.capnp",
+  "pr-ipc": "pr-ipc/chain.capnp",
+};
+const NODE_SCHEMA: Record<NodeGeneration, string> = { "pr-trace": "node.capnp", "pr-ipc": "pr-ipc/node.capnp" };
+
+Deno.test("every Chain and Node call goes out at the ordinal its generation's schema gives that method, with pr/trace's layout", async () => {
+  const prChain = await compiled("chain.capnp");
+  const prNode = await compiled("node.capnp");
+  const cases = [
+    ...(["pr-trace", "chain5", "pr-ipc"] as const).map((g) => ({
+      what: `Chain ${g}`,
+      schema: CHAIN_SCHEMA[g],
+      iface: "Chain",
+      calls: chainCallsOf(g) as Record<string, { interfaceId: bigint; methodId: number } | undefined>,
+      reference: prChain,
+      referenceIface: prChain.named("chain.capnp:Chain"),
+    })),
+    ...(["pr-trace", "pr-ipc"] as const).map((g) => ({
+      what: `Node ${g}`,
+      schema: NODE_SCHEMA[g],
+      iface: "Node",
+      calls: nodeCallsOf(g) as Record<string, { interfaceId: bigint; methodId: number } | undefined>,
+      reference: prNode,
+      referenceIface: prNode.named("node.capnp:Node"),
+    })),
+  ];
+  for (const c of cases) {
+    const schema = await compiled(c.schema);
+    const iface = schema.named(`${c.schema}:${c.iface}`);
+    for (const [name, call] of Object.entries(c.calls)) {
+      assert(call, `${c.what} ${name}`);
+      assertEquals(call.interfaceId, iface.id, `${c.what} ${name}: interface ID`);
+      assertEquals(call.methodId, ordinalOf(iface, name), `${c.what} ${name}: ordinal`);
+      const ours = methodLayout(schema, iface, name);
+      const ref = methodLayout(c.reference, c.referenceIface, name);
+      assertEquals(ours.params, ref.params, `${c.what} ${name}: params`);
+      // estimateSmartFee's FeeCalculation differs per generation (never read: the call asks for none).
+      if (name !== "estimateSmartFee") assertEquals(ours.results, ref.results, `${c.what} ${name}: results`);
+    }
+  }
+  // What pr/ipc of 2024 lacks is absent from its tables, not called at another method's ordinal.
+  assertEquals(nodeCallsOf("pr-ipc").getNetLocalAddresses, undefined);
+  assertEquals(chainCallsOf("pr-ipc").getPruneHeight, undefined);
+  const prIpcNode = (await compiled("pr-ipc/node.capnp")).named("pr-ipc/node.capnp:Node");
+  assert(![...prIpcNode.interface.methods].some((m) => m.name === "getNetLocalAddresses"));
+  const prIpcChain = (await compiled("pr-ipc/chain.capnp")).named("pr-ipc/chain.capnp:Chain");
+  assert(![...prIpcChain.interface.methods].some((m) => m.name === "getPruneHeight"));
+});
+
+Deno.test("pr/ipc of 2024's ChainNotifications: same interface and ordinals, the role a UInt32 in the data section", async () => {
+  const pr = await compiled("chain.capnp");
+  const ipc = await compiled("pr-ipc/chain.capnp");
+  const a = pr.named("chain.capnp:ChainNotifications");
+  const b = ipc.named("pr-ipc/chain.capnp:ChainNotifications");
+  assertEquals(a.id, b.id);
+  assertEquals([...a.interface.methods].map((m) => m.name), [...b.interface.methods].map((m) => m.name));
+  for (const m of a.interface.methods) {
+    const same = methodLayout(pr, a, m.name);
+    const other = methodLayout(ipc, b, m.name);
+    if (m.name === "blockConnected" || m.name === "chainStateFlushed") {
+      // (context, role, block|locator): pointers 0, 1, 2 on pr/trace; context 0, data 0, pointer 1 here.
+      assertEquals(other.params, {
+        dataWords: 1,
+        pointers: 2,
+        fields: [
+          (same.params as { fields: unknown[] }).fields[0],
+          { name: "role", dataBit: 0, type: typeName(Type_Which.UINT32), default: "0" },
+          { ...(same.params as { fields: { pointer: number }[] }).fields[2], pointer: 1 },
+        ],
+      }, m.name);
+    } else {
+      assertEquals(other, same, m.name);
+    }
+  }
 });

@@ -666,3 +666,114 @@ Deno.test("branch getters on the rebased flavours: chain5-node (Node @6, Chain @
     await s.shutdown();
   }, { flavour: "chain5" });
 });
+
+// ---- pr/ipc of 2024 (willcl-ark/bitcoin pr/ipc d2ccbd3f): its own Init, Chain and Node ordinals ----
+
+Deno.test("pr/ipc of 2024: every Node and Chain getter in its own ordinals; what it lacks fails naming the method, unsent", async () => {
+  await withPeer(async (peer) => {
+    // Values no neighbouring method would give back (pr/trace's getVerificationProgress @36 is
+    // isInitialBlockDownload there, its executeRpc @42 listRpcCommands).
+    await peer.ok("set getHeaderTip 812345 1700000000");
+    await peer.ok("set isInitialBlockDownload 1");
+    await peer.ok("set getVerificationProgress 0.5");
+    await peer.ok("set getMempoolSize 4294967296");
+    await peer.ok("set getMempoolDynamicUsage 123456789");
+    await peer.ok("set getMempoolMaxUsage 300000000");
+    await peer.ok("set getNodeCount 11");
+    await peer.ok("set getTotalBytesRecv 9007199254740993");
+    await peer.ok("set getTotalBytesSent 77");
+    await peer.ok("set getHeight 812340");
+    await peer.ok("set peers 2 1 0 1 2");
+    await peer.ok("set banned 3");
+    await peer.ok("set networkActive 0");
+    await peer.ok("set lastBlockTime 1795500000");
+    await peer.ok("set feeEstimate 2 25000");
+    await peer.ok("set mempoolMinFee 1500");
+    await peer.ok("set relayMinFee 1000");
+    await peer.ok("set pruned 1 4242");
+    await peer.ok("set warnings a test build");
+    const s = await Session.open(peer.socketPath);
+    assertEquals([s.flavour, s.interfaces.chainGeneration, s.interfaces.nodeGeneration], [
+      "pr-ipc",
+      "pr-ipc",
+      "pr-ipc",
+    ]);
+    assertEquals(await branch.getHeaderTip(s), 812345);
+    assertEquals(await branch.getBestHeader(s), { height: 812345, blockTime: 1700000000 });
+    assertEquals(await branch.isInitialBlockDownload(s), true);
+    assertEquals(await branch.getVerificationProgress(s), 0.5);
+    assertEquals(await branch.getMempoolSize(s), 4294967296);
+    assertEquals(await branch.getMempoolDynamicUsage(s), 123456789);
+    assertEquals(await branch.getMempoolMaxUsage(s), 300000000);
+    assertEquals(await branch.getNodeCount(s, branch.ConnectionDirection.Both), 11);
+    assertEquals(await branch.getTotalBytesRecv(s), Number(9007199254740993n));
+    assertEquals(await branch.getTotalBytesSent(s), 77);
+    assertEquals(await branch.getHeight(s), 812340);
+    assertEquals((await branch.getNodesStats(s)).length, 2);
+    assertEquals(await branch.getBannedCount(s), 3);
+    assertEquals(await branch.getNetworkActive(s), false);
+    assertEquals(await branch.getLastBlockTime(s), 1795500000);
+    assertEquals(await branch.getNumBlocks(s), 105);
+    assertEquals(
+      await branch.getBestBlockHash(s),
+      "6c263fa7fb45f4b6e2d98f614aaefc6d23458b6aba2bcb99f61ec32f033f646a",
+    );
+    assertEquals((await branch.getWarnings(s)).text, "a test build");
+    assertEquals(await branch.estimateSmartFee(s, 2), 25);
+    assertEquals(await branch.mempoolMinFee(s), 1.5);
+    assertEquals(await branch.relayMinFee(s), 1);
+    assertEquals(await branch.relayDustFee(s), 3);
+    assertEquals(await branch.havePruned(s), true);
+    assertEquals(await branch.nodeExecuteRpc(s, "getblockcount"), 105);
+    // Methods pr/ipc does not have: a clear error, and nothing is sent at their pr/trace ordinals.
+    const e1 = await assertRejects(() => branch.getNetLocalAddressCount(s), Error);
+    assertEquals(e1.message, "Node.getNetLocalAddresses: the node's interface has no such method (flavour pr-ipc)");
+    const e2 = await assertRejects(() => branch.getPruneHeight(s), Error);
+    assertEquals(e2.message, "Chain.getPruneHeight: the node's interface has no such method (flavour pr-ipc)");
+    const st = await peer.status();
+    assert(!/getNetLocalAddresses|getPruneHeight|listRpcCommands/.test(st.calls), st.calls);
+    await s.shutdown();
+  }, { flavour: "pr-ipc" });
+});
+
+for (const debug of [true, false]) {
+  Deno.test(`pr/ipc of 2024: chain notifications in its layouts (role a UInt32, block at pointer 1), ${debug ? "decoded in full (debug)" : "read in place"}`, async () => {
+    await withPeer(async (peer) => {
+      const log = memoryLogger(debug);
+      const s = await Session.open(peer.socketPath);
+      const chain = new ChainCollector({
+        log,
+        timing: timing(),
+        callbacks: new CallbackCost(),
+        events: new ChainEvents(),
+      });
+      await chain.attach(s);
+      assertEquals((await peer.status()).notifications, "1");
+      await peer.ok(`fire blockConnected 106 ${HASH} 0`);
+      await peer.ok(`fire blockConnected 50 ${HASH} 1`); // the background (historical) chainstate
+      assertEquals(chain.blockHeight, 50);
+      await peer.ok(`fire blockConnected 107 ${HASH} 0`);
+      await peer.ok(`fire blockDisconnected 107 ${HASH}`);
+      await peer.ok(`fire txRemoved 02000000000000000000 5`);
+      await peer.ok(`fire chainStateFlushed 1 ${HASH}`);
+      await peer.ok(`fire chainStateFlushed 0 ${HASH}`);
+      assertEquals(
+        [chain.blocksConnected, chain.blockHeight, chain.blocksDisconnected, chain.flushes],
+        [3, 107, 1, 2],
+      );
+      assertEquals(chain.txRemovedByReason, [0, 0, 0, 0, 0, 1, 0]);
+      if (debug) {
+        const has = (re: RegExp) => assert(log.lines.some((l) => re.test(l)), `${re}: ${log.lines.join("\n")}`);
+        has(new RegExp(`block connected height=106 hash=${HASH} role=validated`));
+        has(new RegExp(`block connected height=50 hash=${HASH} role=historical`));
+        has(/block disconnected height=107/);
+        has(/chain state flushed role=historical/);
+        has(/chain state flushed role=validated/);
+      }
+      assert(!log.lines.some((l) => /could not be read|unknown method/.test(l)), log.lines.join("\n"));
+      await s.shutdown();
+      const st = await peer.waitStatus((x) => x.connected === "0");
+      assertEquals([st.notifications, st.handler_disconnects], ["0", "1"]);
+    }, { flavour: "pr-ipc" });
+  });
+}

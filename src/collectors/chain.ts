@@ -42,6 +42,8 @@ export class ChainCollector implements Collector, LocalServer {
   #publishedConnected = 0;
   #publishedDisconnected = 0;
   #handler: RemoteCap | undefined;
+  /** Reads the notifications in the connected node's Chain generation (their layouts differ on pr/ipc). */
+  #read: branch.ChainNotificationReader = branch.chainNotificationReader();
   #tips: TipSource | undefined;
   /**
    * What the node connected last (or the flavour forced on the command line) provides; undefined
@@ -69,6 +71,7 @@ export class ChainCollector implements Collector, LocalServer {
   async attach(session: Session): Promise<void> {
     this.#traits = FLAVOUR_TRAITS[session.flavour];
     if (session.chain) {
+      this.#read = branch.chainNotificationReader(session);
       // The height now, so bitcoin_block_height is the node's from the first scrape (not -1 until
       // the next block); -1 only when the node has no block. Read before subscribing: a block
       // connected meanwhile then arrives after it and wins.
@@ -154,13 +157,13 @@ export class ChainCollector implements Collector, LocalServer {
   fastDispatch(methodId: number, w: WireMessage, params: WireStruct | null): boolean {
     if (this.#log.debugEnabled || methodId > M.chainStateFlushed) return false; // debug lines decode payloads
     const t0 = performance.now();
-    return this.#record(methodId, branch.chainNotificationArgWire(methodId, w, params), t0);
+    return this.#record(methodId, this.#read.argWire(methodId, w, params), t0);
   }
 
   dispatch(call: IncomingCall): Results {
     const t0 = performance.now();
     try {
-      if (!this.#record(call.methodId, branch.chainNotificationArg(call), t0)) {
+      if (!this.#record(call.methodId, this.#read.arg(call), t0)) {
         this.#log.warn(`chain notification with unknown method ${call.methodId} answered as done`);
       } else if (this.#log.debugEnabled) {
         this.#debug(call);
@@ -179,18 +182,18 @@ export class ChainCollector implements Collector, LocalServer {
         const bytes = branch.notificationTx(call);
         const what = call.methodId === M.transactionAddedToMempool
           ? "added"
-          : `removed (${REMOVAL_REASONS[branch.chainNotificationArg(call)] ?? branch.chainNotificationArg(call)})`;
+          : `removed (${REMOVAL_REASONS[this.#read.arg(call)] ?? this.#read.arg(call)})`;
         this.#log.debug(`mempool tx ${what} txid=${txid(bytes) ?? "?"} size=${bytes.length}`);
         break;
       }
       case M.blockConnected: {
-        const b = branch.notificationBlock(call);
+        const b = this.#read.block(call);
         const role = b.historical ? "historical" : "validated";
         this.#log.debug(`block connected height=${b.height} hash=${b.hash} role=${role}`);
         break;
       }
       case M.blockDisconnected: {
-        const b = branch.notificationBlock(call);
+        const b = this.#read.block(call);
         this.#log.debug(`block disconnected height=${b.height} hash=${b.hash}`);
         break;
       }
@@ -198,7 +201,7 @@ export class ChainCollector implements Collector, LocalServer {
         this.#log.debug("tip updated");
         break;
       case M.chainStateFlushed:
-        this.#log.debug(`chain state flushed role=${branch.flushedHistorical(call) ? "historical" : "validated"}`);
+        this.#log.debug(`chain state flushed role=${this.#read.flushedHistorical(call) ? "historical" : "validated"}`);
         break;
     }
   }

@@ -4,10 +4,14 @@
  * the callbacks they push to us. Collectors use these and never see ordinals, cap-table slots or
  * byte offsets. Every call carries our Thread in its `Proxy.Context` (Session.callWithContext).
  *
- * Chain calls go out in the schema generation the session proved (NodeInterfaces.chainGeneration):
- * schemas/chain.capnp for the branches, schemas/chain5/chain.capnp for the rebased work. The methods
- * called here have the same ordinals and layouts in both (checked below by name and ordinal, and
- * layout by tests/golden_test.ts); the generations part ways after them (waitForNotifications @41).
+ * Calls go out in the schema generation the session proved (NodeInterfaces.chainGeneration and
+ * .nodeGeneration): schemas/chain.capnp and schemas/node.capnp for pr/trace (and the pr/ipc of
+ * pr/trace's base, which has the same ones), schemas/chain5/chain.capnp for the rebased work, and
+ * schemas/pr-ipc/ for the pr/ipc branch of 2024, where the same methods sit at other ordinals
+ * (the tables in those schemas' headers). Each method is looked up by name and ordinal below, and
+ * layouts are compared with the capnp compiler's by tests/golden_test.ts. A method a generation
+ * does not have is absent from its table: calling it is an error naming the method, never a call
+ * of whatever the node has at that ordinal (FLAVOUR_TRAITS says what each flavour can give).
  */
 import * as $ from "capnp-es";
 import {
@@ -23,6 +27,12 @@ import {
   Chain$Client as ChainChain5$Client,
   ChainNotifications$Client as ChainNotificationsChain5$Client,
 } from "../../gen/chain5/chain.ts";
+import {
+  Chain$Client as ChainPrIpc$Client,
+  ChainNotifications$Client as ChainNotificationsPrIpc$Client,
+  ChainNotifications_BlockConnected$Params as PrIpcBlockConnected$Params,
+  ChainNotifications_ChainStateFlushed$Params as PrIpcChainStateFlushed$Params,
+} from "../../gen/pr-ipc/chain.ts";
 import { displayHash } from "../bitcoin/tx.ts";
 import {
   Node$Client,
@@ -31,7 +41,8 @@ import {
   type Node_GetNodesStats$Results,
   type Node_GetWarnings$Results,
 } from "../../gen/node.ts";
-import type { ChainGeneration } from "./detect.ts";
+import { Node$Client as NodePrIpc$Client } from "../../gen/pr-ipc/node.ts";
+import type { ChainGeneration, NodeGeneration } from "./detect.ts";
 import { Tracing$Client, UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../../gen/tracing.ts";
 import { int32Field, setCapAt, uint32Field } from "./capnp.ts";
 import { named } from "./methods.ts";
@@ -40,7 +51,8 @@ import type { Session, SessionCallOptions } from "./session.ts";
 import type { RpcReply } from "./stock.ts";
 import type { WireMessage, WireStruct } from "./wire.ts";
 
-const chainCalls: Record<ChainGeneration, {
+/** The Chain methods called here, typed by pr/trace's schema (every generation's have the same params and results). */
+interface ChainCalls {
   getHeight: typeof Chain$Client.methods[1];
   isInitialBlockDownload: typeof Chain$Client.methods[33];
   handleNotifications: typeof Chain$Client.methods[39];
@@ -50,8 +62,11 @@ const chainCalls: Record<ChainGeneration, {
   relayIncrementalFee: typeof Chain$Client.methods[28];
   relayDustFee: typeof Chain$Client.methods[29];
   havePruned: typeof Chain$Client.methods[30];
-  getPruneHeight: typeof Chain$Client.methods[31];
-}> = {
+  /** Not on pr/ipc (2024). */
+  getPruneHeight?: typeof Chain$Client.methods[31];
+}
+
+const chainCalls: Record<ChainGeneration, ChainCalls> = {
   "pr-trace": {
     getHeight: named(Chain$Client.methods, 1, "getHeight"),
     isInitialBlockDownload: named(Chain$Client.methods, 33, "isInitialBlockDownload"),
@@ -78,27 +93,106 @@ const chainCalls: Record<ChainGeneration, {
     havePruned: named(ChainChain5$Client.methods, 30, "havePruned"),
     getPruneHeight: named(ChainChain5$Client.methods, 31, "getPruneHeight"),
   },
+  // pr/ipc (2024): getTipLocator @4 and getActiveChainLocator @5 come first, getPruneHeight does
+  // not exist (schemas/pr-ipc/chain.capnp). estimateSmartFee's FeeCalculation lacks bestHeight
+  // (@4, the last data field): `calc` is never read, and the call asks for none (wantCalc false).
+  "pr-ipc": {
+    getHeight: named(ChainPrIpc$Client.methods, 1, "getHeight"),
+    isInitialBlockDownload: named(ChainPrIpc$Client.methods, 34, "isInitialBlockDownload"),
+    // The params' ChainNotifications type differs (role :UInt32); the capability is set by its
+    // cap-table index (subscribeChainNotifications), never through the typed client.
+    handleNotifications: named(ChainPrIpc$Client.methods, 40, "handleNotifications") as unknown as ChainCalls[
+      "handleNotifications"
+    ],
+    estimateSmartFee: named(ChainPrIpc$Client.methods, 26, "estimateSmartFee") as unknown as ChainCalls[
+      "estimateSmartFee"
+    ],
+    mempoolMinFee: named(ChainPrIpc$Client.methods, 28, "mempoolMinFee"),
+    relayMinFee: named(ChainPrIpc$Client.methods, 29, "relayMinFee"),
+    relayIncrementalFee: named(ChainPrIpc$Client.methods, 30, "relayIncrementalFee"),
+    relayDustFee: named(ChainPrIpc$Client.methods, 31, "relayDustFee"),
+    havePruned: named(ChainPrIpc$Client.methods, 32, "havePruned"),
+  },
 };
-const node = {
-  getNodeCount: named(Node$Client.methods, 18, "getNodeCount"),
-  getTotalBytesRecv: named(Node$Client.methods, 26, "getTotalBytesRecv"),
-  getTotalBytesSent: named(Node$Client.methods, 27, "getTotalBytesSent"),
-  getMempoolSize: named(Node$Client.methods, 28, "getMempoolSize"),
-  getMempoolDynamicUsage: named(Node$Client.methods, 29, "getMempoolDynamicUsage"),
-  getMempoolMaxUsage: named(Node$Client.methods, 30, "getMempoolMaxUsage"),
-  getHeaderTip: named(Node$Client.methods, 31, "getHeaderTip"),
-  getVerificationProgress: named(Node$Client.methods, 36, "getVerificationProgress"),
-  getWarnings: named(Node$Client.methods, 3, "getWarnings"),
-  getNodesStats: named(Node$Client.methods, 19, "getNodesStats"),
-  getBanned: named(Node$Client.methods, 20, "getBanned"),
-  getNumBlocks: named(Node$Client.methods, 32, "getNumBlocks"),
-  getNetLocalAddresses: named(Node$Client.methods, 33, "getNetLocalAddresses"),
-  getBestBlockHash: named(Node$Client.methods, 34, "getBestBlockHash"),
-  getLastBlockTime: named(Node$Client.methods, 35, "getLastBlockTime"),
-  getNetworkActive: named(Node$Client.methods, 40, "getNetworkActive"),
-  getDustRelayFee: named(Node$Client.methods, 41, "getDustRelayFee"),
-  executeRpc: named(Node$Client.methods, 42, "executeRpc"),
+
+/** The Node methods called here, typed by pr/trace's schema (both generations' have the same params and results). */
+interface NodeCalls {
+  getNodeCount: typeof Node$Client.methods[18];
+  getTotalBytesRecv: typeof Node$Client.methods[26];
+  getTotalBytesSent: typeof Node$Client.methods[27];
+  getMempoolSize: typeof Node$Client.methods[28];
+  getMempoolDynamicUsage: typeof Node$Client.methods[29];
+  getMempoolMaxUsage: typeof Node$Client.methods[30];
+  getHeaderTip: typeof Node$Client.methods[31];
+  getVerificationProgress: typeof Node$Client.methods[36];
+  getWarnings: typeof Node$Client.methods[3];
+  getNodesStats: typeof Node$Client.methods[19];
+  getBanned: typeof Node$Client.methods[20];
+  getNumBlocks: typeof Node$Client.methods[32];
+  /** Not on pr/ipc (2024). */
+  getNetLocalAddresses?: typeof Node$Client.methods[33];
+  getBestBlockHash: typeof Node$Client.methods[34];
+  getLastBlockTime: typeof Node$Client.methods[35];
+  getNetworkActive: typeof Node$Client.methods[40];
+  getDustRelayFee: typeof Node$Client.methods[41];
+  executeRpc: typeof Node$Client.methods[42];
+}
+
+const nodeCalls: Record<NodeGeneration, NodeCalls> = {
+  // pr/trace, pr/trace's base (pr/ipc of 2026) and the rebased #10102 (ryanofsky/bitcoin
+  // src/ipc/capnp/node.capnp at 658cdbcd0af55341c73d676576178aeb0a75e943: the same ordinals).
+  "pr-trace": {
+    getNodeCount: named(Node$Client.methods, 18, "getNodeCount"),
+    getTotalBytesRecv: named(Node$Client.methods, 26, "getTotalBytesRecv"),
+    getTotalBytesSent: named(Node$Client.methods, 27, "getTotalBytesSent"),
+    getMempoolSize: named(Node$Client.methods, 28, "getMempoolSize"),
+    getMempoolDynamicUsage: named(Node$Client.methods, 29, "getMempoolDynamicUsage"),
+    getMempoolMaxUsage: named(Node$Client.methods, 30, "getMempoolMaxUsage"),
+    getHeaderTip: named(Node$Client.methods, 31, "getHeaderTip"),
+    getVerificationProgress: named(Node$Client.methods, 36, "getVerificationProgress"),
+    getWarnings: named(Node$Client.methods, 3, "getWarnings"),
+    getNodesStats: named(Node$Client.methods, 19, "getNodesStats"),
+    getBanned: named(Node$Client.methods, 20, "getBanned"),
+    getNumBlocks: named(Node$Client.methods, 32, "getNumBlocks"),
+    getNetLocalAddresses: named(Node$Client.methods, 33, "getNetLocalAddresses"),
+    getBestBlockHash: named(Node$Client.methods, 34, "getBestBlockHash"),
+    getLastBlockTime: named(Node$Client.methods, 35, "getLastBlockTime"),
+    getNetworkActive: named(Node$Client.methods, 40, "getNetworkActive"),
+    getDustRelayFee: named(Node$Client.methods, 41, "getDustRelayFee"),
+    executeRpc: named(Node$Client.methods, 42, "executeRpc"),
+  },
+  // pr/ipc (2024): no getNetLocalAddresses, so everything after getNumBlocks @32 is one lower
+  // (schemas/pr-ipc/node.capnp).
+  "pr-ipc": {
+    getNodeCount: named(NodePrIpc$Client.methods, 18, "getNodeCount"),
+    getTotalBytesRecv: named(NodePrIpc$Client.methods, 26, "getTotalBytesRecv"),
+    getTotalBytesSent: named(NodePrIpc$Client.methods, 27, "getTotalBytesSent"),
+    getMempoolSize: named(NodePrIpc$Client.methods, 28, "getMempoolSize"),
+    getMempoolDynamicUsage: named(NodePrIpc$Client.methods, 29, "getMempoolDynamicUsage"),
+    getMempoolMaxUsage: named(NodePrIpc$Client.methods, 30, "getMempoolMaxUsage"),
+    getHeaderTip: named(NodePrIpc$Client.methods, 31, "getHeaderTip"),
+    getVerificationProgress: named(NodePrIpc$Client.methods, 35, "getVerificationProgress"),
+    getWarnings: named(NodePrIpc$Client.methods, 3, "getWarnings"),
+    getNodesStats: named(NodePrIpc$Client.methods, 19, "getNodesStats"),
+    getBanned: named(NodePrIpc$Client.methods, 20, "getBanned"),
+    getNumBlocks: named(NodePrIpc$Client.methods, 32, "getNumBlocks"),
+    getBestBlockHash: named(NodePrIpc$Client.methods, 33, "getBestBlockHash"),
+    getLastBlockTime: named(NodePrIpc$Client.methods, 34, "getLastBlockTime"),
+    getNetworkActive: named(NodePrIpc$Client.methods, 39, "getNetworkActive"),
+    getDustRelayFee: named(NodePrIpc$Client.methods, 40, "getDustRelayFee"),
+    executeRpc: named(NodePrIpc$Client.methods, 41, "executeRpc"),
+  },
 };
+/** The Chain methods called in one generation (for tests/golden_test.ts, which checks them against the compiler). */
+export function chainCallsOf(generation: ChainGeneration): Readonly<ChainCalls> {
+  return chainCalls[generation];
+}
+
+/** The Node methods called in one generation (for tests/golden_test.ts). */
+export function nodeCallsOf(generation: NodeGeneration): Readonly<NodeCalls> {
+  return nodeCalls[generation];
+}
+
 const tracing = {
   traceUtxoCache: named(Tracing$Client.methods, 0, "traceUtxoCache"),
 };
@@ -106,16 +200,21 @@ const tracing = {
 /** Bitcoin Core's ConnectionDirection flags for Node.getNodeCount. */
 export const ConnectionDirection = { In: 1, Out: 2, Both: 3 } as const;
 
-function chainOf(session: Session): { cap: RemoteCap; calls: typeof chainCalls["pr-trace"] } {
+function chainOf(session: Session): { cap: RemoteCap; calls: ChainCalls } {
   const { chain: cap, chainGeneration } = session.interfaces;
   if (!cap || !chainGeneration) throw new Error("the node offers no Chain interface");
   return { cap, calls: chainCalls[chainGeneration] };
 }
 
-function nodeOf(session: Session): RemoteCap {
-  const cap = session.node;
-  if (!cap) throw new Error("the node offers no Node interface");
-  return cap;
+function nodeOf(session: Session): { cap: RemoteCap; calls: NodeCalls } {
+  const { node: cap, nodeGeneration } = session.interfaces;
+  if (!cap || !nodeGeneration) throw new Error("the node offers no Node interface");
+  return { cap, calls: nodeCalls[nodeGeneration] };
+}
+
+/** A method this node's generation lacks: an error naming it, never a call of another method at its ordinal. */
+function absent(session: Session, what: string): Error {
+  return new Error(`${what}: the node's interface has no such method (flavour ${session.flavour})`);
 }
 
 /** `Chain.getHeight`: the active chain's height, or undefined when the node has no block. */
@@ -134,39 +233,47 @@ export function isInitialBlockDownload(session: Session, o?: SessionCallOptions)
 
 /** `Node.getHeaderTip`: the best header's height, -1 when the node has none. */
 export function getHeaderTip(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getHeaderTip, undefined, (r) => r.result ? r.height : -1, o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getHeaderTip, undefined, (r) => r.result ? r.height : -1, o);
 }
 
 export function getVerificationProgress(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getVerificationProgress, undefined, (r) => r.result, o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getVerificationProgress, undefined, (r) => r.result, o);
 }
 
 export function getMempoolSize(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getMempoolSize, undefined, (r) => Number(r.result), o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getMempoolSize, undefined, (r) => Number(r.result), o);
 }
 
 /** Memory the mempool uses (bytes). */
 export function getMempoolDynamicUsage(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getMempoolDynamicUsage, undefined, (r) => Number(r.result), o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getMempoolDynamicUsage, undefined, (r) => Number(r.result), o);
 }
 
 /** -maxmempool in bytes. */
 export function getMempoolMaxUsage(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getMempoolMaxUsage, undefined, (r) => Number(r.result), o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getMempoolMaxUsage, undefined, (r) => Number(r.result), o);
 }
 
 export function getNodeCount(session: Session, flags: number, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getNodeCount, (p) => p.flags = flags, (r) => {
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getNodeCount, (p) => p.flags = flags, (r) => {
     return Number(r.result);
   }, o);
 }
 
 export function getTotalBytesRecv(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getTotalBytesRecv, undefined, (r) => Number(r.result), o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getTotalBytesRecv, undefined, (r) => Number(r.result), o);
 }
 
 export function getTotalBytesSent(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getTotalBytesSent, undefined, (r) => Number(r.result), o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getTotalBytesSent, undefined, (r) => Number(r.result), o);
 }
 
 // ---- Scrape-time reads of the multiprocess branches (Node and Chain getters) ----
@@ -238,7 +345,8 @@ export interface PeerSummary {
  * false) or reports more than MAX_PEERS peers.
  */
 export function getNodesStats(session: Session, o?: SessionCallOptions): Promise<PeerSummary[]> {
-  return session.callWithContext(nodeOf(session), node.getNodesStats, undefined, decodeNodesStats, o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getNodesStats, undefined, decodeNodesStats, o);
 }
 
 /** getNodesStats' results decoded (exported for tests/golden_test.ts, which runs it on real frames). */
@@ -268,7 +376,8 @@ export function decodeNodesStats(r: Node_GetNodesStats$Results): PeerSummary[] {
  * manager or the text is not a JSON array of objects.
  */
 export function getBannedCount(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getBanned, undefined, decodeBannedCount, o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getBanned, undefined, decodeBannedCount, o);
 }
 
 /** getBanned's results counted (exported for tests/golden_test.ts). */
@@ -336,7 +445,8 @@ export function countJsonArrayObjects(bytes: Uint8Array, what: string): number {
 
 /** `Node.getNetworkActive`: whether P2P networking is enabled (false also when the node has no connection manager). */
 export function getNetworkActive(session: Session, o?: SessionCallOptions): Promise<boolean> {
-  return session.callWithContext(nodeOf(session), node.getNetworkActive, undefined, (r) => r.result, o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getNetworkActive, undefined, (r) => r.result, o);
 }
 
 /**
@@ -347,7 +457,8 @@ export function getNetworkActive(session: Session, o?: SessionCallOptions): Prom
  * `Chain.findBlock` with wantTime would need the tip hash first: two calls and a race.)
  */
 export function getLastBlockTime(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getLastBlockTime, undefined, (r) => Number(r.result), o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getLastBlockTime, undefined, (r) => Number(r.result), o);
 }
 
 /** `Node.getHeaderTip` in full: the best header's height and time, undefined when the node has none. */
@@ -355,19 +466,22 @@ export function getBestHeader(
   session: Session,
   o?: SessionCallOptions,
 ): Promise<{ height: number; blockTime: number } | undefined> {
-  return session.callWithContext(nodeOf(session), node.getHeaderTip, undefined, (r) => {
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getHeaderTip, undefined, (r) => {
     return r.result ? { height: r.height, blockTime: Number(r.blockTime) } : undefined;
   }, o);
 }
 
 /** `Node.getNumBlocks`: the active chain's height (-1 with no block). */
 export function getNumBlocks(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getNumBlocks, undefined, (r) => r.result, o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getNumBlocks, undefined, (r) => r.result, o);
 }
 
 /** `Node.getBestBlockHash`: the active tip's hash as Bitcoin Core displays it (genesis before any tip). */
 export function getBestBlockHash(session: Session, o?: SessionCallOptions): Promise<string> {
-  return session.callWithContext(nodeOf(session), node.getBestBlockHash, undefined, (r) => {
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getBestBlockHash, undefined, (r) => {
     const raw = r.result.toUint8Array();
     if (raw.length !== 32) throw new Error(`Node.getBestBlockHash: a ${raw.length}-byte hash`);
     return displayHash(raw);
@@ -376,7 +490,10 @@ export function getBestBlockHash(session: Session, o?: SessionCallOptions): Prom
 
 /** `Node.getNetLocalAddresses`: how many local addresses the node advertises (the list is not decoded). */
 export function getNetLocalAddressCount(session: Session, o?: SessionCallOptions): Promise<number> {
-  return session.callWithContext(nodeOf(session), node.getNetLocalAddresses, undefined, (r) => r.result.length, o);
+  const n = nodeOf(session);
+  const method = n.calls.getNetLocalAddresses;
+  if (!method) return Promise.reject(absent(session, "Node.getNetLocalAddresses"));
+  return session.callWithContext(n.cap, method, undefined, (r) => r.result.length, o);
 }
 
 /** The node's warnings: the original (untranslated) text, bounded, and how many messages it joins. */
@@ -391,7 +508,8 @@ export interface NodeWarnings {
 
 /** `Node.getWarnings` (BilingualStr): the `original` text; the translation is never read. */
 export function getWarnings(session: Session, o?: SessionCallOptions): Promise<NodeWarnings> {
-  return session.callWithContext(nodeOf(session), node.getWarnings, undefined, decodeWarnings, o);
+  const n = nodeOf(session);
+  return session.callWithContext(n.cap, n.calls.getWarnings, undefined, decodeWarnings, o);
 }
 
 /** getWarnings' results decoded (exported for tests). */
@@ -515,7 +633,9 @@ export function havePruned(session: Session, o?: SessionCallOptions): Promise<bo
 /** `Chain.getPruneHeight`: the lowest height with block data, undefined when nothing is pruned. */
 export function getPruneHeight(session: Session, o?: SessionCallOptions): Promise<number | undefined> {
   const { cap, calls } = chainOf(session);
-  return session.callWithContext(cap, calls.getPruneHeight, undefined, (r) => r.hasResult ? r.result : undefined, o);
+  const method = calls.getPruneHeight;
+  if (!method) return Promise.reject(absent(session, "Chain.getPruneHeight"));
+  return session.callWithContext(cap, method, undefined, (r) => r.hasResult ? r.result : undefined, o);
 }
 
 /**
@@ -559,9 +679,10 @@ export function nodeExecuteRpc(
   paramsJson = "[]",
   o?: SessionCallOptions,
 ): Promise<unknown> {
+  const n = nodeOf(session);
   return session.callWithContext(
-    nodeOf(session),
-    node.executeRpc,
+    n.cap,
+    n.calls.executeRpc,
     (p) => {
       p.command = method;
       p.params = paramsJson;
@@ -656,8 +777,13 @@ export const CHAIN_NOTIFICATIONS_INTERFACE: bigint = ChainNotifications$Client.i
 // One ChainNotifications server serves both Chain generations: same interface ID (same file ID and
 // name) and the same methods at the same ordinals, checked here; their params layouts are compared
 // by tests/golden_test.ts.
-if (ChainNotificationsChain5$Client.interfaceId !== CHAIN_NOTIFICATIONS_INTERFACE) {
-  throw new Error("schema mismatch: the two Chain generations' ChainNotifications interface IDs differ");
+// pr/ipc of 2024 has the same ID and ordinals too, but other params for blockConnected and
+// chainStateFlushed: see chainNotificationReader.
+if (
+  ChainNotificationsChain5$Client.interfaceId !== CHAIN_NOTIFICATIONS_INTERFACE ||
+  ChainNotificationsPrIpc$Client.interfaceId !== CHAIN_NOTIFICATIONS_INTERFACE
+) {
+  throw new Error("schema mismatch: the Chain generations' ChainNotifications interface IDs differ");
 }
 export const UTXO_TRACE_INTERFACE: bigint = UtxoCacheTrace$Client.interfaceId;
 
@@ -674,6 +800,7 @@ export const ChainNotificationMethod = {
 for (const [name, ordinal] of Object.entries(ChainNotificationMethod)) {
   named(ChainNotifications$Client.methods, ordinal, name);
   named(ChainNotificationsChain5$Client.methods, ordinal, name);
+  named(ChainNotificationsPrIpc$Client.methods, ordinal, name);
 }
 
 /** UtxoCacheTrace method ordinals (schemas/tracing.capnp); add, spend and uncache share one params layout. */
@@ -683,6 +810,13 @@ export const UtxoTraceMethod = { destroy: 0, add: 1, spend: 2, uncache: 3 } as c
 const BLOCK_INFO_HEIGHT = { offset: 0, default: -1 } as const;
 /** blockConnected params: (context @0, role @1, block @2) — pointers 0, 1, 2. */
 const BLOCK_CONNECTED_BLOCK_PTR = 2;
+/**
+ * pr/ipc of 2024: blockConnected params (context @0, role :UInt32 @1, block @2): the role is in the
+ * data section, so block is pointer 1. Read at pr/trace's pointer 2 it would be absent (-1).
+ */
+const PR_IPC_BLOCK_CONNECTED_BLOCK_PTR = 1;
+/** pr/ipc of 2024's role: kernel::ChainstateRole as UInt32 (NORMAL 0, BACKGROUND 1, ASSUMEDVALID 2). */
+const PR_IPC_ROLE_BACKGROUND = 1;
 /** transactionRemovedFromMempool params: reason :Int32 at data offset 0. */
 const REMOVED_REASON_OFFSET = 0;
 /** add/spend/uncache params: (utxoInfo) with no Context, so UtxoInfo is pointer 0; its value: Int64 at offset 8. */
@@ -694,13 +828,18 @@ const UTXO_VALUE_OFFSET = 8;
  * reason of transactionRemovedFromMempool, the height of blockConnected (-1 if absent), 0 otherwise.
  * Throws WireError on a malformed frame (the call then goes the general way, `chainNotificationArg`).
  */
-export function chainNotificationArgWire(methodId: number, w: WireMessage, params: WireStruct | null): number {
+export function chainNotificationArgWire(
+  methodId: number,
+  w: WireMessage,
+  params: WireStruct | null,
+  blockPtr: number = BLOCK_CONNECTED_BLOCK_PTR,
+): number {
   if (!params) return methodId === ChainNotificationMethod.blockConnected ? -1 : 0;
   switch (methodId) {
     case ChainNotificationMethod.transactionRemovedFromMempool:
       return w.i32(params, REMOVED_REASON_OFFSET);
     case ChainNotificationMethod.blockConnected: {
-      const block = w.structAt(params, BLOCK_CONNECTED_BLOCK_PTR);
+      const block = w.structAt(params, blockPtr);
       return block ? (w.i32(block, BLOCK_INFO_HEIGHT.offset) ^ BLOCK_INFO_HEIGHT.default) : -1;
     }
     default:
@@ -780,4 +919,55 @@ export function notificationBlock(call: IncomingCall): { height: number; hash: s
 /** chainStateFlushed's role: whether the flushed chainstate is the historical (background) one. */
 export function flushedHistorical(call: IncomingCall): boolean {
   return call.params(ChainNotifications_ChainStateFlushed$Params).role.historical;
+}
+
+/** The readers of chain notifications in one Chain generation's params layouts. */
+export interface ChainNotificationReader {
+  /** chainNotificationArgWire: the number a notification is counted by, read in place. */
+  argWire(methodId: number, w: WireMessage, params: WireStruct | null): number;
+  /** chainNotificationArg: the same through capnp-es. */
+  arg(call: IncomingCall): number;
+  /** notificationBlock. */
+  block(call: IncomingCall): { height: number; hash: string; historical?: boolean };
+  /** flushedHistorical. */
+  flushedHistorical(call: IncomingCall): boolean;
+}
+
+const prTraceReader: ChainNotificationReader = Object.freeze({
+  argWire: (methodId: number, w: WireMessage, params: WireStruct | null) =>
+    chainNotificationArgWire(methodId, w, params),
+  arg: chainNotificationArg,
+  block: notificationBlock,
+  flushedHistorical,
+});
+
+// pr/ipc of 2024: the role is a UInt32 (no struct), and blockConnected's block is pointer 1.
+const prIpcReader: ChainNotificationReader = Object.freeze({
+  argWire: (methodId: number, w: WireMessage, params: WireStruct | null) =>
+    chainNotificationArgWire(methodId, w, params, PR_IPC_BLOCK_CONNECTED_BLOCK_PTR),
+  arg: (call: IncomingCall) => {
+    if (call.methodId !== ChainNotificationMethod.blockConnected) return chainNotificationArg(call);
+    const p = call.params(PrIpcBlockConnected$Params);
+    return p._hasBlock() ? blockInfoHeight(p.block) : -1;
+  },
+  block: (call: IncomingCall) => {
+    if (call.methodId !== ChainNotificationMethod.blockConnected) return notificationBlock(call);
+    const p = call.params(PrIpcBlockConnected$Params);
+    const b = p.block;
+    return {
+      height: blockInfoHeight(b),
+      hash: displayHash(b.hash.toUint8Array()),
+      historical: p.role === PR_IPC_ROLE_BACKGROUND,
+    };
+  },
+  flushedHistorical: (call: IncomingCall) => call.params(PrIpcChainStateFlushed$Params).role === PR_IPC_ROLE_BACKGROUND,
+});
+
+/**
+ * The chain-notification readers for the session's Chain generation (pr/trace's before a session
+ * is known). The ChainNotifications server is the same for every generation; only the layouts of
+ * blockConnected and chainStateFlushed differ (pr/ipc of 2024).
+ */
+export function chainNotificationReader(session?: Session): ChainNotificationReader {
+  return session?.interfaces.chainGeneration === "pr-ipc" ? prIpcReader : prTraceReader;
 }

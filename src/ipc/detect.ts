@@ -8,20 +8,25 @@
  * is called only once the generation is known. Any answer that fits no known flavour is a
  * FlavourError, never a guess. The result is one immutable record.
  *
- * What each flavour's Init has at the ordinals probed (n/i: the node answers "unimplemented"):
+ * What each flavour's Init has at the ordinals probed (n/i: the node answers "unimplemented").
+ * pr-ipc comes in two generations: the branch pr/ipc of 2024 (willcl-ark/bitcoin d2ccbd3f, before
+ * stock Mining: schemas/pr-ipc/) and pr/trace's base without Tracing (2026, the Init, Chain and Node
+ * of pr/trace):
  *
- * | ordinal | pr-trace         | pr-ipc           | chain5-node      | chain5 | v32    | v31    | v30    |
- * | ------- | ---------------- | ---------------- | ---------------- | ------ | ------ | ------ | ------ |
- * | @2      | throws           | throws           | throws           | throws | throws | throws | Mining |
- * | @3      | Mining           | Mining           | Mining           | Mining | Mining | Mining | n/i    |
- * | @4      | Chain            | Chain            | Rpc              | Rpc    | Rpc    | n/i    | n/i    |
- * | @5      | Node             | Node             | Chain            | Chain  | n/i    | n/i    | n/i    |
- * | @6      | makeWalletLoader | makeWalletLoader | Node             | n/i    | n/i    | n/i    | n/i    |
- * | @7      | Tracing          | n/i              | makeWalletLoader | n/i    | n/i    | n/i    | n/i    |
+ * | ordinal | pr-trace         | pr-ipc (2026)    | pr-ipc (2024)    | chain5-node      | chain5 | v32    | v31    | v30    |
+ * | ------- | ---------------- | ---------------- | ---------------- | ---------------- | ------ | ------ | ------ | ------ |
+ * | @2      | throws           | throws           | Node             | throws           | throws | throws | throws | Mining |
+ * | @3      | Mining           | Mining           | Chain            | Mining           | Mining | Mining | Mining | n/i    |
+ * | @4      | Chain            | Chain            | makeWalletLoader | Rpc              | Rpc    | Rpc    | n/i    | n/i    |
+ * | @5      | Node             | Node             | n/i              | Chain            | Chain  | n/i    | n/i    | n/i    |
+ * | @6      | makeWalletLoader | makeWalletLoader | n/i              | Node             | n/i    | n/i    | n/i    | n/i    |
+ * | @7      | Tracing          | n/i              | n/i              | makeWalletLoader | n/i    | n/i    | n/i    | n/i    |
  *
  * makeWalletLoader takes a Chain and sets up a wallet in the node: it is never called, so @6 is
- * probed only once @5 proved to be a Chain (the rebased generation) and @7 only once @5 proved to be
- * a Node (the branches).
+ * probed only once @5 proved to be a Chain (the rebased generation), @7 only once @5 proved to be
+ * a Node (the branches), and @4 only once @3 proved to be a Mining interface (stock). @2 is asked
+ * for a Node only once @3 proved to be a Chain (pr/ipc of 2024; on v30 @2 is Mining, reached only
+ * when @3 is not implemented).
  */
 import type * as $ from "capnp-es";
 import type { Context } from "../../gen/mp/proxy.ts";
@@ -36,6 +41,9 @@ import { Rpc$Client } from "../../gen/rpc.ts";
 import { Chain$Client } from "../../gen/chain.ts";
 import { Chain$Client as ChainChain5$Client } from "../../gen/chain5/chain.ts";
 import { Node$Client } from "../../gen/node.ts";
+import { Init$Client as InitPrIpc$Client } from "../../gen/pr-ipc/init.ts";
+import { Chain$Client as ChainPrIpc$Client } from "../../gen/pr-ipc/chain.ts";
+import { Node$Client as NodePrIpc$Client } from "../../gen/pr-ipc/node.ts";
 import type { Flavour } from "../flavour.ts";
 import { FlavourError } from "./errors.ts";
 import { named } from "./methods.ts";
@@ -45,10 +53,17 @@ import type { RemoteCap } from "./rpc.ts";
 export type MiningGeneration = "v30" | "v31" | "v32";
 
 /**
- * Which Chain schema generation the node serves: the branches' (schemas/chain.capnp) or the rebased
- * one (schemas/chain5/chain.capnp). Their ordinals differ past the methods the exporter calls.
+ * Which Chain schema generation the node serves: pr/trace's (schemas/chain.capnp), the rebased one
+ * (schemas/chain5/chain.capnp; its ordinals differ past the methods the exporter calls), or the
+ * 2024 pr/ipc branch's (schemas/pr-ipc/chain.capnp; the methods the exporter calls are elsewhere).
  */
-export type ChainGeneration = "pr-trace" | "chain5";
+export type ChainGeneration = "pr-trace" | "chain5" | "pr-ipc";
+
+/**
+ * Which Node schema generation the node serves: pr/trace's (schemas/node.capnp, also the rebased
+ * #10102's) or the 2024 pr/ipc branch's (schemas/pr-ipc/node.capnp: one lower from @33 on).
+ */
+export type NodeGeneration = "pr-trace" | "pr-ipc";
 
 /** What the connected node offers: its flavour and the capabilities proven during detection. */
 export interface NodeInterfaces {
@@ -61,6 +76,8 @@ export interface NodeInterfaces {
   readonly chainGeneration?: ChainGeneration;
   /** pr-trace, pr-ipc, chain5-node. */
   readonly node?: RemoteCap;
+  /** Set whenever `node` is: the schema its calls are made in. */
+  readonly nodeGeneration?: NodeGeneration;
   /** pr-trace only. */
   readonly tracing?: RemoteCap;
   /** Stock releases. */
@@ -96,7 +113,13 @@ const probes = {
   makeMining3: { what: "makeMining@3", method: named(InitV31$Client.methods, 3, "makeMining") },
   makeRpc4: { what: "makeRpc@4", method: named(InitV32$Client.methods, 4, "makeRpc") },
   makeMining2: { what: "makeMining@2", method: named(InitV30$Client.methods, 2, "makeMining") },
+  makeNode2: { what: "makeNode@2", method: named(InitPrIpc$Client.methods, 2, "makeNode") },
   chainGetHeight: { what: "Chain.getHeight", method: named(Chain$Client.methods, 1, "getHeight"), of: "a Chain" },
+  prIpcChainGetHeight: {
+    what: "Chain.getHeight",
+    method: named(ChainPrIpc$Client.methods, 1, "getHeight"),
+    of: "a Chain",
+  },
   chain5GetHeight: {
     what: "Chain.getHeight",
     method: named(ChainChain5$Client.methods, 1, "getHeight"),
@@ -107,6 +130,11 @@ const probes = {
   nodeGetExitStatus: {
     what: "Node.getExitStatus",
     method: named(Node$Client.methods, 5, "getExitStatus"),
+    of: "a Node",
+  },
+  prIpcNodeGetExitStatus: {
+    what: "Node.getExitStatus",
+    method: named(NodePrIpc$Client.methods, 5, "getExitStatus"),
     of: "a Node",
   },
   miningIsTestChain: {
@@ -139,7 +167,10 @@ export interface RpcIdentity {
  *    code runs) → `Node.getExitStatus` on it must answer (else neither a Chain nor a Node: error) →
  *    `makeChain@4` proven by `Chain.getHeight`, then `makeTracing@7` → pr-trace, or not → pr-ipc.
  * 4. `makeMining@3` proven by `Mining.isTestChain` → stock v31+: `makeRpc@4` proven by an
- *    `Rpc.executeRpc` of getblockcount → v32 (master), else v31.
+ *    `Rpc.executeRpc` of getblockcount → v32 (master), else v31. Refused (on pr/ipc of 2024 @3 is
+ *    makeChain, and capnp refuses a Mining call on a Chain before any node code runs) →
+ *    `Chain.getHeight` on it must answer (else neither: error) → `makeNode@2` proven by
+ *    `Node.getExitStatus` → pr-ipc in the 2024 generation.
  * 5. Otherwise `makeMining@2` proven by the v30 `Mining.isTestChain` → v30.
  */
 export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<NodeInterfaces> {
@@ -148,7 +179,7 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
     new FlavourError(
       `unsupported IPC flavour: ${what} (probes: ${
         log.join("; ")
-      }); supported: multiprocess branches pr/trace and pr/ipc, the multiprocess work rebased over makeRpc (Chain at Init @5, with or without Node at @6), stock v30, v31 and master/v32`,
+      }); supported: multiprocess branches pr/trace and pr/ipc (2024, and without Tracing on pr/trace's base), the multiprocess work rebased over makeRpc (Chain at Init @5, with or without Node at @6), stock v30, v31 and master/v32`,
     );
   // The node's text, kept to one bounded line.
   const reasonOf = (e: ProbeRefused) => {
@@ -212,7 +243,13 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
       const node = await make(probes.makeNode6);
       if (node) {
         await prove(probes.nodeGetExitStatus, node);
-        return done({ flavour: "chain5-node", chain: at5, chainGeneration: "chain5", node });
+        return done({
+          flavour: "chain5-node",
+          chain: at5,
+          chainGeneration: "chain5",
+          node,
+          nodeGeneration: "pr-trace",
+        });
       }
       const rpcCap = await make(probes.makeRpc4Chain5);
       if (!rpcCap) throw fail("the node offers a Chain at Init @5 but neither Node (@6) nor Rpc (@4)");
@@ -228,9 +265,11 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
     if (!chain) throw fail("the node offers Node but no Chain");
     await prove(probes.chainGetHeight, chain);
     const tracing = await make(probes.makeTracing7);
+    // Without Tracing this is pr/trace's base (pr/ipc of 2026): pr/trace's Chain and Node.
     return done({
       flavour: tracing ? "pr-trace" : "pr-ipc",
       node: at5,
+      nodeGeneration: "pr-trace",
       chain,
       chainGeneration: "pr-trace",
       tracing,
@@ -238,7 +277,20 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
   }
   const mining = await make(probes.makeMining3);
   if (mining) {
-    await prove(probes.miningIsTestChain, mining);
+    const notMining = await attempt(probes.miningIsTestChain, mining);
+    if (notMining !== undefined) {
+      // pr/ipc of 2024: @3 is makeChain there. @4 (makeWalletLoader there) is never asked.
+      const notChain = await attempt(probes.prIpcChainGetHeight, mining);
+      if (notChain !== undefined) {
+        throw fail(
+          `the object Init @3 returned is neither a Mining interface nor a Chain (Mining.isTestChain failed: ${notMining}; Chain.getHeight failed: ${notChain})`,
+        );
+      }
+      const node = await make(probes.makeNode2);
+      if (!node) throw fail("the node offers a Chain at Init @3 but no Node at @2");
+      await prove(probes.prIpcNodeGetExitStatus, node);
+      return done({ flavour: "pr-ipc", chain: mining, chainGeneration: "pr-ipc", node, nodeGeneration: "pr-ipc" });
+    }
     const rpcCap = await make(probes.makeRpc4);
     if (rpcCap) {
       await proveRpc(rpcCap);

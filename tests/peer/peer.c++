@@ -235,7 +235,9 @@ struct Peer {
   kj::AsyncIoContext& io;
   std::string socketPath;
   bool noCrash;
-  // "branch" (pr/trace: Chain, Node, Tracing), "pr-ipc" (no Tracing), "chain5-node" (rebased over
+  // "branch" (pr/trace: Chain, Node, Tracing), "branch-notrace" (pr/trace's base: the same without
+  // Tracing), "pr-ipc" (the branch pr/ipc of 2024: Node @2, Chain @3, their own ordinals; see
+  // kPrIpcChainToTrace), "chain5-node" (rebased over
   // makeRpc: Rpc @4, Chain @5, Node @6, makeWalletLoader @7), "chain5" (the same without Node and
   // the wallet), "v30" (stock v30.x: Echo and Mining at @2), "v31" (stock v31.x: Mining at @3),
   // "master" (stock master / v32: v31 plus makeRpc at @4, the ordinal the branches use for
@@ -548,9 +550,45 @@ class ThreadMapImpl final : public ThreadMap::Server {
   Peer& p;
 };
 
+// The branch pr/ipc of 2024 (willcl-ark/bitcoin d2ccbd3f, ../../schemas/pr-ipc/) has the Chain and
+// Node interfaces of the top-level schemas with other ordinals. The peer plays it by serving the
+// top-level implementation through a map: pr/ipc ordinal -> the same method's pr/trace ordinal (-1:
+// a method pr/trace lacks, answered "unimplemented"). A client that calls pr/trace's ordinal on a
+// pr-ipc peer therefore gets what a real pr/ipc node would answer: the other method's result, or a
+// method this peer does not play. Mapped by method name; the methods the peer implements have the
+// same params and results in both generations.
+static const int kPrIpcChainToTrace[] = {
+    0, 1, 2, 3, -1 /* getTipLocator */, -1 /* getActiveChainLocator */, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30 /* havePruned @32 */, 32, 33 /* isInitialBlockDownload @34 */,
+    34, 35, 36, 37, 38, 39 /* handleNotifications @40 */, 40, 41, 42, -1 /* rpcRunLater */, 43, 44, 45, 46, 49, 50};
+static const int kPrIpcNodeToTrace[] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
+    31, 32, 34 /* getBestBlockHash @33 */, 35, 36 /* getVerificationProgress @35 */, 37, 38, 39, 40, 41, 42 /* executeRpc @41 */,
+    43, -1 /* rpcSetTimerInterfaceIfUnset */, -1 /* rpcUnsetTimerInterface */, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53,
+    54, 55, 56, 57};
+
+// The pr/trace ordinal a pr-ipc call means, or -1.
+template <size_t N>
+static int prIpcOrdinal(const int (&table)[N], uint16_t methodId) {
+  return methodId < N ? table[methodId] : -1;
+}
+
+static kj::Exception prIpcUnimplemented(const char* iface, uint16_t methodId) {
+  return KJ_EXCEPTION(UNIMPLEMENTED, "Method not implemented.", iface, methodId);
+}
+
 class ChainImpl final : public Chain::Server {
  public:
   explicit ChainImpl(Peer& p) : p(p) {}
+  DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
+                                  capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    if (p.flavour != "pr-ipc" || interfaceId != capnp::typeId<Chain>()) {
+      return Chain::Server::dispatchCall(interfaceId, methodId, context);
+    }
+    int m = prIpcOrdinal(kPrIpcChainToTrace, methodId);
+    if (m < 0) return {prIpcUnimplemented("interfaces::Chain", methodId), false};
+    return Chain::Server::dispatchCall(interfaceId, (uint16_t)m, context);
+  }
   kj::Promise<void> getHeight(GetHeightContext c) override {
     return p.onThread(c.getParams().getContext(), "getHeight", [this, c]() mutable {
       auto r = c.getResults();
@@ -620,6 +658,15 @@ class ChainImpl final : public Chain::Server {
 class NodeImpl final : public Node::Server {
  public:
   explicit NodeImpl(Peer& p) : p(p) {}
+  DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
+                                  capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
+    if (p.flavour != "pr-ipc" || interfaceId != capnp::typeId<Node>()) {
+      return Node::Server::dispatchCall(interfaceId, methodId, context);
+    }
+    int m = prIpcOrdinal(kPrIpcNodeToTrace, methodId);
+    if (m < 0) return {prIpcUnimplemented("interfaces::Node", methodId), false};
+    return Node::Server::dispatchCall(interfaceId, (uint16_t)m, context);
+  }
 #define NODE_GETTER(Name, Ctx, expr)                                                                  \
   kj::Promise<void> Name(Ctx c) override {                                                            \
     return p.onThread(c.getParams().getContext(), #Name, [this, c]() mutable { c.getResults().setResult(expr); }); \
@@ -862,8 +909,29 @@ class InitImpl final : public Init::Server {
   DispatchCallResult dispatchCall(uint64_t interfaceId, uint16_t methodId,
                                   capnp::CallContext<capnp::AnyPointer, capnp::AnyPointer> context) override {
     const std::string& f = p.flavour;
-    if (interfaceId != capnp::typeId<Init>() || f == "branch" || f == "pr-ipc") {
+    if (interfaceId != capnp::typeId<Init>() || f == "branch" || f == "branch-notrace") {
       return Init::Server::dispatchCall(interfaceId, methodId, context);
+    }
+    if (f == "pr-ipc") {
+      // The branch pr/ipc of 2024 (schemas/pr-ipc/init.capnp): before stock Mining, makeNode @2,
+      // makeChain @3, makeWalletLoader @4, nothing above. @2 collides with v30's makeMining and @3
+      // with v31's, @4 with makeChain on pr/trace and makeRpc on master.
+      switch (methodId) {
+        case 0:
+          return {construct(internalGetTypedContext<ConstructParams, ConstructResults>(context)), false};
+        case 1:
+          return {makeEcho(internalGetTypedContext<MakeEchoParams, MakeEchoResults>(context)), false};
+        case 2:
+          return {makeNode(internalGetTypedContext<MakeNodeParams, MakeNodeResults>(context)), false};
+        case 3:
+          return {makeChain(internalGetTypedContext<MakeChainParams, MakeChainResults>(context)), false};
+        case 4:
+          return {makeWalletLoader(internalGetTypedContext<MakeWalletLoaderParams, MakeWalletLoaderResults>(context)),
+                  false};
+        default:
+          break;
+      }
+      return {unimplemented(methodId), false};
     }
     if (f == "chain5" || f == "chain5-node") {
       // The multiprocess work rebased over stock makeRpc (schemas/chain5/init.capnp): stock 32.x's
@@ -1622,7 +1690,17 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
         b.setChainTimeMax(4000000001u);
         if (connected && a.size() > 4) b.initData(std::stoul(a.at(4)));
       };
-      if (connected) {
+      if (connected && flavour == "pr-ipc") {
+        // pr/ipc of 2024: blockConnected(context, role :UInt32, block), kernel::ChainstateRole
+        // (NORMAL 0, BACKGROUND 1): the role in the data section, the block at pointer 1.
+        auto r = cb.typelessRequest(capnp::typeId<ChainNotifications>(), 3, nullptr);
+        auto st = r.initAsAnyStruct(1, 2);
+        uint32_t role = a.at(3) == "1" ? 1 : 0;
+        memcpy(st.getDataSection().begin(), &role, sizeof role);
+        fillContext(st.getPointerSection()[0].initAs<Context>());
+        fillBlock(st.getPointerSection()[1].initAs<BlockInfo>());
+        sent = SEND(r);
+      } else if (connected) {
         auto r = cb.blockConnectedRequest();
         fillContext(r.initContext());
         bool historical = a.at(3) == "1";
@@ -1650,6 +1728,15 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
     } else if (ev == "updatedBlockTip") {
       auto r = cb.updatedBlockTipRequest();
       fillContext(r.initContext());
+      sent = SEND(r);
+    } else if (ev == "chainStateFlushed" && flavour == "pr-ipc") {
+      // pr/ipc of 2024: chainStateFlushed(context, role :UInt32, locator): the locator at pointer 1.
+      auto r = cb.typelessRequest(capnp::typeId<ChainNotifications>(), 6, nullptr);
+      auto st = r.initAsAnyStruct(1, 2);
+      uint32_t role = a.at(1) == "1" ? 1 : 0;
+      memcpy(st.getDataSection().begin(), &role, sizeof role);
+      fillContext(st.getPointerSection()[0].initAs<Context>());
+      st.getPointerSection()[1].setAs<capnp::Data>(fromHex(a.at(2)));
       sent = SEND(r);
     } else if (ev == "chainStateFlushed") {
       auto r = cb.chainStateFlushedRequest();
@@ -2081,9 +2168,9 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (flavour == "v32") flavour = "master";  // stock master is what becomes v32
-    if (flavour != "branch" && flavour != "pr-ipc" && flavour != "chain5-node" && flavour != "chain5" &&
-        flavour != "v30" && flavour != "v31" && flavour != "master") {
-      fprintf(stderr, "--flavour must be branch, pr-ipc, chain5-node, chain5, v30, v31, master or v32\n");
+    if (flavour != "branch" && flavour != "branch-notrace" && flavour != "pr-ipc" && flavour != "chain5-node" &&
+        flavour != "chain5" && flavour != "v30" && flavour != "v31" && flavour != "master") {
+      fprintf(stderr, "--flavour must be branch, branch-notrace, pr-ipc, chain5-node, chain5, v30, v31, master or v32\n");
       return 2;
     }
     return runServer(socket, noCrash, flavour, rpcFixtures);

@@ -30,7 +30,7 @@ export const RPC_FIXTURES = `${root}tests/fixtures/stock-master-regtest/rpc`;
 export interface PeerOptions {
   noCrash?: boolean;
   socketPath?: string;
-  /** Which bitcoin-node to play: branch (default), pr-ipc, chain5-node, chain5, v30, v31, master (alias v32). */
+  /** Which bitcoin-node to play: branch (default), branch-notrace, pr-ipc, chain5-node, chain5, v30, v31, master (alias v32). */
   flavour?: string;
   /** Directory of recorded JSON-RPC answers; RPC_FIXTURES unless given, none if false. */
   rpcFixtures?: string | false;
