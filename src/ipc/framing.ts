@@ -175,7 +175,8 @@ export function encodeFrame(segments: readonly Uint8Array[]): Uint8Array {
 
 /**
  * Writes messages to a connection in order, coalescing those queued while a write is in flight into
- * one write. A write error fails every queued message and all later ones; nothing throws later.
+ * one write (they are copied into one buffer as they come, so what waits costs its bytes and no
+ * more). A write error fails every queued message and all later ones; nothing throws later.
  *
  * Bounded: a peer that stops reading while we keep writing (it floods requests and never reads the
  * answers) would make the queue grow without end, so the connection fails once more than
@@ -184,7 +185,8 @@ export function encodeFrame(segments: readonly Uint8Array[]): Uint8Array {
  * callback path (one answer per call, each written before the next call comes) never arms it.
  */
 export class FrameWriter {
-  #queue: Uint8Array[] = [];
+  /** Messages waiting behind the write in flight, back to back in `#queue[0..#queuedBytes)`. */
+  #queue: Uint8Array | undefined;
   #queuedBytes = 0;
   /** Bytes of the write in flight not yet written. */
   #inFlight = 0;
@@ -222,14 +224,12 @@ export class FrameWriter {
   /** Queues one framed message. Returns false if the connection already failed (or fails now). */
   send(frame: Uint8Array): boolean {
     if (this.#error) return false;
-    this.#queue.push(frame);
-    this.#queuedBytes += frame.byteLength;
     if (!this.#writing) {
-      void this.#drain();
+      void this.#drain(frame);
       return true;
     }
     // Behind a write still in flight: the peer reads slower than we write, or not at all.
-    if (this.pendingBytes > this.#maxQueuedBytes) {
+    if (this.pendingBytes + frame.byteLength > this.#maxQueuedBytes) {
       this.#fail(
         new WriteStallError(
           `the node is not reading what we send: ${
@@ -239,8 +239,22 @@ export class FrameWriter {
       );
       return false;
     }
+    this.#enqueue(frame);
     if (this.#watch === undefined) this.#arm();
     return true;
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    const need = this.#queuedBytes + frame.byteLength;
+    if (!this.#queue || need > this.#queue.length) {
+      let size = Math.max(4096, (this.#queue?.length ?? 0) * 2);
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      if (this.#queue) next.set(this.#queue.subarray(0, this.#queuedBytes));
+      this.#queue = next;
+    }
+    this.#queue.set(frame, this.#queuedBytes);
+    this.#queuedBytes = need;
   }
 
   /** Resolves once everything queued so far has been written (or the connection failed). */
@@ -266,10 +280,19 @@ export class FrameWriter {
     }, this.#stallMs);
   }
 
+  /** What queued behind the write just finished, as the next write (its buffer is not reused). */
+  #takeQueue(): Uint8Array | undefined {
+    if (!this.#queue || this.#queuedBytes === 0) return undefined;
+    const chunk = this.#queue.subarray(0, this.#queuedBytes);
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
+    return chunk;
+  }
+
   #fail(e: Error): void {
     if (this.#error) return;
     this.#error = e;
-    this.#queue = [];
+    this.#queue = undefined;
     this.#queuedBytes = 0;
     if (this.#watch !== undefined) clearTimeout(this.#watch);
     this.#watch = undefined;
@@ -277,23 +300,10 @@ export class FrameWriter {
     this.#onError(e);
   }
 
-  async #drain(): Promise<void> {
+  async #drain(first: Uint8Array): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0) {
-        let chunk: Uint8Array;
-        if (this.#queue.length === 1) {
-          chunk = this.#queue[0];
-        } else {
-          chunk = new Uint8Array(this.#queuedBytes);
-          let at = 0;
-          for (const f of this.#queue) {
-            chunk.set(f, at);
-            at += f.byteLength;
-          }
-        }
-        this.#queue = [];
-        this.#queuedBytes = 0;
+      for (let chunk: Uint8Array | undefined = first; chunk; chunk = this.#takeQueue()) {
         this.#inFlight = chunk.length;
         let off = 0;
         while (off < chunk.length) {

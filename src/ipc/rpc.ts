@@ -142,7 +142,6 @@ export interface RpcOptions {
   onProtocolError?: (error: ProtocolError) => void;
 }
 
-const EMPTY_RETURN = buildEmptyReturnTemplate();
 const MAX_ABORT_REASON = 1024;
 /** How long closing waits for queued messages to be written before it closes the socket anyway. */
 const CLOSE_FLUSH_MS = 1000;
@@ -490,14 +489,7 @@ export class RpcConnection {
   }
 
   #sendException(answerId: number, reason: string, type: "failed" | "unimplemented" = "failed"): void {
-    const msg = new $.Message();
-    const ret = msg.initRoot(RpcMessage)._initReturn();
-    ret.answerId = answerId;
-    ret.releaseParamCaps = true;
-    const ex = ret._initException();
-    ex.reason = reason;
-    if (type === "unimplemented") ex.type = Exception_Type.UNIMPLEMENTED;
-    this.#send(msg);
+    this.#sendFrame(exceptionReturn(answerId, reason, type));
   }
 
   // ---- receiving ----
@@ -565,10 +557,7 @@ export class RpcConnection {
    */
   #sendUnimplemented(which: number): void {
     this.#options.onWarning?.(`peer sent a ${whichName(which)} message, which this client does not implement`);
-    const msg = new $.Message();
-    const echo = msg.initRoot(RpcMessage)._initUnimplemented();
-    $.utils.setUint16(0, which, echo);
-    this.#send(msg);
+    this.#sendFrame(UNIMPLEMENTED_ECHO.with(which));
   }
 
   /**
@@ -591,7 +580,7 @@ export class RpcConnection {
       const payload = w.structAt(call, 1);
       const params = payload ? w.structAt(payload, 0) : null;
       if (!server.fastDispatch(w.u16(call, 4), w, params)) return false;
-      this.#sendFrame(EMPTY_RETURN.forAnswer(w.u32(call, 0)));
+      this.#sendFrame(EMPTY_RETURN.with(w.u32(call, 0)));
       return true;
     } catch {
       return false;
@@ -609,7 +598,7 @@ export class RpcConnection {
       if (cap && !(cap instanceof RemoteCap)) server = cap;
     }
     if (!server) {
-      this.#sendException(answerId, "call on an unknown capability");
+      this.#sendFrame(UNKNOWN_CAPABILITY.with(answerId));
       return;
     }
     // Compare the 64-bit interface id as two words: no BigInt on the callback path.
@@ -637,7 +626,7 @@ export class RpcConnection {
       return;
     }
     if (result === undefined) {
-      this.#sendFrame(EMPTY_RETURN.forAnswer(answerId));
+      this.#sendFrame(EMPTY_RETURN.with(answerId));
     } else if (result instanceof Promise) {
       result.then(
         (r) => {
@@ -654,7 +643,7 @@ export class RpcConnection {
 
   #sendResults(answerId: number, results: Results): void {
     if (results === undefined) {
-      this.#sendFrame(EMPTY_RETURN.forAnswer(answerId));
+      this.#sendFrame(EMPTY_RETURN.with(answerId));
       return;
     }
     const msg = new $.Message();
@@ -834,7 +823,7 @@ export class RpcConnection {
 
   /** We are the client: the node's vat has our bootstrap interface for nothing. */
   #onBootstrap(b: Bootstrap): void {
-    this.#sendException(b.questionId, "this vat offers no bootstrap interface");
+    this.#sendFrame(NO_BOOTSTRAP.with(b.questionId));
   }
 
   #onDisembargo(d: Disembargo): void {
@@ -881,39 +870,71 @@ function encodeMessage(msg: $.Message): Uint8Array {
   return new Uint8Array(msg.toArrayBuffer());
 }
 
+function exceptionReturn(answerId: number, reason: string, type: "failed" | "unimplemented"): Uint8Array {
+  const msg = new $.Message();
+  const ret = msg.initRoot(RpcMessage)._initReturn();
+  ret.answerId = answerId;
+  ret.releaseParamCaps = true;
+  const ex = ret._initException();
+  ex.reason = reason;
+  if (type === "unimplemented") ex.type = Exception_Type.UNIMPLEMENTED;
+  return encodeMessage(msg);
+}
+
+/** A message that is the same bytes every time but for one 16- or 32-bit field. */
+interface Template {
+  with(value: number): Uint8Array;
+}
+
 /**
- * The Return for a call with empty results is the same bytes every time except the answer id, so
- * it is encoded once and patched: answering a callback costs one small copy and no capnp-es work.
+ * Encodes a message once and patches the field that varies: sending it costs one small copy and no
+ * capnp-es work (capnp-es allocates a 4 KiB arena per message built). Used for what we send most
+ * (the empty Return that answers a callback) and for what a peer can make us send as fast as it
+ * sends requests (so a flood costs us its own size in garbage, not 4 KiB per request).
  */
-function buildEmptyReturnTemplate(): { forAnswer(id: number): Uint8Array } {
-  const encode = (id: number) => {
-    const msg = new $.Message();
-    const ret = msg.initRoot(RpcMessage)._initReturn();
-    ret.answerId = id;
-    ret.releaseParamCaps = true;
-    ret._initResults();
-    return encodeMessage(msg);
-  };
-  const a = encode(0x00000000);
-  const b = encode(0xffffffff);
-  let offset = -1;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) {
-      offset = i;
-      break;
-    }
+function template(bytes: 2 | 4, encode: (value: number) => Uint8Array): Template {
+  const a = encode(0);
+  const b = encode(bytes === 4 ? 0xffffffff : 0xffff);
+  const offset = a.findIndex((x, i) => x !== b[i]);
+  if (a.length !== b.length || offset < 0 || a.subarray(offset + bytes).some((x, i) => x !== b[offset + bytes + i])) {
+    throw new Error("could not locate the varying field in an encoded message");
   }
-  if (a.length !== b.length || offset < 0 || a.subarray(offset + 4).some((x, i) => x !== b[offset + 4 + i])) {
-    throw new Error("could not locate the answer id in the encoded Return");
+  if (bytes === 2) {
+    return {
+      with(value: number): Uint8Array {
+        const out = a.slice();
+        new DataView(out.buffer).setUint16(offset, value, true);
+        return out;
+      },
+    };
   }
   return {
-    forAnswer(id: number): Uint8Array {
+    with(value: number): Uint8Array {
       const out = a.slice();
-      new DataView(out.buffer).setUint32(offset, id, true);
+      new DataView(out.buffer).setUint32(offset, value, true);
       return out;
     },
   };
 }
+
+/** The Return for a call with empty results (every callback's answer). */
+const EMPTY_RETURN = template(4, (id) => {
+  const msg = new $.Message();
+  const ret = msg.initRoot(RpcMessage)._initReturn();
+  ret.answerId = id;
+  ret.releaseParamCaps = true;
+  ret._initResults();
+  return encodeMessage(msg);
+});
+const NO_BOOTSTRAP = template(4, (id) => exceptionReturn(id, "this vat offers no bootstrap interface", "failed"));
+const UNKNOWN_CAPABILITY = template(4, (id) => exceptionReturn(id, "call on an unknown capability", "failed"));
+/** Unimplemented, echoing the kind of message only (see #sendUnimplemented). */
+const UNIMPLEMENTED_ECHO = template(2, (which) => {
+  const msg = new $.Message();
+  const echo = msg.initRoot(RpcMessage)._initUnimplemented();
+  $.utils.setUint16(0, which, echo);
+  return encodeMessage(msg);
+});
 
 function interfaceWords(id: bigint): [number, number] {
   return [Number(id & 0xffffffffn), Number(id >> 32n)];
