@@ -9,10 +9,15 @@
  * we export, exceptions both ways, and exact reference counting so neither side leaks.
  *
  * What is supported: Bootstrap (as client), Call/Return/Finish both ways, capability descriptors
- * senderHosted / senderPromise / receiverHosted / receiverAnswer, Resolve (recorded, and any
- * capability it carries that we do not hold is released at once), Release of our exports,
+ * senderHosted / senderPromise / receiverHosted / receiverAnswer, Resolve (the capability it
+ * carries is kept while we hold the promise, released at once otherwise), Release of our exports,
  * Disembargo senderLoopback (reflected), Abort, Unimplemented. We never make calls on a promise, so
  * no embargo of ours is ever needed; we export no promises, so we never send Resolve.
+ *
+ * Bounded by what the peer sends: every message read the general way is first checked against the
+ * read limits (wire.ts: what it unfolds to, how deep it nests); a message kind we do not implement
+ * is answered without being read; what a peer can make us send in bulk is pre-encoded; and the
+ * writer fails the connection when the peer stops reading (framing.ts).
  */
 import * as $ from "capnp-es";
 import {
@@ -82,8 +87,6 @@ export interface LocalServer {
    * any state before it has read everything it needs (a WireError sends the call the slow way).
    */
   fastDispatch?(methodId: number, msg: WireMessage, params: WireStruct | null): boolean;
-  /** Called when the peer has released every reference to it. */
-  released?(): void;
 }
 
 /** Collects capabilities for an outgoing message's cap table. */
@@ -229,13 +232,6 @@ export class RpcConnection {
     }
   }
 
-  #protocolFailure(e: unknown): void {
-    const err = e instanceof ProtocolError ? e : new ProtocolError(errorText(e));
-    this.#readBroken = err;
-    if (this.#options.onProtocolError) this.#options.onProtocolError(err);
-    else this.abort(err);
-  }
-
   /** Set once the peer's input could not be parsed; nothing more is read. */
   get readBroken(): ProtocolError | undefined {
     return this.#readBroken;
@@ -282,6 +278,79 @@ export class RpcConnection {
       options,
     );
   }
+
+  /** True while the peer holds a reference to `server`. */
+  isExported(server: LocalServer): boolean {
+    return this.#exportIds.has(server);
+  }
+
+  releaseImport(cap: RemoteCap): void {
+    if (cap.released) return;
+    cap.released = true;
+    if (this.#imports.get(cap.importId) === cap) this.#imports.delete(cap.importId);
+    if (cap.refs > 0 && !this.#closed) this.#sendRelease(cap.importId, cap.refs);
+    cap.refs = 0;
+  }
+
+  /** Aborts the connection: tells the peer why (best effort), then closes. */
+  abort(reason: Error): void {
+    if (this.#closed) return;
+    try {
+      const msg = new $.Message();
+      const ex = msg.initRoot(RpcMessage)._initAbort();
+      // Our reason, which may quote the peer's: bounded, like everything we send back.
+      ex.reason = reason.message.length > MAX_ABORT_REASON
+        ? `${reason.message.slice(0, MAX_ABORT_REASON)}…`
+        : reason.message;
+      this.#send(msg);
+    } catch { /* closing anyway */ }
+    this.close(reason);
+  }
+
+  /** Ends the connection: every pending call is rejected with `reason`; tables are cleared. */
+  close(reason: Error = new DisconnectedError("connection closed")): void {
+    if (this.#closed) return;
+    this.#closed = reason instanceof DisconnectedError || reason instanceof ProtocolError
+      ? reason
+      : new DisconnectedError(reason.message);
+    const err = this.#closed;
+    for (const q of this.#questions.values()) {
+      if (q.timer !== undefined) clearTimeout(q.timer);
+      if (!q.abandoned) q.reject(err);
+    }
+    this.#questions.clear();
+    for (const cap of this.#imports.values()) {
+      cap.released = true;
+      cap.refs = 0;
+    }
+    this.#imports.clear();
+    this.#exports.clear();
+    this.#exportIds.clear();
+    this.#answers.clear();
+    this.#options.onClose?.(err);
+    // Let queued writes (an Abort, final Releases) go out before the socket closes, but never wait
+    // on a peer that does not read: the socket closes after CLOSE_FLUSH_MS regardless (at once
+    // when writing has failed), so no socket outlives its connection.
+    let open = true;
+    const closeTransport = () => {
+      if (!open) return;
+      open = false;
+      clearTimeout(timer);
+      try {
+        this.#transport.close();
+      } catch { /* already closed */ }
+    };
+    const timer = setTimeout(closeTransport, CLOSE_FLUSH_MS);
+    if (this.#writer.failed) closeTransport();
+    else void this.#writer.flushed().then(closeTransport);
+  }
+
+  /** Resolves once everything queued has been written. */
+  flushed(): Promise<void> {
+    return this.#writer.flushed();
+  }
+
+  // ---- questions and exports ----
 
   #ask<R>(
     fill: (m: RpcMessage, qid: number) => number[],
@@ -376,89 +445,14 @@ export class RpcConnection {
     if (e.refs <= 0) {
       this.#exports.delete(id);
       this.#exportIds.delete(e.server);
-      try {
-        e.server.released?.();
-      } catch (err) {
-        this.#options.onWarning?.(`release handler failed: ${errorText(err)}`);
-      }
     }
   }
 
-  /** True while the peer holds a reference to `server`. */
-  isExported(server: LocalServer): boolean {
-    return this.#exportIds.has(server);
-  }
-
-  releaseImport(cap: RemoteCap): void {
-    if (cap.released) return;
-    cap.released = true;
-    if (this.#imports.get(cap.importId) === cap) this.#imports.delete(cap.importId);
-    if (cap.refs > 0 && !this.#closed) this.#sendRelease(cap.importId, cap.refs);
-    cap.refs = 0;
-  }
-
-  /** Aborts the connection: tells the peer why (best effort), then closes. */
-  abort(reason: Error): void {
-    if (this.#closed) return;
-    try {
-      const msg = new $.Message();
-      const ex = msg.initRoot(RpcMessage)._initAbort();
-      // Our reason, which may quote the peer's: bounded, like everything we send back.
-      ex.reason = reason.message.length > MAX_ABORT_REASON
-        ? `${reason.message.slice(0, MAX_ABORT_REASON)}…`
-        : reason.message;
-      this.#send(msg);
-    } catch { /* closing anyway */ }
-    this.close(reason);
-  }
-
-  /** Ends the connection: every pending call is rejected with `reason`; tables are cleared. */
-  close(reason: Error = new DisconnectedError("connection closed")): void {
-    if (this.#closed) return;
-    this.#closed = reason instanceof DisconnectedError || reason instanceof ProtocolError
-      ? reason
-      : new DisconnectedError(reason.message);
-    const err = this.#closed;
-    for (const q of this.#questions.values()) {
-      if (q.timer !== undefined) clearTimeout(q.timer);
-      if (!q.abandoned) q.reject(err);
-    }
-    this.#questions.clear();
-    for (const cap of this.#imports.values()) {
-      cap.released = true;
-      cap.refs = 0;
-    }
-    this.#imports.clear();
-    const servers = [...this.#exports.values()].map((e) => e.server);
-    this.#exports.clear();
-    this.#exportIds.clear();
-    this.#answers.clear();
-    for (const s of servers) {
-      try {
-        s.released?.();
-      } catch { /* closing anyway */ }
-    }
-    this.#options.onClose?.(err);
-    // Let queued writes (an Abort, final Releases) go out before the socket closes, but never wait
-    // on a peer that does not read: the socket closes after CLOSE_FLUSH_MS regardless (at once
-    // when writing has failed), so no socket outlives its connection.
-    let open = true;
-    const closeTransport = () => {
-      if (!open) return;
-      open = false;
-      clearTimeout(timer);
-      try {
-        this.#transport.close();
-      } catch { /* already closed */ }
-    };
-    const timer = setTimeout(closeTransport, CLOSE_FLUSH_MS);
-    if (this.#writer.failed) closeTransport();
-    else void this.#writer.flushed().then(closeTransport);
-  }
-
-  /** Resolves once everything queued has been written. */
-  flushed(): Promise<void> {
-    return this.#writer.flushed();
+  #protocolFailure(e: unknown): void {
+    const err = e instanceof ProtocolError ? e : new ProtocolError(errorText(e));
+    this.#readBroken = err;
+    if (this.#options.onProtocolError) this.#options.onProtocolError(err);
+    else this.abort(err);
   }
 
   // ---- sending ----
