@@ -6,11 +6,12 @@
  */
 import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which } from "capnp-es/capnp/rpc";
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { type CapTable, RemoteCap, RpcConnection } from "../src/ipc/rpc.ts";
 import { ProtocolError } from "../src/ipc/errors.ts";
 import { setCapAt } from "../src/ipc/capnp.ts";
 import { FrameDecoder } from "../src/ipc/framing.ts";
+import { WireMessage } from "../src/ipc/wire.ts";
 import { Chain$Client, ChainNotifications$Client } from "../gen/chain.ts";
 import { ChainCollector } from "../src/collectors/chain.ts";
 import { timing } from "../src/defaults.ts";
@@ -18,6 +19,15 @@ import { CallbackCost } from "../src/collectors/callback_cost.ts";
 import { ChainEvents } from "../src/collectors/events.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";
 import { memoryLogger } from "../src/log.ts";
+import {
+  deepChain,
+  farPointerTree,
+  hugeTextAbort,
+  OBSOLETE_SAVE,
+  pointerTree,
+  sharedBlob,
+  sharedBlobList,
+} from "./support/hostile.ts";
 
 const dir = new URL("./fixtures/pr-trace-regtest/frames/", import.meta.url);
 const seeds = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith("-from-node.bin")).sort()
@@ -46,7 +56,7 @@ function connection() {
     callbacks: new CallbackCost(),
     events: new ChainEvents(),
   });
-  const fake = new RemoteCap(conn, 99, false);
+  const fake = new RemoteCap(conn, 99);
   for (const server of [chain, utxo]) {
     void conn.call(fake, Chain$Client.methods[39], (p, caps: CapTable) => setCapAt(p, 1, caps.add(server)), () => 0)
       .catch(() => {});
@@ -180,4 +190,85 @@ Deno.test("wrong interface ids, unknown methods and unknown targets get the prot
   assertEquals(r[1].exception, undefined);
   assertEquals(chain.blocksConnected, 0);
   assert(r[2].exception!.includes("unknown capability"));
+});
+
+// ---- Structure-aware cases: shapes that cost a careless reader more than their size ----
+
+/** This process's CPU seconds (user + system), from /proc: bounds work without timing the wall. */
+function cpuSeconds(): number {
+  const f = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+interface Hostile {
+  name: string;
+  frame: Uint8Array;
+  /** What the limits say about it, when the message is of a kind we read (else answered unread). */
+  refused?: RegExp;
+}
+
+const KIB = 1024, MIB = 1024 * 1024;
+const CALL = Message_Which.CALL, ABORT = Message_Which.ABORT;
+const UNFOLDS = /message refused: message of \d+ words unfolds to more than \d+ words \(traversal limit/;
+const NESTS = /message refused: message nests deeper than 64 pointers \(nesting limit\)/;
+const HOSTILE: Hostile[] = [];
+// Each shape twice: in a message we do not implement (answered Unimplemented without reading it),
+// and in one we read (a call, or an abort), where the read limits refuse it before capnp-es reads.
+for (const [which, kind] of [[OBSOLETE_SAVE, "obsoleteSave"], [CALL, "call"]] as const) {
+  const r = (re: RegExp) => which === CALL ? re : undefined;
+  HOSTILE.push(
+    { name: `${kind}: doubling pointer tree, depth 20`, frame: pointerTree(which, 20), refused: r(UNFOLDS) },
+    { name: `${kind}: doubling far-pointer tree, 21 segments`, frame: farPointerTree(which, 20), refused: r(UNFOLDS) },
+    { name: `${kind}: 600 pointers to one ~1 MiB blob`, frame: sharedBlob(which, 600, MIB - 64), refused: r(UNFOLDS) },
+    {
+      name: `${kind}: a list of 4096 pointers to one ~1 MiB blob`,
+      frame: sharedBlobList(which, 4096, MIB - 64),
+      refused: r(UNFOLDS),
+    },
+    { name: `${kind}: nesting 10,000 deep`, frame: deepChain(which, 10_000), refused: r(NESTS) },
+  );
+}
+HOSTILE.push(
+  { name: "an unknown message type: doubling pointer tree, depth 20", frame: pointerTree(42, 20) },
+  { name: "abort: doubling pointer tree, depth 20", frame: pointerTree(ABORT, 20), refused: UNFOLDS },
+  { name: "abort: a ~1 MiB reason (read once: linear)", frame: hugeTextAbort(MIB - 4 * KIB) },
+);
+
+for (const c of HOSTILE) {
+  Deno.test(`hostile frame, bounded work: ${c.name}`, async () => {
+    const { conn, written, errors } = connection();
+    await conn.flushed();
+    const before = written.reduce((s, w) => s + w.length, 0);
+    const words0 = conn.stats.wordsRead;
+    const cpu0 = cpuSeconds();
+    conn.receive(c.frame);
+    const cpu = cpuSeconds() - cpu0;
+    await conn.flushed();
+    const sent = written.reduce((s, w) => s + w.length, 0) - before;
+    assert(errors.every((e) => e instanceof ProtocolError), String(errors));
+    if (c.refused) {
+      assertEquals(errors.length, 1, "refused as a protocol error");
+      assertMatch(errors[0].message, c.refused);
+    } else {
+      assertEquals(errors, []);
+    }
+    // The work, as the reader counts it: at most the traversal limit (4 x the message's size).
+    const words = conn.stats.wordsRead - words0;
+    assert(words <= 4 * (c.frame.length / 8), `${words} words read for a message of ${c.frame.length / 8}`);
+    // And as the OS counts it: linear is a few ms for 1 MiB; the careless reader took 5 s to minutes.
+    assert(cpu < 1.5, `${cpu.toFixed(2)} s of CPU for ${c.frame.length} bytes`);
+    // What we send back is bounded by what we received: no peer data is copied back to it.
+    assert(sent <= 2 * c.frame.length + 4 * KIB, `${sent} bytes sent back for ${c.frame.length} received`);
+  });
+}
+
+Deno.test("every recorded node message unfolds to no more than its own size (the limits' 4x is slack)", () => {
+  const { conn, errors } = connection();
+  let words = 0;
+  for (const f of nodeInitiated()) {
+    conn.receive(f);
+    words += new WireMessage(f).words;
+  }
+  assertEquals(errors, []);
+  assert(conn.stats.wordsRead > 0 && conn.stats.wordsRead <= words, `${conn.stats.wordsRead} of ${words} words`);
 });

@@ -30,13 +30,3 @@ export function capIndexAt(s: $.Struct, index: number): number {
 export function setCapAt(s: $.Struct, index: number, capIndex: number): void {
   $.utils.setInterfacePointer(capIndex, $.utils.getPointer(index, s));
 }
-
-/** Reads pointer `index` of `s` as a struct of type T (an empty default when null). */
-export function structAt<T extends $.Struct>(s: $.Struct, index: number, ctor: $.StructCtor<T>): T {
-  return $.utils.getStruct(index, ctor, s);
-}
-
-/** Initialises pointer `index` of `s` as a new struct of type T. */
-export function initStructAt<T extends $.Struct>(s: $.Struct, index: number, ctor: $.StructCtor<T>): T {
-  return $.utils.initStructAt(index, ctor, s);
-}

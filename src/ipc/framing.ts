@@ -12,12 +12,25 @@ export interface FrameLimits {
   maxMessageBytes: number;
   /** Most segments accepted in one message. */
   maxSegments: number;
+  /** Bytes waiting to be written (queued and in flight) beyond which the connection fails. */
+  maxQueuedBytes?: number;
+  /** A write that makes no progress for this long (the peer is not reading) fails the connection. */
+  writeStallMs?: number;
 }
 
-export const DEFAULT_FRAME_LIMITS: FrameLimits = {
+export const DEFAULT_FRAME_LIMITS: Required<FrameLimits> = {
   maxMessageBytes: 64 * 1024 * 1024,
   maxSegments: 512,
+  // Nothing we send is large (calls, Finishes, callback answers), and calls on a node Thread go one
+  // at a time, so even a node that stopped reading never has a fraction of this waiting from us.
+  maxQueuedBytes: 8 * 1024 * 1024,
+  writeStallMs: 30_000,
 };
+
+/** The peer does not read what we send: too much waits, or nothing was written for too long. */
+export class WriteStallError extends Error {
+  override name = "WriteStallError";
+}
 
 export class FramingError extends Error {
   override name = "FramingError";
@@ -162,38 +175,86 @@ export function encodeFrame(segments: readonly Uint8Array[]): Uint8Array {
 
 /**
  * Writes messages to a connection in order, coalescing those queued while a write is in flight into
- * one write. A write error fails every queued message and all later ones; nothing throws later.
+ * one write (they are copied into one buffer as they come, so what waits costs its bytes and no
+ * more). A write error fails every queued message and all later ones; nothing throws later.
+ *
+ * Bounded: a peer that stops reading while we keep writing (it floods requests and never reads the
+ * answers) would make the queue grow without end, so the connection fails once more than
+ * `maxQueuedBytes` wait, or once a write has made no progress for `writeStallMs` while more waits
+ * behind it. The stall watch is armed only while messages queue behind a write in flight: the
+ * callback path (one answer per call, each written before the next call comes) never arms it.
  */
 export class FrameWriter {
-  #queue: Uint8Array[] = [];
+  /** Messages waiting behind the write in flight, back to back in `#queue[0..#queuedBytes)`. */
+  #queue: Uint8Array | undefined;
   #queuedBytes = 0;
+  /** Bytes of the write in flight not yet written. */
+  #inFlight = 0;
   #writing = false;
   #error: Error | undefined;
   #idle: (() => void)[] = [];
+  /** Writes completed so far: the stall watch compares it across its window. */
+  #progress = 0;
+  #watch: ReturnType<typeof setTimeout> | undefined;
   #writer: { write(p: Uint8Array): Promise<number> };
   #onError: (e: Error) => void;
+  #maxQueuedBytes: number;
+  #stallMs: number;
 
-  constructor(writer: { write(p: Uint8Array): Promise<number> }, onError: (e: Error) => void) {
+  constructor(
+    writer: { write(p: Uint8Array): Promise<number> },
+    onError: (e: Error) => void,
+    limits: FrameLimits = DEFAULT_FRAME_LIMITS,
+  ) {
     this.#writer = writer;
     this.#onError = onError;
+    this.#maxQueuedBytes = limits.maxQueuedBytes ?? DEFAULT_FRAME_LIMITS.maxQueuedBytes;
+    this.#stallMs = limits.writeStallMs ?? DEFAULT_FRAME_LIMITS.writeStallMs;
   }
 
-  /** Bytes accepted but not yet written: a measure of backpressure. */
-  get queuedBytes(): number {
-    return this.#queuedBytes;
+  /** Bytes accepted but not yet written (queued and in flight): a measure of backpressure. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#inFlight;
   }
 
   get failed(): Error | undefined {
     return this.#error;
   }
 
-  /** Queues one framed message. Returns false if the connection already failed. */
+  /** Queues one framed message. Returns false if the connection already failed (or fails now). */
   send(frame: Uint8Array): boolean {
     if (this.#error) return false;
-    this.#queue.push(frame);
-    this.#queuedBytes += frame.byteLength;
-    if (!this.#writing) void this.#drain();
+    if (!this.#writing) {
+      void this.#drain(frame);
+      return true;
+    }
+    // Behind a write still in flight: the peer reads slower than we write, or not at all.
+    if (this.pendingBytes + frame.byteLength > this.#maxQueuedBytes) {
+      this.#fail(
+        new WriteStallError(
+          `the node is not reading what we send: ${
+            mib(this.pendingBytes)
+          } waiting to be written, more than the limit of ${mib(this.#maxQueuedBytes)}`,
+        ),
+      );
+      return false;
+    }
+    this.#enqueue(frame);
+    if (this.#watch === undefined) this.#arm();
     return true;
+  }
+
+  #enqueue(frame: Uint8Array): void {
+    const need = this.#queuedBytes + frame.byteLength;
+    if (!this.#queue || need > this.#queue.length) {
+      let size = Math.max(4096, (this.#queue?.length ?? 0) * 2);
+      while (size < need) size *= 2;
+      const next = new Uint8Array(size);
+      if (this.#queue) next.set(this.#queue.subarray(0, this.#queuedBytes));
+      this.#queue = next;
+    }
+    this.#queue.set(frame, this.#queuedBytes);
+    this.#queuedBytes = need;
   }
 
   /** Resolves once everything queued so far has been written (or the connection failed). */
@@ -202,34 +263,68 @@ export class FrameWriter {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  async #drain(): Promise<void> {
+  /** Fails the connection if no write completes within the next `writeStallMs`. */
+  #arm(): void {
+    const seen = this.#progress;
+    this.#watch = setTimeout(() => {
+      this.#watch = undefined;
+      if (!this.#writing || this.#error) return;
+      if (this.#progress !== seen) return this.#arm();
+      this.#fail(
+        new WriteStallError(
+          `the node has not read what we send for ${this.#stallMs / 1000} s (${
+            mib(this.pendingBytes)
+          } waiting to be written)`,
+        ),
+      );
+    }, this.#stallMs);
+  }
+
+  /** What queued behind the write just finished, as the next write (its buffer is not reused). */
+  #takeQueue(): Uint8Array | undefined {
+    if (!this.#queue || this.#queuedBytes === 0) return undefined;
+    const chunk = this.#queue.subarray(0, this.#queuedBytes);
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
+    return chunk;
+  }
+
+  #fail(e: Error): void {
+    if (this.#error) return;
+    this.#error = e;
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
+    if (this.#watch !== undefined) clearTimeout(this.#watch);
+    this.#watch = undefined;
+    for (const r of this.#idle.splice(0)) r();
+    this.#onError(e);
+  }
+
+  async #drain(first: Uint8Array): Promise<void> {
     this.#writing = true;
     try {
-      while (this.#queue.length > 0) {
-        let chunk: Uint8Array;
-        if (this.#queue.length === 1) {
-          chunk = this.#queue[0];
-        } else {
-          chunk = new Uint8Array(this.#queuedBytes);
-          let at = 0;
-          for (const f of this.#queue) {
-            chunk.set(f, at);
-            at += f.byteLength;
-          }
-        }
-        this.#queue = [];
-        this.#queuedBytes = 0;
+      for (let chunk: Uint8Array | undefined = first; chunk; chunk = this.#takeQueue()) {
+        this.#inFlight = chunk.length;
         let off = 0;
-        while (off < chunk.length) off += await this.#writer.write(chunk.subarray(off));
+        while (off < chunk.length) {
+          off += await this.#writer.write(chunk.subarray(off));
+          this.#progress++;
+          if (this.#error) return; // failed while this write was in flight
+          this.#inFlight = chunk.length - off;
+        }
       }
     } catch (e) {
-      this.#error = toError(e);
-      this.#queue = [];
-      this.#queuedBytes = 0;
-      this.#onError(this.#error);
+      this.#fail(toError(e));
     } finally {
       this.#writing = false;
+      this.#inFlight = 0;
+      if (this.#watch !== undefined) clearTimeout(this.#watch);
+      this.#watch = undefined;
       for (const r of this.#idle.splice(0)) r();
     }
   }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
 }

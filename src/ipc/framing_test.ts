@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertThrows } from "../../tests/support/assert.ts";
-import { encodeFrame, FrameDecoder, FrameWriter, FramingError } from "./framing.ts";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "../../tests/support/assert.ts";
+import { encodeFrame, FrameDecoder, FrameWriter, FramingError, WriteStallError } from "./framing.ts";
 
 function segment(words: number, fill: number): Uint8Array {
   return new Uint8Array(words * 8).fill(fill);
@@ -109,6 +109,78 @@ Deno.test("FrameWriter coalesces queued frames and fails cleanly after a write e
   await w.flushed();
   assertEquals(errors.length, 1);
   assertEquals(w.send(new Uint8Array(8)), false);
+});
+
+/** A writer whose peer reads nothing: every write stays pending until `release()`. */
+function unreadPeer() {
+  const pending: (() => void)[] = [];
+  return {
+    writer: {
+      write: (p: Uint8Array) => new Promise<number>((resolve) => pending.push(() => resolve(p.length))),
+    },
+    release: () => pending.splice(0).forEach((r) => r()),
+  };
+}
+
+Deno.test("FrameWriter: a peer that does not read fails the connection past the queue limit, memory freed", async () => {
+  const peer = unreadPeer();
+  const errors: Error[] = [];
+  const w = new FrameWriter(peer.writer, (e) => errors.push(e), {
+    maxMessageBytes: 1 << 20,
+    maxSegments: 8,
+    maxQueuedBytes: 64 * 1024,
+    writeStallMs: 60_000,
+  });
+  let accepted = 0;
+  for (let i = 0; i < 1000 && w.send(new Uint8Array(1024)); i++) accepted++;
+  // The first write is in flight; the rest queue until more than 64 KiB wait.
+  assertEquals(accepted, 64);
+  assertEquals(errors.length, 1);
+  assert(errors[0] instanceof WriteStallError);
+  assert(errors[0].message.includes("not reading"), errors[0].message);
+  assertEquals(w.pendingBytes, 1024, "the queue is dropped; only the write in flight remains");
+  assertEquals(w.send(new Uint8Array(8)), false);
+  await w.flushed(); // resolves at once: the connection failed
+  peer.release();
+});
+
+Deno.test("FrameWriter: no write progress for writeStallMs while more waits fails the connection", async () => {
+  const peer = unreadPeer();
+  const errors: Error[] = [];
+  const w = new FrameWriter(peer.writer, (e) => errors.push(e), {
+    maxMessageBytes: 1 << 20,
+    maxSegments: 8,
+    writeStallMs: 50,
+  });
+  w.send(new Uint8Array(8)); // in flight, never read
+  w.send(new Uint8Array(8)); // waits behind it: the watch is armed
+  await w.flushed();
+  assertEquals(errors.length, 1);
+  assert(errors[0] instanceof WriteStallError);
+  assertStringIncludes(errors[0].message, "has not read what we send for 0.05 s");
+  peer.release();
+});
+
+Deno.test("FrameWriter: a slow reader that keeps making progress is not failed", async () => {
+  const errors: Error[] = [];
+  let written = 0;
+  const w = new FrameWriter(
+    {
+      write: async (p) => {
+        await new Promise((r) => setTimeout(r, 20));
+        const n = Math.min(p.length, 16); // a few bytes at a time
+        written += n;
+        return n;
+      },
+    },
+    (e) => errors.push(e),
+    { maxMessageBytes: 1 << 20, maxSegments: 8, writeStallMs: 300 },
+  );
+  // 48 writes 20 ms apart: about 1 s in all, three stall windows, progress in every one.
+  for (let i = 0; i < 12; i++) w.send(new Uint8Array(64));
+  await w.flushed();
+  assertEquals(errors, []);
+  assertEquals(written, 768);
 });
 
 Deno.test("reserve/commit: reading straight into the buffer, any split, frames whole", () => {

@@ -9,33 +9,49 @@
  * we export, exceptions both ways, and exact reference counting so neither side leaks.
  *
  * What is supported: Bootstrap (as client), Call/Return/Finish both ways, capability descriptors
- * senderHosted / senderPromise / receiverHosted / receiverAnswer, Resolve (recorded, and any
- * capability it carries that we do not hold is released at once), Release of our exports,
+ * senderHosted / senderPromise / receiverHosted / receiverAnswer, Resolve (the capability it
+ * carries is kept while we hold the promise, released at once otherwise), Release of our exports,
  * Disembargo senderLoopback (reflected), Abort, Unimplemented. We never make calls on a promise, so
  * no embargo of ours is ever needed; we export no promises, so we never send Resolve.
+ *
+ * Bounded by what the peer sends: every message read the general way is first checked against the
+ * read limits (wire.ts: what it unfolds to, how deep it nests); a message kind we do not implement
+ * is answered without being read; what a peer can make us send in bulk is pre-encoded; and the
+ * writer fails the connection when the peer stops reading (framing.ts).
  */
 import * as $ from "capnp-es";
 import {
-  CapDescriptor,
+  type Bootstrap,
+  type Call,
+  type CapDescriptor,
+  CapDescriptor_Which,
+  type Disembargo,
+  Disembargo_Context_Which,
+  type Exception,
+  Exception_Type,
+  type Finish,
   Message as RpcMessage,
   Message_Which as Which,
-  MessageTarget,
+  MessageTarget_Which,
   type Payload,
-  Return as RpcReturn,
+  type Release,
+  type Resolve,
+  Resolve_Which,
+  type Return as RpcReturn,
+  Return_Which,
 } from "capnp-es/capnp/rpc";
 import { capIndexAt } from "./capnp.ts";
 import { CallTimeoutError, DisconnectedError, ProtocolError, RemoteError } from "./errors.ts";
 import { errorText, toError } from "../util/errors.ts";
-import { FrameDecoder, type FrameLimits, FrameWriter } from "./framing.ts";
-import { WireMessage, type WireStruct } from "./wire.ts";
+import { FrameDecoder, type FrameLimits, FrameWriter, WriteStallError } from "./framing.ts";
+import { DEFAULT_READ_LIMITS, type ReadLimits, WireMessage, type WireStruct } from "./wire.ts";
 
 /** A capability hosted by the peer (an entry of our import table). */
 export class RemoteCap {
   /** References the peer counts for us: one per descriptor received and kept. */
   refs = 0;
   released = false;
-  resolution: RemoteCap | LocalServer | RemoteError | undefined;
-  constructor(readonly conn: RpcConnection, readonly importId: number, readonly isPromise: boolean) {}
+  constructor(readonly conn: RpcConnection, readonly importId: number) {}
 
   /** Drops every reference we hold; the peer may free the object. Idempotent. */
   release(): void {
@@ -71,8 +87,6 @@ export interface LocalServer {
    * any state before it has read everything it needs (a WireError sends the call the slow way).
    */
   fastDispatch?(methodId: number, msg: WireMessage, params: WireStruct | null): boolean;
-  /** Called when the peer has released every reference to it. */
-  released?(): void;
 }
 
 /** Collects capabilities for an outgoing message's cap table. */
@@ -118,6 +132,8 @@ export interface Transport {
 
 export interface RpcOptions {
   limits?: FrameLimits;
+  /** What reading one message may cost (see wire.ts); capnp's defaults unless given. */
+  readLimits?: ReadLimits;
   /** Called once when the connection ends, with the reason. */
   onClose?: (reason: Error) => void;
   /** Diagnostics about protocol events worth a log line (unknown ids, late answers, etc.). */
@@ -129,7 +145,9 @@ export interface RpcOptions {
   onProtocolError?: (error: ProtocolError) => void;
 }
 
-const EMPTY_RETURN = buildEmptyReturnTemplate();
+const MAX_ABORT_REASON = 1024;
+/** How long closing waits for queued messages to be written before it closes the socket anyway. */
+const CLOSE_FLUSH_MS = 1000;
 
 export class RpcConnection {
   readonly #transport: Transport;
@@ -147,12 +165,22 @@ export class RpcConnection {
   #closed: Error | undefined;
   #readBroken: ProtocolError | undefined;
   #resolves = 0;
+  #wordsRead = 0;
+  readonly #readLimits: ReadLimits;
 
   constructor(transport: Transport, options: RpcOptions = {}) {
     this.#transport = transport;
     this.#options = options;
+    this.#readLimits = options.readLimits ?? DEFAULT_READ_LIMITS;
     this.#decoder = new FrameDecoder(options.limits);
-    this.#writer = new FrameWriter(transport, (e) => this.close(new DisconnectedError(`write failed: ${e.message}`)));
+    this.#writer = new FrameWriter(transport, (e) => {
+      // HAZARD: closing the socket while a subscription is live kills a multiprocess node
+      // (libmultiprocess#219), and this close does not disconnect them first. It runs only when
+      // the write side is already dead (an error) or the node has stopped reading (WriteStallError):
+      // then a Handler.disconnect could not reach it either, and keeping the socket open would
+      // only let the queue grow (an unreading peer flooding requests grew RSS by 30 MiB/s).
+      this.close(new DisconnectedError(e instanceof WriteStallError ? e.message : `write failed: ${e.message}`));
+    }, options.limits);
   }
 
   get closed(): Error | undefined {
@@ -160,19 +188,23 @@ export class RpcConnection {
   }
 
   /** Counts for tests and diagnostics. */
-  get stats(): { questions: number; exports: number; imports: number; answers: number; resolves: number } {
+  get stats(): {
+    questions: number;
+    exports: number;
+    imports: number;
+    answers: number;
+    resolves: number;
+    /** Words charged against the read limits, over every message read the general way. */
+    wordsRead: number;
+  } {
     return {
       questions: this.#questions.size,
       exports: this.#exports.size,
       imports: this.#imports.size,
       answers: this.#answers.size,
       resolves: this.#resolves,
+      wordsRead: this.#wordsRead,
     };
-  }
-
-  /** Bytes queued for the socket but not yet written. */
-  get queuedBytes(): number {
-    return this.#writer.queuedBytes;
   }
 
   /** Feeds bytes read from the socket. A protocol error stops reading (see onProtocolError). */
@@ -198,13 +230,6 @@ export class RpcConnection {
     } catch (e) {
       this.#protocolFailure(e);
     }
-  }
-
-  #protocolFailure(e: unknown): void {
-    const err = e instanceof ProtocolError ? e : new ProtocolError(errorText(e));
-    this.#readBroken = err;
-    if (this.#options.onProtocolError) this.#options.onProtocolError(err);
-    else this.abort(err);
   }
 
   /** Set once the peer's input could not be parsed; nothing more is read. */
@@ -253,6 +278,79 @@ export class RpcConnection {
       options,
     );
   }
+
+  /** True while the peer holds a reference to `server`. */
+  isExported(server: LocalServer): boolean {
+    return this.#exportIds.has(server);
+  }
+
+  releaseImport(cap: RemoteCap): void {
+    if (cap.released) return;
+    cap.released = true;
+    if (this.#imports.get(cap.importId) === cap) this.#imports.delete(cap.importId);
+    if (cap.refs > 0 && !this.#closed) this.#sendRelease(cap.importId, cap.refs);
+    cap.refs = 0;
+  }
+
+  /** Aborts the connection: tells the peer why (best effort), then closes. */
+  abort(reason: Error): void {
+    if (this.#closed) return;
+    try {
+      const msg = new $.Message();
+      const ex = msg.initRoot(RpcMessage)._initAbort();
+      // Our reason, which may quote the peer's: bounded, like everything we send back.
+      ex.reason = reason.message.length > MAX_ABORT_REASON
+        ? `${reason.message.slice(0, MAX_ABORT_REASON)}…`
+        : reason.message;
+      this.#send(msg);
+    } catch { /* closing anyway */ }
+    this.close(reason);
+  }
+
+  /** Ends the connection: every pending call is rejected with `reason`; tables are cleared. */
+  close(reason: Error = new DisconnectedError("connection closed")): void {
+    if (this.#closed) return;
+    this.#closed = reason instanceof DisconnectedError || reason instanceof ProtocolError
+      ? reason
+      : new DisconnectedError(reason.message);
+    const err = this.#closed;
+    for (const q of this.#questions.values()) {
+      if (q.timer !== undefined) clearTimeout(q.timer);
+      if (!q.abandoned) q.reject(err);
+    }
+    this.#questions.clear();
+    for (const cap of this.#imports.values()) {
+      cap.released = true;
+      cap.refs = 0;
+    }
+    this.#imports.clear();
+    this.#exports.clear();
+    this.#exportIds.clear();
+    this.#answers.clear();
+    this.#options.onClose?.(err);
+    // Let queued writes (an Abort, final Releases) go out before the socket closes, but never wait
+    // on a peer that does not read: the socket closes after CLOSE_FLUSH_MS regardless (at once
+    // when writing has failed), so no socket outlives its connection.
+    let open = true;
+    const closeTransport = () => {
+      if (!open) return;
+      open = false;
+      clearTimeout(timer);
+      try {
+        this.#transport.close();
+      } catch { /* already closed */ }
+    };
+    const timer = setTimeout(closeTransport, CLOSE_FLUSH_MS);
+    if (this.#writer.failed) closeTransport();
+    else void this.#writer.flushed().then(closeTransport);
+  }
+
+  /** Resolves once everything queued has been written. */
+  flushed(): Promise<void> {
+    return this.#writer.flushed();
+  }
+
+  // ---- questions and exports ----
 
   #ask<R>(
     fill: (m: RpcMessage, qid: number) => number[],
@@ -347,77 +445,14 @@ export class RpcConnection {
     if (e.refs <= 0) {
       this.#exports.delete(id);
       this.#exportIds.delete(e.server);
-      try {
-        e.server.released?.();
-      } catch (err) {
-        this.#options.onWarning?.(`release handler failed: ${errorText(err)}`);
-      }
     }
   }
 
-  /** True while the peer holds a reference to `server`. */
-  isExported(server: LocalServer): boolean {
-    return this.#exportIds.has(server);
-  }
-
-  releaseImport(cap: RemoteCap): void {
-    if (cap.released) return;
-    cap.released = true;
-    if (this.#imports.get(cap.importId) === cap) this.#imports.delete(cap.importId);
-    if (cap.refs > 0 && !this.#closed) this.#sendRelease(cap.importId, cap.refs);
-    cap.refs = 0;
-  }
-
-  /** Aborts the connection: tells the peer why (best effort), then closes. */
-  abort(reason: Error): void {
-    if (this.#closed) return;
-    try {
-      const msg = new $.Message();
-      const ex = msg.initRoot(RpcMessage)._initAbort();
-      ex.reason = reason.message;
-      this.#send(msg);
-    } catch { /* closing anyway */ }
-    this.close(reason);
-  }
-
-  /** Ends the connection: every pending call is rejected with `reason`; tables are cleared. */
-  close(reason: Error = new DisconnectedError("connection closed")): void {
-    if (this.#closed) return;
-    this.#closed = reason instanceof DisconnectedError || reason instanceof ProtocolError
-      ? reason
-      : new DisconnectedError(reason.message);
-    const err = this.#closed;
-    for (const q of this.#questions.values()) {
-      if (q.timer !== undefined) clearTimeout(q.timer);
-      if (!q.abandoned) q.reject(err);
-    }
-    this.#questions.clear();
-    for (const cap of this.#imports.values()) {
-      cap.released = true;
-      cap.refs = 0;
-    }
-    this.#imports.clear();
-    const servers = [...this.#exports.values()].map((e) => e.server);
-    this.#exports.clear();
-    this.#exportIds.clear();
-    this.#answers.clear();
-    for (const s of servers) {
-      try {
-        s.released?.();
-      } catch { /* closing anyway */ }
-    }
-    this.#options.onClose?.(err);
-    // Let queued writes (an Abort, final Releases) go out before the socket closes.
-    void this.#writer.flushed().then(() => {
-      try {
-        this.#transport.close();
-      } catch { /* already closed */ }
-    });
-  }
-
-  /** Resolves once everything queued has been written. */
-  flushed(): Promise<void> {
-    return this.#writer.flushed();
+  #protocolFailure(e: unknown): void {
+    const err = e instanceof ProtocolError ? e : new ProtocolError(errorText(e));
+    this.#readBroken = err;
+    if (this.#options.onProtocolError) this.#options.onProtocolError(err);
+    else this.abort(err);
   }
 
   // ---- sending ----
@@ -448,58 +483,59 @@ export class RpcConnection {
   }
 
   #sendException(answerId: number, reason: string, type: "failed" | "unimplemented" = "failed"): void {
-    const msg = new $.Message();
-    const ret = msg.initRoot(RpcMessage)._initReturn();
-    ret.answerId = answerId;
-    ret.releaseParamCaps = true;
-    const ex = ret._initException();
-    ex.reason = reason;
-    if (type === "unimplemented") ex.type = 3;
-    this.#send(msg);
+    this.#sendFrame(exceptionReturn(answerId, reason, type));
   }
 
   // ---- receiving ----
 
+  /**
+   * One message from the peer. Only the words that say what it is are read before it is checked
+   * against the read limits: a message we implement is then read by capnp-es, within a bounded
+   * cost; one we do not implement is answered without reading the rest.
+   */
   #handleFrame(frame: Uint8Array): void {
     if (this.#readBroken) return;
-    if (this.#fastCall(frame)) return;
-    let root: RpcMessage;
+    let w: WireMessage;
     let which: number;
     try {
-      const msg = new $.Message(frame, false);
-      root = msg.getRoot(RpcMessage);
-      which = root.which();
+      w = new WireMessage(frame);
+      if (this.#fastCall(w)) return;
+      const top = w.root();
+      which = top ? w.u16(top, 0) : Which.UNIMPLEMENTED;
     } catch (e) {
       throw new ProtocolError(`undecodable message: ${errorText(e)}`);
+    }
+    if (!IMPLEMENTED.has(which)) {
+      this.#sendUnimplemented(which);
+      return;
+    }
+    let root: RpcMessage;
+    try {
+      this.#wordsRead += w.checkLimits(this.#readLimits);
+      root = new $.Message(frame, false).getRoot(RpcMessage);
+    } catch (e) {
+      throw new ProtocolError(`${whichName(which)} message refused: ${errorText(e)}`);
     }
     try {
       switch (which) {
         case Which.CALL:
-          return this.#onCall(root);
+          return this.#onCall(root.call);
         case Which.RETURN:
           return this.#onReturn(root.return);
         case Which.FINISH:
-          return this.#onFinish(root.finish.questionId, root.finish.releaseResultCaps);
+          return this.#onFinish(root.finish);
         case Which.RESOLVE:
-          return this.#onResolve(root);
+          return this.#onResolve(root.resolve);
         case Which.RELEASE:
-          return this.#unexport(root.release.id, root.release.referenceCount);
+          return this.#onRelease(root.release);
         case Which.DISEMBARGO:
-          return this.#onDisembargo(root);
+          return this.#onDisembargo(root.disembargo);
         case Which.ABORT:
-          return this.close(new DisconnectedError(`peer aborted: ${root.abort.reason}`));
+          return this.#onAbort(root.abort);
         case Which.UNIMPLEMENTED:
           return this.#onUnimplemented(root.unimplemented);
-        case Which.BOOTSTRAP: {
-          this.#sendException(root.bootstrap.questionId, "this vat offers no bootstrap interface");
-          return;
-        }
-        default: {
-          // Tell the peer we do not understand it, as the protocol asks.
-          const msg = new $.Message();
-          msg.initRoot(RpcMessage).unimplemented = root;
-          this.#send(msg);
-        }
+        case Which.BOOTSTRAP:
+          return this.#onBootstrap(root.bootstrap);
       }
     } catch (e) {
       if (e instanceof ProtocolError) throw e;
@@ -508,19 +544,29 @@ export class RpcConnection {
   }
 
   /**
+   * Tells the peer we do not implement a message of kind `which`, as the protocol asks. The echo
+   * carries the kind only: copying the peer's message back (as capnp-es would) costs what the
+   * message unfolds to and sends the peer's bytes back to it. rpc.capnp allows a partial echo, and
+   * rpc.c++ acts on an echoed Resolve only (which we never send back), aborting on anything else.
+   */
+  #sendUnimplemented(which: number): void {
+    this.#options.onWarning?.(`peer sent a ${whichName(which)} message, which this client does not implement`);
+    this.#sendFrame(UNIMPLEMENTED_ECHO.with(which));
+  }
+
+  /**
    * A call to one of our objects that can answer from its params in place (the node's callbacks):
    * read the few words that say which object and method, let the object count, answer from the
    * pre-encoded Return. Anything unusual returns false and takes the general path.
    */
-  #fastCall(frame: Uint8Array): boolean {
+  #fastCall(w: WireMessage): boolean {
     try {
-      const w = new WireMessage(frame);
       const root = w.root();
-      if (!root || w.u16(root, 0) !== 2 /* call */) return false;
+      if (!root || w.u16(root, 0) !== Which.CALL) return false;
       const call = w.structAt(root, 0);
       if (!call) return false;
       const target = w.structAt(call, 0);
-      if (!target || w.u16(target, 4) !== 0 /* importedCap */) return false;
+      if (!target || w.u16(target, 4) !== MessageTarget_Which.IMPORTED_CAP) return false;
       const exp = this.#exports.get(w.u32(target, 0));
       const server = exp?.server;
       if (!server?.fastDispatch) return false;
@@ -528,26 +574,25 @@ export class RpcConnection {
       const payload = w.structAt(call, 1);
       const params = payload ? w.structAt(payload, 0) : null;
       if (!server.fastDispatch(w.u16(call, 4), w, params)) return false;
-      this.#sendFrame(EMPTY_RETURN.forAnswer(w.u32(call, 0)));
+      this.#sendFrame(EMPTY_RETURN.with(w.u32(call, 0)));
       return true;
     } catch {
       return false;
     }
   }
 
-  #onCall(root: RpcMessage): void {
-    const call = root.call;
+  #onCall(call: Call): void {
     const answerId = call.questionId;
     const target = call.target;
     let server: LocalServer | undefined;
-    if (target.which() === MessageTarget.IMPORTED_CAP) {
+    if (target.which() === MessageTarget_Which.IMPORTED_CAP) {
       server = this.#exports.get(target.importedCap)?.server;
     } else {
       const cap = this.#fromAnswer(target.promisedAnswer.questionId, target.promisedAnswer.transform);
       if (cap && !(cap instanceof RemoteCap)) server = cap;
     }
     if (!server) {
-      this.#sendException(answerId, "call on an unknown capability");
+      this.#sendFrame(UNKNOWN_CAPABILITY.with(answerId));
       return;
     }
     // Compare the 64-bit interface id as two words: no BigInt on the callback path.
@@ -575,7 +620,7 @@ export class RpcConnection {
       return;
     }
     if (result === undefined) {
-      this.#sendFrame(EMPTY_RETURN.forAnswer(answerId));
+      this.#sendFrame(EMPTY_RETURN.with(answerId));
     } else if (result instanceof Promise) {
       result.then(
         (r) => {
@@ -592,7 +637,7 @@ export class RpcConnection {
 
   #sendResults(answerId: number, results: Results): void {
     if (results === undefined) {
-      this.#sendFrame(EMPTY_RETURN.forAnswer(answerId));
+      this.#sendFrame(EMPTY_RETURN.with(answerId));
       return;
     }
     const msg = new $.Message();
@@ -623,11 +668,12 @@ export class RpcConnection {
     return caps.length === 1 ? caps[0] : undefined;
   }
 
-  #onFinish(answerId: number, releaseResultCaps: boolean): void {
+  #onFinish(finish: Finish): void {
+    const answerId = finish.questionId;
     const caps = this.#answers.get(answerId);
     if (!caps) return;
     this.#answers.delete(answerId);
-    if (!releaseResultCaps) return;
+    if (!finish.releaseResultCaps) return;
     for (const cap of caps) {
       if (cap && !(cap instanceof RemoteCap)) {
         const id = this.#exportIds.get(cap);
@@ -646,7 +692,7 @@ export class RpcConnection {
       for (const id of q.paramExports) this.#unexport(id, 1);
     }
     const kind = ret.which();
-    if (kind === RpcReturn.RESULTS) {
+    if (kind === Return_Which.RESULTS) {
       const payload = ret.results;
       const table = this.#readCapTable(payload);
       const taken = new Array<boolean>(table.length).fill(false);
@@ -682,10 +728,10 @@ export class RpcConnection {
     if (!q.abandoned) this.#sendFinish(qid, false);
     if (q.abandoned) return;
     switch (kind) {
-      case RpcReturn.EXCEPTION:
+      case Return_Which.EXCEPTION:
         q.reject(new RemoteError(ret.exception.reason, exceptionType(ret.exception.type)));
         return;
-      case RpcReturn.CANCELED:
+      case Return_Which.CANCELED:
         q.reject(new RemoteError("call canceled", "disconnected"));
         return;
       default:
@@ -704,18 +750,18 @@ export class RpcConnection {
 
   #readDescriptor(d: CapDescriptor): RemoteCap | LocalServer | null {
     switch (d.which()) {
-      case CapDescriptor.NONE:
+      case CapDescriptor_Which.NONE:
         return null;
-      case CapDescriptor.SENDER_HOSTED:
-        return this.#importRef(d.senderHosted, false);
-      case CapDescriptor.SENDER_PROMISE:
-        return this.#importRef(d.senderPromise, true);
-      case CapDescriptor.RECEIVER_HOSTED: {
+      case CapDescriptor_Which.SENDER_HOSTED:
+        return this.#importRef(d.senderHosted);
+      case CapDescriptor_Which.SENDER_PROMISE:
+        return this.#importRef(d.senderPromise);
+      case CapDescriptor_Which.RECEIVER_HOSTED: {
         const e = this.#exports.get(d.receiverHosted);
         if (!e) throw new ProtocolError(`receiverHosted names unknown export ${d.receiverHosted}`);
         return e.server;
       }
-      case CapDescriptor.RECEIVER_ANSWER: {
+      case CapDescriptor_Which.RECEIVER_ANSWER: {
         const a = d.receiverAnswer;
         const cap = this.#fromAnswer(a.questionId, a.transform);
         if (cap === undefined) throw new ProtocolError(`receiverAnswer names unknown answer ${a.questionId}`);
@@ -726,10 +772,10 @@ export class RpcConnection {
     }
   }
 
-  #importRef(id: number, isPromise: boolean): RemoteCap {
+  #importRef(id: number): RemoteCap {
     let cap = this.#imports.get(id);
     if (!cap) {
-      cap = new RemoteCap(this, id, isPromise);
+      cap = new RemoteCap(this, id);
       this.#imports.set(id, cap);
     }
     cap.refs++;
@@ -746,28 +792,37 @@ export class RpcConnection {
     }
   }
 
-  #onResolve(root: RpcMessage): void {
+  /**
+   * We never call a promise, so what it resolved to matters only for reference counting: the
+   * reference the Resolve carries is kept while we hold the promise (released with it), and given
+   * back at once for a promise we no longer hold (e.g. a callback's Context.thread, released with
+   * our Return).
+   */
+  #onResolve(r: Resolve): void {
     this.#resolves++;
-    const r = root.resolve;
+    if (r.which() === Resolve_Which.EXCEPTION) return;
     const promise = this.#imports.get(r.promiseId);
-    if (r.which() === 1 /* exception */) {
-      if (promise) promise.resolution = new RemoteError(r.exception.reason, exceptionType(r.exception.type));
-      return;
-    }
     const resolution = this.#readDescriptor(r.cap);
-    if (promise && !promise.released) {
-      promise.resolution = resolution ?? undefined;
-      return;
-    }
-    // A promise we no longer hold (e.g. a callback's Context.thread, released with the Return):
-    // the new reference the Resolve carries is ours to give back.
+    if (promise && !promise.released) return;
     if (resolution instanceof RemoteCap) this.#dropImportRef(resolution);
   }
 
-  #onDisembargo(root: RpcMessage): void {
-    const d = root.disembargo;
+  #onRelease(r: Release): void {
+    this.#unexport(r.id, r.referenceCount);
+  }
+
+  #onAbort(ex: Exception): void {
+    this.close(new DisconnectedError(`peer aborted: ${ex.reason}`));
+  }
+
+  /** We are the client: the node's vat has our bootstrap interface for nothing. */
+  #onBootstrap(b: Bootstrap): void {
+    this.#sendFrame(NO_BOOTSTRAP.with(b.questionId));
+  }
+
+  #onDisembargo(d: Disembargo): void {
     const ctx = d.context;
-    if (ctx.which() !== 0 /* senderLoopback */) {
+    if (ctx.which() !== Disembargo_Context_Which.SENDER_LOOPBACK) {
       // receiverLoopback answers an embargo of ours; we never start one.
       this.#options.onWarning?.(`ignored disembargo of kind ${ctx.which()}`);
       return;
@@ -775,7 +830,7 @@ export class RpcConnection {
     // The peer's promise resolved to a capability it hosts; reflect so it can lift its embargo.
     const t = d.target;
     let importId: number | undefined;
-    if (t.which() === MessageTarget.PROMISED_ANSWER) {
+    if (t.which() === MessageTarget_Which.PROMISED_ANSWER) {
       const cap = this.#fromAnswer(t.promisedAnswer.questionId, t.promisedAnswer.transform);
       if (cap instanceof RemoteCap) importId = cap.importId;
     }
@@ -809,63 +864,102 @@ function encodeMessage(msg: $.Message): Uint8Array {
   return new Uint8Array(msg.toArrayBuffer());
 }
 
+function exceptionReturn(answerId: number, reason: string, type: "failed" | "unimplemented"): Uint8Array {
+  const msg = new $.Message();
+  const ret = msg.initRoot(RpcMessage)._initReturn();
+  ret.answerId = answerId;
+  ret.releaseParamCaps = true;
+  const ex = ret._initException();
+  ex.reason = reason;
+  if (type === "unimplemented") ex.type = Exception_Type.UNIMPLEMENTED;
+  return encodeMessage(msg);
+}
+
+/** A message that is the same bytes every time but for one 16- or 32-bit field. */
+interface Template {
+  with(value: number): Uint8Array;
+}
+
 /**
- * The Return for a call with empty results is the same bytes every time except the answer id, so
- * it is encoded once and patched: answering a callback costs one small copy and no capnp-es work.
+ * Encodes a message once and patches the field that varies: sending it costs one small copy and no
+ * capnp-es work (capnp-es allocates a 4 KiB arena per message built). Used for what we send most
+ * (the empty Return that answers a callback) and for what a peer can make us send as fast as it
+ * sends requests (so a flood costs us its own size in garbage, not 4 KiB per request).
  */
-function buildEmptyReturnTemplate(): { forAnswer(id: number): Uint8Array } {
-  const encode = (id: number) => {
-    const msg = new $.Message();
-    const ret = msg.initRoot(RpcMessage)._initReturn();
-    ret.answerId = id;
-    ret.releaseParamCaps = true;
-    ret._initResults();
-    return encodeMessage(msg);
-  };
-  const a = encode(0x00000000);
-  const b = encode(0xffffffff);
-  let offset = -1;
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) {
-      offset = i;
-      break;
-    }
+function template(bytes: 2 | 4, encode: (value: number) => Uint8Array): Template {
+  const a = encode(0);
+  const b = encode(bytes === 4 ? 0xffffffff : 0xffff);
+  const offset = a.findIndex((x, i) => x !== b[i]);
+  if (a.length !== b.length || offset < 0 || a.subarray(offset + bytes).some((x, i) => x !== b[offset + bytes + i])) {
+    throw new Error("could not locate the varying field in an encoded message");
   }
-  if (a.length !== b.length || offset < 0 || a.subarray(offset + 4).some((x, i) => x !== b[offset + 4 + i])) {
-    throw new Error("could not locate the answer id in the encoded Return");
+  if (bytes === 2) {
+    return {
+      with(value: number): Uint8Array {
+        const out = a.slice();
+        new DataView(out.buffer).setUint16(offset, value, true);
+        return out;
+      },
+    };
   }
   return {
-    forAnswer(id: number): Uint8Array {
+    with(value: number): Uint8Array {
       const out = a.slice();
-      new DataView(out.buffer).setUint32(offset, id, true);
+      new DataView(out.buffer).setUint32(offset, value, true);
       return out;
     },
   };
 }
 
+/** The Return for a call with empty results (every callback's answer). */
+const EMPTY_RETURN = template(4, (id) => {
+  const msg = new $.Message();
+  const ret = msg.initRoot(RpcMessage)._initReturn();
+  ret.answerId = id;
+  ret.releaseParamCaps = true;
+  ret._initResults();
+  return encodeMessage(msg);
+});
+const NO_BOOTSTRAP = template(4, (id) => exceptionReturn(id, "this vat offers no bootstrap interface", "failed"));
+const UNKNOWN_CAPABILITY = template(4, (id) => exceptionReturn(id, "call on an unknown capability", "failed"));
+/** Unimplemented, echoing the kind of message only (see #sendUnimplemented). */
+const UNIMPLEMENTED_ECHO = template(2, (which) => {
+  const msg = new $.Message();
+  const echo = msg.initRoot(RpcMessage)._initUnimplemented();
+  $.utils.setUint16(0, which, echo);
+  return encodeMessage(msg);
+});
+
 function interfaceWords(id: bigint): [number, number] {
   return [Number(id & 0xffffffffn), Number(id >> 32n)];
 }
 
+/** The message kinds this client reads; any other is answered Unimplemented unread. */
+const IMPLEMENTED: ReadonlySet<number> = new Set([
+  Which.UNIMPLEMENTED,
+  Which.ABORT,
+  Which.CALL,
+  Which.RETURN,
+  Which.FINISH,
+  Which.RESOLVE,
+  Which.RELEASE,
+  Which.BOOTSTRAP,
+  Which.DISEMBARGO,
+]);
+
+/** `Exception_Type` names as RemoteError types: "failed", "overloaded", "disconnected", "unimplemented". */
+const EXCEPTION_TYPES = enumNames(Exception_Type, (k) => k.toLowerCase());
+/** `Message_Which` names as in rpc.capnp: "call", "obsoleteSave", … */
+const MESSAGE_NAMES = enumNames(Which, (k) => k.toLowerCase().replace(/_(.)/g, (_, c: string) => c.toUpperCase()));
+
+function enumNames(e: Record<string, number>, name: (key: string) => string): Map<number, string> {
+  return new Map(Object.entries(e).map(([k, v]) => [v, name(k)]));
+}
+
 function exceptionType(t: number): string {
-  return ["failed", "overloaded", "disconnected", "unimplemented"][t] ?? "failed";
+  return EXCEPTION_TYPES.get(t) ?? "failed";
 }
 
 function whichName(which: number): string {
-  return [
-    "unimplemented",
-    "abort",
-    "call",
-    "return",
-    "finish",
-    "resolve",
-    "release",
-    "obsoleteSave",
-    "bootstrap",
-    "obsoleteDelete",
-    "provide",
-    "accept",
-    "join",
-    "disembargo",
-  ][which] ?? `#${which}`;
+  return MESSAGE_NAMES.get(which) ?? `#${which}`;
 }

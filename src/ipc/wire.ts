@@ -12,6 +12,34 @@ export class WireError extends Error {
   override name = "WireError";
 }
 
+/**
+ * What reading one message from the peer may cost, as the reference implementation bounds it
+ * (capnp's ReaderOptions: a traversal limit and a nesting limit). Every object is charged its size
+ * in words each time a pointer reaches it, so a message whose pointers share or overlap their
+ * targets (a 360-byte tree that unfolds to 2^20 structs, 600 pointers to one 1 MiB blob) costs what
+ * reading it would cost, not what it weighs. A message a Cap'n Proto writer produced unfolds to at
+ * most its own size: no writer shares substructure.
+ */
+export interface ReadLimits {
+  /** Words a message may unfold to, per word of its size. */
+  traversalFactor: number;
+  /** Words any one message may unfold to, whatever its size (capnp's default: 8 Mi words, 64 MiB). */
+  maxTraversalWords: number;
+  /** Pointers followed from the root to the deepest object (capnp's default: 64). */
+  nestingLimit: number;
+}
+
+export const DEFAULT_READ_LIMITS: ReadLimits = {
+  traversalFactor: 4,
+  maxTraversalWords: 8 * 1024 * 1024,
+  nestingLimit: 64,
+};
+
+/** A message that would cost more to read than its limits allow. */
+export class ReadLimitError extends WireError {
+  override name = "ReadLimitError";
+}
+
 /** A struct located in a message: byte offsets of its data and pointer sections within `seg`. */
 export interface WireStruct {
   seg: number;
@@ -23,6 +51,10 @@ export interface WireStruct {
 
 export class WireMessage {
   readonly views: DataView[] = [];
+  /** The message's size in words (segments only). */
+  readonly words: number = 0;
+  #budget = 0;
+  #limits: ReadLimits = DEFAULT_READ_LIMITS;
 
   /** `frame` is one framed message; it is read in place and must not change while in use. */
   constructor(frame: Uint8Array) {
@@ -33,8 +65,112 @@ export class WireMessage {
       const len = dv.getUint32(4 + 4 * i, true) * 8;
       if (at + len > frame.byteLength) throw new WireError("segment beyond the end of the message");
       this.views.push(new DataView(frame.buffer, frame.byteOffset + at, len));
+      this.words += len / 8;
       at += len;
     }
+  }
+
+  /**
+   * Checks the whole message against `limits` before anything reads it: follows every pointer from
+   * the root, as a reader that reads everything would, charging each object its words each time it
+   * is reached, and checks every pointer lands inside its segment. Returns the words charged (at
+   * most the budget, so the walk's own work is linear in the message's size). Throws
+   * ReadLimitError when the message unfolds beyond its budget or nests too deep, WireError when a
+   * pointer is malformed.
+   */
+  checkLimits(limits: ReadLimits = DEFAULT_READ_LIMITS): number {
+    const budget = Math.min(limits.maxTraversalWords, Math.max(1, limits.traversalFactor * this.words));
+    this.#budget = budget;
+    this.#limits = limits;
+    this.#walk(0, 0, limits.nestingLimit);
+    return budget - this.#budget;
+  }
+
+  #charge(words: number): void {
+    this.#budget -= words;
+    if (this.#budget < 0) {
+      const l = this.#limits;
+      throw new ReadLimitError(
+        `message of ${this.words} words unfolds to more than ${
+          Math.min(l.maxTraversalWords, l.traversalFactor * this.words)
+        } words (traversal limit: ${l.traversalFactor} x its size, at most ${l.maxTraversalWords})`,
+      );
+    }
+  }
+
+  /** Visits the pointer at byte `at` of segment `seg` and everything it reaches. */
+  #walk(seg: number, at: number, nesting: number): void {
+    const v = this.views[seg];
+    if (!v || at < 0 || at + 8 > v.byteLength) throw new WireError("pointer outside its segment");
+    let lo = v.getUint32(at, true);
+    let hi = v.getUint32(at + 4, true);
+    if (lo === 0 && hi === 0) return;
+    if ((lo & 3) === 3) {
+      if (lo !== 3) throw new WireError("unknown kind of pointer");
+      return; // a capability: an index into the cap table, no content
+    }
+    if (nesting <= 0) {
+      throw new ReadLimitError(`message nests deeper than ${this.#limits.nestingLimit} pointers (nesting limit)`);
+    }
+    // Where the content starts (segment, byte offset); lo/hi end up as the tag describing it.
+    let cseg = seg, content: number;
+    if ((lo & 3) === 2) {
+      const padSeg = hi, padAt = (lo >>> 3) * 8, double = (lo & 4) !== 0;
+      const pv = this.views[padSeg];
+      if (!pv || padAt + (double ? 16 : 8) > pv.byteLength) throw new WireError("far pointer landing pad out of range");
+      const padLo = pv.getUint32(padAt, true), padHi = pv.getUint32(padAt + 4, true);
+      if (!double) {
+        if ((padLo & 3) === 2) throw new WireError("far pointer lands on another far pointer");
+        if ((padLo & 3) === 3) throw new WireError("far pointer lands on a capability");
+        lo = padLo;
+        hi = padHi;
+        cseg = padSeg;
+        content = padAt + 8 + (lo >> 2) * 8;
+      } else {
+        if ((padLo & 7) !== 2) throw new WireError("malformed double-far landing pad");
+        cseg = padHi;
+        content = (padLo >>> 3) * 8;
+        lo = pv.getUint32(padAt + 8, true);
+        hi = pv.getUint32(padAt + 12, true);
+        if ((lo & 3) > 1) throw new WireError("double-far tag is not a struct or list");
+      }
+    } else {
+      content = at + 8 + (lo >> 2) * 8;
+    }
+    const cv = this.views[cseg];
+    if (!cv) throw new WireError("pointer to a segment that does not exist");
+    if ((lo & 3) === 0) {
+      const dataWords = hi & 0xffff, ptrCount = hi >>> 16;
+      if (content < 0 || content + (dataWords + ptrCount) * 8 > cv.byteLength) {
+        throw new WireError("struct outside its segment");
+      }
+      this.#charge(dataWords + ptrCount);
+      const ptrs = content + dataWords * 8;
+      for (let i = 0; i < ptrCount; i++) this.#walk(cseg, ptrs + 8 * i, nesting - 1);
+      return;
+    }
+    const size = hi & 7, count = hi >>> 3;
+    if (size === 7) {
+      // Composite: `count` words of elements after a tag word saying how many and how big.
+      if (content < 0 || content + 8 + count * 8 > cv.byteLength) throw new WireError("list outside its segment");
+      const tagLo = cv.getUint32(content, true), tagHi = cv.getUint32(content + 4, true);
+      if ((tagLo & 3) !== 0) throw new WireError("composite list tag is not a struct");
+      const elements = tagLo >>> 2, dataWords = tagHi & 0xffff, ptrCount = tagHi >>> 16;
+      const perElement = dataWords + ptrCount;
+      if (elements * perElement > count) throw new WireError("composite list elements overrun the list");
+      // Elements of no size cost nothing to store but something to visit: charged one word each.
+      this.#charge(perElement === 0 ? elements : count);
+      for (let e = 0; e < elements; e++) {
+        const ptrs = content + 8 + e * perElement * 8 + dataWords * 8;
+        for (let i = 0; i < ptrCount; i++) this.#walk(cseg, ptrs + 8 * i, nesting - 1);
+      }
+      return;
+    }
+    const bits = LIST_ELEMENT_BITS[size];
+    const words = Math.ceil((count * bits) / 64);
+    if (content < 0 || content + words * 8 > cv.byteLength) throw new WireError("list outside its segment");
+    this.#charge(size === 0 ? count : words);
+    if (size === 6) { for (let i = 0; i < count; i++) this.#walk(cseg, content + 8 * i, nesting - 1); }
   }
 
   root(): WireStruct | null {
@@ -103,3 +239,6 @@ export class WireMessage {
     return v.getInt32(s.data + byte + 4, true) * 4294967296 + v.getUint32(s.data + byte, true);
   }
 }
+
+/** Bits per element by list element size code (void, bit, byte, 2, 4, 8 bytes, pointer). */
+const LIST_ELEMENT_BITS = [0, 1, 8, 16, 32, 64, 64];

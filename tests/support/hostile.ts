@@ -343,3 +343,290 @@ export async function pipelineMany(
   }
   return { statuses, connections };
 }
+
+// ---- Hostile Cap'n Proto: frames a real node never sends, and a node that never reads ----
+
+/**
+ * Builds Cap'n Proto messages word by word, for shapes no schema-driven writer produces: pointers
+ * that share or overlap their targets, far-pointer chains, nesting deeper than any reader allows.
+ * Offsets are in words from the start of a segment.
+ */
+export class RawMessage {
+  readonly segments: number[][] = [[]];
+
+  /** Appends `n` zero words to segment `seg`; returns the offset of the first. */
+  alloc(n: number, seg = 0): number {
+    while (this.segments.length <= seg) this.segments.push([]);
+    const s = this.segments[seg];
+    const at = s.length / 2;
+    for (let i = 0; i < 2 * n; i++) s.push(0);
+    return at;
+  }
+
+  #set(seg: number, at: number, lo: number, hi: number): void {
+    this.segments[seg][2 * at] = lo >>> 0;
+    this.segments[seg][2 * at + 1] = hi >>> 0;
+  }
+
+  /** The low 32 bits of word `at` (a struct's first data word, e.g. a union discriminant). */
+  setData32(seg: number, at: number, value: number): void {
+    this.segments[seg][2 * at] = value >>> 0;
+  }
+
+  /** A struct pointer at `at` to the struct at `target` (same segment). */
+  structPtr(seg: number, at: number, target: number, dataWords: number, ptrCount: number): void {
+    this.#set(seg, at, ((target - at - 1) << 2) | 0, dataWords | (ptrCount << 16));
+  }
+
+  /** A list pointer at `at` to `target`: element size code (0 void … 7 composite), element count (or words). */
+  listPtr(seg: number, at: number, target: number, sizeCode: number, count: number): void {
+    this.#set(seg, at, ((target - at - 1) << 2) | 1, sizeCode | (count << 3));
+  }
+
+  /** A single-far pointer at `at` to the landing pad at word `pad` of segment `padSeg`. */
+  farPtr(seg: number, at: number, padSeg: number, pad: number): void {
+    this.#set(seg, at, (pad << 3) | 2, padSeg);
+  }
+
+  /** The message with the stream framing (segment table), as on the socket. */
+  frame(): Uint8Array {
+    const n = this.segments.length;
+    const table = (4 + 4 * n + 7) & ~7;
+    const words = this.segments.reduce((s, seg) => s + seg.length / 2, 0);
+    const out = new Uint8Array(table + 8 * words);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, n - 1, true);
+    let at = table;
+    this.segments.forEach((seg, i) => {
+      v.setUint32(4 + 4 * i, seg.length / 2, true);
+      for (const x of seg) {
+        v.setUint32(at, x, true);
+        at += 4;
+      }
+    });
+    return out;
+  }
+}
+
+/**
+ * An RPC Message (one data word: the union discriminant `which`; one pointer) whose pointer is
+ * filled by `body(msg, ptrAt)`. Returns the built message.
+ */
+export function rpcMessage(which: number, body: (m: RawMessage, ptrAt: number) => void): RawMessage {
+  const m = new RawMessage();
+  const root = m.alloc(1);
+  const s = m.alloc(2);
+  m.structPtr(0, root, s, 1, 1);
+  m.setData32(0, s, which);
+  body(m, s + 1);
+  return m;
+}
+
+/** `obsoleteSave`, a message type no implementation answers but with Unimplemented. */
+export const OBSOLETE_SAVE = 7;
+
+/**
+ * A doubling pointer tree: `depth` structs, each with two pointers to the next, so a reader that
+ * follows every pointer visits 2^depth structs. Depth 20 is about 360 bytes.
+ */
+export function pointerTree(which: number, depth: number): Uint8Array {
+  return rpcMessage(which, (m, ptr) => {
+    let prev = ptr;
+    let prevIsRoot = true;
+    for (let i = 0; i < depth; i++) {
+      const node = m.alloc(2);
+      if (prevIsRoot) m.structPtr(0, prev, node, 0, 2);
+      else {
+        m.structPtr(0, prev, node, 0, 2);
+        m.structPtr(0, prev + 1, node, 0, 2);
+      }
+      prev = node;
+      prevIsRoot = false;
+    }
+  }).frame();
+}
+
+/** The same doubling tree across segments: every level in a segment of its own, reached by far pointers. */
+export function farPointerTree(which: number, depth: number): Uint8Array {
+  return rpcMessage(which, (m, ptr) => {
+    let from: [number, number][] = [[0, ptr]];
+    for (let i = 1; i <= depth; i++) {
+      const pad = m.alloc(1, i);
+      const node = m.alloc(2, i);
+      m.structPtr(i, pad, node, 0, 2);
+      for (const [seg, at] of from) m.farPtr(seg, at, i, pad);
+      from = [[i, node], [i, node + 1]];
+    }
+  }).frame();
+}
+
+/** A chain of `depth` nested structs, one pointer each: nesting far deeper than any reader allows. */
+export function deepChain(which: number, depth: number): Uint8Array {
+  return rpcMessage(which, (m, ptr) => {
+    let prev = ptr;
+    for (let i = 0; i < depth; i++) {
+      const node = m.alloc(1);
+      m.structPtr(0, prev, node, 0, 1);
+      prev = node;
+    }
+  }).frame();
+}
+
+/**
+ * List amplification: a frame of about `frameBytes` holding one blob (a byte list filling the rest)
+ * and `pointers` pointers to it, so a reader that follows each copies `pointers` × the blob.
+ * With 600 pointers and 1 MiB: 600 MiB from 1 MiB received.
+ */
+export function sharedBlob(which: number, pointers: number, frameBytes: number): Uint8Array {
+  return rpcMessage(which, (m, ptr) => {
+    const s = m.alloc(pointers);
+    m.structPtr(0, ptr, s, 0, pointers);
+    const used = 3 + pointers + 1; // root, Message, the struct, this frame's table word
+    const blobWords = Math.max(1, (frameBytes >> 3) - used);
+    const blob = m.alloc(blobWords);
+    for (let i = 0; i < pointers; i++) m.listPtr(0, s + i, blob, 2, blobWords * 8);
+  }).frame();
+}
+
+/** A list of `pointers` pointers (element size 6) all to one blob: the same amplification, through a list. */
+export function sharedBlobList(which: number, pointers: number, frameBytes: number): Uint8Array {
+  return rpcMessage(which, (m, ptr) => {
+    const l = m.alloc(pointers);
+    m.listPtr(0, ptr, l, 6, pointers);
+    const blobWords = Math.max(1, (frameBytes >> 3) - (4 + pointers));
+    const blob = m.alloc(blobWords);
+    for (let i = 0; i < pointers; i++) m.listPtr(0, l + i, blob, 2, blobWords * 8);
+  }).frame();
+}
+
+/** An Abort whose reason is a text of `bytes` bytes (a single read: linear, however large). */
+export function hugeTextAbort(bytes: number): Uint8Array {
+  return rpcMessage(1, /* abort */ (m, ptr) => {
+    const ex = m.alloc(2); // Exception: data 1, pointers 1 (reason)
+    m.structPtr(0, ptr, ex, 1, 1);
+    const words = (bytes + 1 + 7) >> 3;
+    const text = m.alloc(words);
+    m.listPtr(0, ex + 1, text, 2, bytes + 1);
+    for (let i = 0; i < bytes; i++) {
+      const seg = m.segments[0];
+      const byte = text * 8 + i;
+      seg[byte >> 2] |= 0x41 << (8 * (byte & 3));
+    }
+  }).frame();
+}
+
+/** Capnp messages, framed as on the socket, as hex for the test peer's `garbage` command. */
+export function hex(frame: Uint8Array): string {
+  return Array.from(frame, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/** A Bootstrap request, framed: `count` of them back to back. */
+export function bootstraps(count: number): Uint8Array {
+  const m = rpcMessage(8, /* bootstrap */ (m, ptr) => {
+    const b = m.alloc(1); // Bootstrap: questionId, no pointers
+    m.structPtr(0, ptr, b, 1, 0);
+    m.setData32(0, b, 0x7fff_0000);
+  }).frame();
+  const out = new Uint8Array(m.length * count);
+  for (let i = 0; i < count; i++) out.set(m, i * m.length);
+  return out;
+}
+
+export interface FloodingNode {
+  readonly path: string;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  /** Connections the client closed (our writes to them failed), and ms from accept to that close. */
+  readonly closed: number[];
+  /** Bytes written to all connections. */
+  readonly written: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A "node" on a Unix socket that floods every client with Bootstrap requests and never reads a
+ * byte: the client's answers pile up unread. Each connection ends only when the client closes it
+ * (our write then fails) or at stop().
+ */
+export function floodingNode(path: string): FloodingNode {
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns = new Set<Deno.UnixConn>();
+  const closed: number[] = [];
+  let accepted = 0, written = 0, stopping = false;
+  const chunk = bootstraps(2048);
+  const flood = async (c: Deno.UnixConn) => {
+    const t0 = performance.now();
+    try {
+      for (;;) {
+        for (let off = 0; off < chunk.length;) {
+          const n = await c.write(chunk.subarray(off));
+          off += n;
+          written += n;
+        }
+      }
+    } catch {
+      if (!stopping) closed.push(performance.now() - t0);
+    } finally {
+      conns.delete(c);
+      closeQuietly(c);
+    }
+  };
+  const floods: Promise<void>[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const c of listener) {
+        accepted++;
+        conns.add(c);
+        floods.push(flood(c));
+      }
+    } catch { /* listener closed */ }
+  })();
+  return {
+    path,
+    get accepted() {
+      return accepted;
+    },
+    closed,
+    get written() {
+      return written;
+    },
+    async stop() {
+      stopping = true;
+      listener.close();
+      for (const c of conns) closeQuietly(c);
+      await accepting;
+      await Promise.all(floods);
+    },
+  };
+}
+
+/** RSS in MiB and CPU seconds (user + system) of a process, from /proc; NaN once it is gone. */
+export function procStats(pid: number): { rssMiB: number; cpuSeconds: number } {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return { rssMiB: m ? Number(m[1]) / 1024 : NaN, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / 100 };
+  } catch {
+    return { rssMiB: NaN, cpuSeconds: NaN };
+  }
+}
+
+/** Samples a process's RSS every `everyMs` until stopped; reports the peak. */
+export function rssPeak(pid: number, everyMs = 50): { stop(): Promise<number> } {
+  let peak = procStats(pid).rssMiB || 0;
+  const ac = new AbortController();
+  const sampling = (async () => {
+    while (!ac.signal.aborted) {
+      peak = Math.max(peak, procStats(pid).rssMiB || 0);
+      await delay(everyMs, ac.signal).catch(() => {});
+    }
+  })();
+  return {
+    async stop() {
+      ac.abort();
+      await sampling;
+      return peak;
+    },
+  };
+}

@@ -1,11 +1,14 @@
 /**
  * Measures the exporter (main.ts as a subprocess, connected to the C++ test peer playing a
- * multiprocess-branch node) under each hostile-client attack of tests/support/hostile.ts, and prints
- * one table row per attack:
+ * multiprocess-branch node, with both subscriptions live) under each attack of
+ * tests/support/hostile.ts — hostile HTTP clients, and a hostile node: frames no node sends (sent
+ * by the peer's `garbage`) or a node that floods and never reads (in place of the peer) — and
+ * prints one table row per attack:
  *
  *   attack · size/load · alive · RSS before→peak→after · /metrics during · log lines · node survived
  *
- * plus the exporter's CPU seconds during the attack. Not a test (numbers, no verdict):
+ * plus the exporter's CPU seconds during the attack and whether SIGTERM then stops it (exit 0
+ * within 10 s). Not a test (numbers, no verdict):
  *
  *   deno run --allow-all tests/support/measure_hostile.ts [--root DIR] [attack...]
  *
@@ -15,7 +18,19 @@ import { parseArgs } from "node:util";
 import { TestPeer } from "./peer.ts";
 import { freePort, narrowFlags } from "./exporter.ts";
 import { delay } from "../../src/util/async.ts";
-import { dribbleHeads, idleKeepAliveHogs, paddedHead, pipelineMany, scrape, slowlorisHogs } from "./hostile.ts";
+import {
+  dribbleHeads,
+  floodingNode,
+  hex,
+  idleKeepAliveHogs,
+  OBSOLETE_SAVE,
+  paddedHead,
+  pipelineMany,
+  pointerTree,
+  scrape,
+  sharedBlob,
+  slowlorisHogs,
+} from "./hostile.ts";
 
 const here = new URL("../../", import.meta.url).pathname;
 const { values, positionals } = parseArgs({
@@ -100,7 +115,25 @@ function alive(pid: number): boolean {
 interface Attack {
   load: string;
   nofile?: number;
-  run(port: number): Promise<string>;
+  /** "flood": the exporter connects to a node that floods Bootstrap and never reads, not to the peer. */
+  node?: "flood";
+  run(port: number, peer: TestPeer): Promise<string>;
+}
+
+/** The node (the peer) sends `frame`, then the attack is watched for `watchMs`. */
+function fromNode(load: string, frame: () => Uint8Array, watchMs = 10_000): Attack {
+  return {
+    load,
+    async run(_port, peer) {
+      const f = frame();
+      const t0 = performance.now();
+      // The reply may be an error when the node ends the connection before its write settled.
+      const reply = await peer.cmd(`garbage ${hex(f)}`, 60_000);
+      const ms = performance.now() - t0;
+      await delay(watchMs);
+      return `${f.length} bytes sent in ${ms.toFixed(0)} ms (peer: ${reply.slice(0, 60)})`;
+    },
+  };
 }
 
 const bad = (method: string, target = "/metrics", host = "127.0.0.1") =>
@@ -162,6 +195,23 @@ const ATTACKS: Record<string, Attack> = {
   },
   "dribble": dribble(8),
   "dribble1": dribble(1),
+  "ipc-tree": fromNode(
+    "obsoleteSave: doubling pointer tree, depth 20 (360 B), watched 10 s",
+    () => pointerTree(OBSOLETE_SAVE, 20),
+  ),
+  "ipc-tree-call": fromNode("call: doubling pointer tree, depth 20 (360 B), watched 10 s", () => pointerTree(2, 20)),
+  "ipc-blob": fromNode(
+    "obsoleteSave: 600 pointers to one blob in a 1 MiB frame, watched 10 s",
+    () => sharedBlob(OBSOLETE_SAVE, 600, (1 << 20) - 64),
+  ),
+  "ipc-flood": {
+    load: "a node flooding Bootstrap, never reading, 15 s",
+    node: "flood",
+    async run() {
+      await delay(15_000);
+      return "";
+    },
+  },
 };
 
 function dribble(chunk: number): Attack {
@@ -188,8 +238,11 @@ async function countScrapes(port: number, n: number, gapMs: number): Promise<Map
 
 async function measure(name: string, attack: Attack): Promise<string> {
   const peer = await TestPeer.start();
-  const exp = startExporter(peer.socketPath, attack.nofile);
+  if (!attack.node) await peer.ok("set isInitialBlockDownload 0"); // both subscriptions live
+  const flood = attack.node === "flood" ? floodingNode(`${peer.dir}/flood.sock`) : undefined;
+  const exp = startExporter(flood?.path ?? peer.socketPath, attack.nofile);
   const pid = exp.child.pid;
+  let stopped = "?";
   try {
     // Connected and serving before the attack starts.
     for (let i = 0; i < 100 && await scrape(exp.port) !== 200; i++) await delay(100);
@@ -217,7 +270,13 @@ async function measure(name: string, attack: Attack): Promise<string> {
         await delay(250, ac.signal);
       }
     })();
-    const detail = await attack.run(exp.port);
+    if (!flood) {
+      for (let i = 0; i < 100 && !exp.lines.some((l) => l.includes("subscribed to UTXO cache trace")); i++) {
+        await delay(100);
+      }
+    }
+    const detail = (await attack.run(exp.port, peer)) +
+      (flood ? `${flood.accepted} connections, ${flood.closed.length} closed by the exporter` : "");
     ac.abort();
     await Promise.all([sampling, scraping]);
     const cpu = cpuSeconds(pid) - cpuBefore;
@@ -225,19 +284,33 @@ async function measure(name: string, attack: Attack): Promise<string> {
     await delay(1000);
     const rssAfter = rssMiB(pid);
     const up = alive(pid) && await scrape(exp.port) === 200;
-    const nodeUp = !peer.exited;
-    const sample = exp.lines.slice(linesBefore, linesBefore + 2).map((l) => l.slice(0, 140));
+    const nodeUp = !peer.exited && !peer.notices.some((n) => n.startsWith("crash"));
+    const sample = exp.lines.slice(linesBefore, linesBefore + 2).map((l) => l.slice(24, 200));
+    // SIGTERM now: handled (exit 0) within 10 s, or killed.
+    const t0 = performance.now();
+    try {
+      exp.child.kill("SIGTERM");
+    } catch { /* exited */ }
+    const kill = setTimeout(() => {
+      try {
+        exp.child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }, 10_000);
+    const st = await exp.child.status;
+    clearTimeout(kill);
+    stopped = `SIGTERM → exit ${st.code} in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
     return `| ${name} | ${attack.load} | ${up ? "yes" : "NO"} | ${rssBefore.toFixed(0)}→${peak.toFixed(0)}→${
       rssAfter.toFixed(0)
-    } MiB | ${ok}/${tried} | ${logLines} | ${nodeUp ? "yes" : "NO"} |  cpu ${cpu.toFixed(2)} s; during ${
-      counts(during)
-    }; ${detail}; first lines: ${JSON.stringify(sample)}`;
+    } MiB | ${ok}/${tried} | ${logLines} | ${flood ? "n/a" : nodeUp ? "yes" : "NO"} |  ${stopped}; cpu ${
+      cpu.toFixed(2)
+    } s; during ${counts(during)}; ${detail}; first lines: ${JSON.stringify(sample)}`;
   } finally {
     try {
       exp.child.kill("SIGTERM");
     } catch { /* exited */ }
     await exp.child.status;
     await exp.done;
+    await flood?.stop();
     await peer.stop();
   }
 }
