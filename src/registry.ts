@@ -1,10 +1,10 @@
 /**
- * Prometheus exposition through prom-client: each metric is a family whose value is read from the
- * collectors' state at scrape time, so the hot path only bumps plain numbers and never touches the
- * library. prom-client formats and escapes; the exception is exact integer counters above 2^53,
- * which prom-client can only print as floats, rendered here in the same format.
+ * Prometheus exposition (text format 0.0.4): each metric is a family whose value is read from the
+ * collectors' state at scrape time, so the hot path only bumps plain numbers. Formatting and
+ * escaping are prom-client's, byte for byte (registry_test.ts holds them to prom-client's own output),
+ * without loading prom-client: under Deno's Node compatibility it cost 15 MiB of the exporter's RSS
+ * (bench/mem.ts). Exact integer counters above 2^53 are printed from bigints.
  */
-import client from "prom-client";
 
 export type MetricType = "counter" | "gauge" | "histogram";
 export type Labels = Record<string, string>;
@@ -43,38 +43,18 @@ export class Histogram implements HistogramValue {
   }
 }
 
-export const CONTENT_TYPE = client.Registry.PROMETHEUS_CONTENT_TYPE;
-
-/** The prom-client metric protocol, backed by a sample list fixed for one render. */
-class SnapshotMetric {
-  samples: Sample[] = [];
-  readonly aggregator = "sum";
-  constructor(readonly name: string, readonly help: string, readonly type: MetricType) {}
-  get() {
-    return {
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      values: this.samples.map((s) => ({ value: s.value, labels: s.labels ?? {} })),
-      aggregator: this.aggregator,
-    };
-  }
-}
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 export class MetricsRegistry {
   readonly #families: Family[] = [];
-  readonly #prom = new client.Registry();
-  readonly #snapshots = new Map<string, SnapshotMetric>();
-  /** Per family and label set: prom-client's rendering with the value cut off, reused every scrape. */
+  readonly #names = new Set<string>();
+  /** Per family: its HELP and TYPE lines, and per label set the sample line up to its value, reused every scrape. */
   readonly #templates = new Map<string, { head: string; lines: Map<string, string> }>();
 
   add(...families: Family[]): void {
     for (const f of families) {
-      if (this.#snapshots.has(f.name)) throw new Error(`metric ${f.name} defined twice`);
-      const m = new SnapshotMetric(f.name, f.help, f.type);
-      this.#snapshots.set(f.name, m);
-      // deno-lint-ignore no-explicit-any
-      this.#prom.registerMetric(m as any);
+      if (this.#names.has(f.name)) throw new Error(`metric ${f.name} defined twice`);
+      this.#names.add(f.name);
       this.#families.push(f);
     }
   }
@@ -84,11 +64,11 @@ export class MetricsRegistry {
   }
 
   /**
-   * The text exposition of every family that has a value now. prom-client formats and escapes each
-   * family and label set once; later scrapes reuse that text and only print the values, so a scrape
-   * costs the event loop (which the node's callbacks share) microseconds, not milliseconds.
+   * The text exposition of every family that has a value now. Each family's head and each label
+   * set's line are formatted and escaped once; later scrapes reuse that text and only print the
+   * values, so a scrape costs the event loop (which the node's callbacks share) microseconds.
    */
-  async render(): Promise<string> {
+  render(): Promise<string> {
     let out = "";
     for (const f of this.#families) {
       const v = f.read();
@@ -103,28 +83,31 @@ export class MetricsRegistry {
       }
       const samples = typeof v === "number" ? [{ value: v }] : v;
       if (samples.length === 0) continue;
-      const t = await this.#template(f, samples);
+      let t = this.#templates.get(f.name);
+      if (!t) this.#templates.set(f.name, t = { head: head(f), lines: new Map() });
       out += t.head;
-      for (const s of samples) out += t.lines.get(labelKey(s.labels))! + formatValue(s.value) + "\n";
+      for (const s of samples) {
+        const key = labelKey(s.labels);
+        let line = t.lines.get(key);
+        if (line === undefined) t.lines.set(key, line = `${f.name}${formatLabels(s.labels)} `);
+        out += line + formatValue(s.value) + "\n";
+      }
     }
-    return out;
+    return Promise.resolve(out);
   }
+}
 
-  async #template(f: Family, samples: Sample[]): Promise<{ head: string; lines: Map<string, string> }> {
-    let t = this.#templates.get(f.name);
-    if (t && samples.every((s) => t!.lines.has(labelKey(s.labels)))) return t;
-    const snap = this.#snapshots.get(f.name)!;
-    snap.samples = samples.map((s) => ({ labels: s.labels, value: 0 }));
-    const text = (await this.#prom.getSingleMetricAsString(f.name)).split("\n");
-    const head = text.slice(0, 2).join("\n") + "\n";
-    t ??= { head, lines: new Map() };
-    samples.forEach((s, i) => {
-      const line = text[2 + i];
-      t!.lines.set(labelKey(s.labels), line.slice(0, line.lastIndexOf(" ") + 1));
-    });
-    this.#templates.set(f.name, t);
-    return t;
-  }
+/** `# HELP` and `# TYPE`, as prom-client writes them. */
+function head(f: Family): string {
+  return `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
+}
+
+/** `{a="x",b="y"}` (or nothing), label values escaped as prom-client does. */
+function formatLabels(labels: Labels | undefined): string {
+  if (!labels) return "";
+  const parts: string[] = [];
+  for (const name in labels) parts.push(`${name}="${escapeHelp(labels[name]).replace(/"/g, '\\"')}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
 }
 
 function labelKey(labels: Labels | undefined): string {
@@ -134,7 +117,7 @@ function labelKey(labels: Labels | undefined): string {
   return k;
 }
 
-/** As prom-client prints numbers. */
+/** As prom-client prints numbers (but NaN as the text format spells it; prom-client writes "Nan"). */
 function formatValue(v: number): string {
   if (Number.isNaN(v)) return "NaN";
   if (v === Infinity) return "+Inf";
@@ -147,7 +130,7 @@ function escapeHelp(help: string): string {
 }
 
 function renderExact(f: Family, v: bigint): string {
-  return `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n${f.name} ${v}`;
+  return `${head(f)}${f.name} ${v}`;
 }
 
 /** The text format's histogram: cumulative `_bucket{le}` series, then `_sum` and `_count`. */
