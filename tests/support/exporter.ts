@@ -21,6 +21,8 @@ export interface ExporterProcOptions {
   /** Extra `deno run` flags after the permissions (profiling, V8 flags). */
   denoFlags?: string[];
   entry?: string;
+  /** Extra environment variables for the exporter process (benchmarks: allocator settings). */
+  env?: Record<string, string>;
 }
 
 export class ExporterProc {
@@ -58,7 +60,7 @@ export class ExporterProc {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...o.env },
     }).spawn();
     return new ExporterProc(child, port);
   }
