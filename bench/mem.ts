@@ -132,6 +132,7 @@ const CANDIDATES: Candidate[] = [
   { flags: [SEMI1_OLD64], env: { MALLOC_ARENA_MAX: "1", MALLOC_TRIM_THRESHOLD_: "131072" } },
   { flags: ["--v8-flags=--max-semi-space-size=1"], env: { MALLOC_ARENA_MAX: "1" } },
   { flags: ["--v8-flags=--max-semi-space-size=1"], env: { MALLOC_ARENA_MAX: "2" } },
+  { flags: ["--v8-flags=--max-semi-space-size=4"] },
 ];
 /** MEM_CANDIDATES=0,1,10 runs only those (indexes into CANDIDATES). */
 const only = Deno.env.get("MEM_CANDIDATES")?.split(",").map(Number);
@@ -182,9 +183,8 @@ try {
       `| flags | RSS idle MiB | RSS steady MiB (second half) | RSS end MiB (anonymous + file) | callback p50 / p99 µs | CPU µs/callback |`,
     );
     console.log(`|---|---|---|---|---|---|`);
-    for (const [i, c] of CANDIDATES.entries()) {
-      if (!only || only.includes(i)) console.log(await flagRow(peer, c, calls));
-    }
+    // In the order given (repeats allowed, to alternate candidates on a machine whose load drifts).
+    for (const i of only ?? CANDIDATES.keys()) console.log(await flagRow(peer, CANDIDATES[i], calls));
   } else {
     const flags = Deno.args.filter((a) => a.startsWith("--v8-flags"));
     console.log(`flags: ${flags.join(" ") || "(none)"}`);
