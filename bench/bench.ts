@@ -22,6 +22,7 @@ import { PEER_BIN } from "../tests/support/peer.ts";
 import { Session } from "../src/ipc/session.ts";
 import { getHeight } from "../src/ipc/branch.ts";
 import { blockScript, MAINNET_BLOCK, recordedRegtestBlock, scaled } from "./block_mix.ts";
+import { memoryBreakdown } from "./mem.ts";
 import { renderMarkdown, summaryLines, updateBenchmarksMd } from "./render.ts";
 import {
   type BenchResults,
@@ -456,6 +457,8 @@ async function main() {
     ];
     const stallResult = await stall(peer);
     const start = await startToUp(peer, mode === "full" ? 7 : 3);
+    // Where the memory goes (bench/mem.ts), with the exporter's flags; not in the CI smoke run.
+    const memory = mode === "smoke" ? [] : await memoryBreakdown(peer, EXPORTER_DENO_FLAGS, n(1_000_000));
     // Other workloads add one line each here (e.g. the scrape-round cost per flavour) and their
     // results to `extra`.
     const extra: Record<string, unknown> = {};
@@ -473,6 +476,7 @@ async function main() {
       scraping,
       stall: stallResult,
       start,
+      memory,
       extra,
     };
   } finally {

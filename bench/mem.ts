@@ -80,10 +80,10 @@ async function exporterSteps(peer: TestPeer, flags: string[], calls: number): Pr
   await peer.ok("set isInitialBlockDownload 0");
   const exp = ExporterProc.start({
     socketPath: peer.socketPath,
-    denoFlags: [...flags, `--preload=${root}bench/loop_monitor.ts`],
+    denoFlags: [...flags, `--preload=${root}bench/heap_report.ts`],
   });
   const heap = () => {
-    const l = exp.lines.filter((x) => x.startsWith("loopmon ")).pop() ?? "";
+    const l = exp.lines.filter((x) => x.startsWith("heapmon ")).pop() ?? "";
     const g = (k: string) => Number(new RegExp(`${k}=(\\d+)`).exec(l)?.[1] ?? NaN) / MiB;
     return `${f1(g("heap_used"))} / ${f1(g("heap_total"))} | ${f1(g("external"))}`;
   };
@@ -175,28 +175,38 @@ async function flagRow(peer: TestPeer, c: Candidate, calls: number): Promise<str
   }
 }
 
-const peer = await TestPeer.start();
-try {
-  if (Deno.args.includes("--flags")) {
-    const calls = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 300_000);
-    console.log(
-      `| flags | RSS idle MiB | RSS steady MiB (second half) | RSS end MiB (anonymous + file) | callback p50 / p99 µs | CPU µs/callback |`,
-    );
-    console.log(`|---|---|---|---|---|---|`);
-    // In the order given (repeats allowed, to alternate candidates on a machine whose load drifts).
-    for (const i of only ?? CANDIDATES.keys()) console.log(await flagRow(peer, CANDIDATES[i], calls));
-  } else {
-    const flags = Deno.args.filter((a) => a.startsWith("--v8-flags"));
-    console.log(`flags: ${flags.join(" ") || "(none)"}`);
-    console.log(`| step | RSS MiB (anonymous + file) | V8 heap used / total MiB | external MiB |`);
-    console.log(`|---|---|---|---|`);
-    console.log(await importStep("bare `deno run` (an empty script)", [], flags));
-    console.log(await importStep("+ capnp-es", ["capnp-es"], flags));
-    console.log(await importStep("+ capnp-es + every generated schema module", ["capnp-es", ...GEN], flags));
-    console.log(await importStep("+ prom-client (alone)", ["prom-client"], flags));
-    console.log(await importStep("the exporter's module graph (src/app.ts, not started)", ["src/app.ts"], flags));
-    for (const row of await exporterSteps(peer, flags, 200_000)) console.log(row);
+/** The breakdown's table rows (Markdown): each module layer alone, then the exporter idle, scraped, under callbacks. */
+export async function memoryBreakdown(peer: TestPeer, flags: string[], calls: number): Promise<string[]> {
+  const v8 = flags.filter((a) => a.startsWith("--v8-flags"));
+  return [
+    "| step | RSS MiB (anonymous + file) | V8 heap used / total MiB | external MiB |",
+    "|---|---|---|---|",
+    await importStep("bare `deno run` (an empty script)", [], v8),
+    await importStep("+ capnp-es", ["capnp-es"], v8),
+    await importStep("+ capnp-es + every generated schema module", ["capnp-es", ...GEN], v8),
+    await importStep("+ prom-client (alone; no longer loaded by the exporter)", ["prom-client"], v8),
+    await importStep("the exporter's module graph (src/app.ts, not started)", ["src/app.ts"], v8),
+    ...await exporterSteps(peer, flags, calls),
+  ];
+}
+
+if (import.meta.main) {
+  const peer = await TestPeer.start();
+  try {
+    if (Deno.args.includes("--flags")) {
+      const calls = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 300_000);
+      console.log(
+        `| flags | RSS idle MiB | RSS steady MiB (second half) | RSS end MiB (anonymous + file) | callback p50 / p99 µs | CPU µs/callback |`,
+      );
+      console.log(`|---|---|---|---|---|---|`);
+      // In the order given (repeats allowed, to alternate candidates on a machine whose load drifts).
+      for (const i of only ?? CANDIDATES.keys()) console.log(await flagRow(peer, CANDIDATES[i], calls));
+    } else {
+      const flags = Deno.args.filter((a) => a.startsWith("--v8-flags"));
+      console.log(`flags: ${flags.join(" ") || "(none)"}`);
+      for (const row of await memoryBreakdown(peer, flags, 200_000)) console.log(row);
+    }
+  } finally {
+    await peer.stop();
   }
-} finally {
-  await peer.stop();
 }

@@ -181,6 +181,12 @@ export function renderMarkdown(r: BenchResults): string {
       f(r.start.median_ms, 0)
     } ms over ${r.start.runs} starts (${f(r.start.min_ms, 0)}–${f(r.start.max_ms, 0)}).`,
   );
+  if (r.memory?.length) {
+    parts.push(
+      "### Memory: where it goes (bench/mem.ts; each layer a fresh process, the exporter with the flags above)\n\n" +
+        r.memory.join("\n"),
+    );
+  }
   const g = goals(r);
   parts.push(
     "### Against the goals (issue 14)\n\n| goal | measured | met |\n|---|---|---|\n" +

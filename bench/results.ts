@@ -99,6 +99,8 @@ export interface BenchResults {
   scraping: ScrapeRow[];
   stall: Stall;
   start: Start;
+  /** bench/mem.ts's breakdown, as Markdown table rows (empty in the smoke run). */
+  memory: string[];
   extra: Record<string, unknown>;
 }
 
