@@ -3,16 +3,18 @@
  *
  * The C++ test peer plays the node and fires callbacks back to back, each only after the previous
  * answer (exactly like bitcoin-node), recording every round-trip. Each workload runs twice in the same
- * run: against the real exporter (main.ts as a subprocess, narrow permissions) and against the limit,
- * a minimal C++ client (the peer's --client mode) that answers the same calls and does nothing else.
+ * run: against the real exporter (main.ts as a subprocess, narrow permissions, the launcher's V8
+ * flags) and against the limit, a minimal C++ client (the peer's --client mode) that answers the same
+ * calls and does nothing else.
  *
- *   deno task bench            full run (10^6 UTXO callbacks; minutes)
- *   deno task bench --quick    reduced, under a minute, same output shape
- *   deno task bench --smoke    tiny, for CI: proves the harness runs
+ *   deno task bench            full run (10^6 UTXO callbacks per workload; about 8 minutes on 2 cores)
+ *   deno task bench --quick    reduced (1–2 minutes), same output shape
+ *   deno task bench --smoke    tiny, for CI: proves the harness runs (asserts no ratio)
  *
- * Output: a table, the heavy-block line (one mainnet-sized block's UTXO trace: the wall time the
- * node's validation thread spends in round trips, ours vs the C++ client), a JSON document
- * (bench/results.json), and as the very last line `worst p50 ratio: X.XX`.
+ * Output: the table, the block-mix, scraping, stall, start and memory lines, a JSON document
+ * (bench/results.json for a full run, results-quick.json / results-smoke.json otherwise; render it
+ * with `deno run -A bench/render.ts`), and the summary lines the issue's goals are judged by
+ * (`worst callback p50 ratio: X` ...). A full run also rewrites BENCHMARKS.md's generated section.
  */
 import { TestPeer } from "../tests/support/peer.ts";
 import { ExporterProc } from "../tests/support/exporter.ts";
@@ -20,41 +22,50 @@ import { PEER_BIN } from "../tests/support/peer.ts";
 import { Session } from "../src/ipc/session.ts";
 import { getHeight } from "../src/ipc/branch.ts";
 import { scrapeRoundBench } from "./scrape_round.ts";
+import { blockScript, MAINNET_BLOCK, recordedRegtestBlock, scaled } from "./block_mix.ts";
+import { memoryBreakdown } from "./mem.ts";
+import { renderMarkdown, summaryLines, updateBenchmarksMd } from "./render.ts";
+import {
+  type BenchResults,
+  type BlockMix,
+  type CallbackRow,
+  pct,
+  type ScrapeRow,
+  type Stall,
+  type Start,
+  type Stats,
+  statsOf,
+} from "./results.ts";
 
-/** Deno flags for the exporter under test (e.g. V8 heap flags), as the launcher would pass them. */
-const EXPORTER_DENO_FLAGS = (Deno.env.get("BENCH_EXPORTER_DENO_FLAGS") ?? "").split(" ").filter((f) => f);
+const root = new URL("../", import.meta.url).pathname;
 const mode = Deno.args.includes("--smoke") ? "smoke" : Deno.args.includes("--quick") ? "quick" : "full";
-const scale = { full: 1, quick: 0.02, smoke: 0.002 }[mode];
+const scale = { full: 1, quick: 0.2, smoke: 0.002 }[mode];
 const n = (full: number, min = 50) => Math.max(min, Math.round(full * scale));
+
+/** The V8 flags the launcher (nix/wrapper.sh) runs the exporter with, read from its dry run. */
+async function launcherDenoFlags(): Promise<string[]> {
+  const out = await new Deno.Command("sh", {
+    args: [`${root}nix/wrapper.sh`, "/tmp/bench-dry-run.sock"],
+    env: {
+      BITCOIND_IPC_EXPORTER_DRY_RUN: "1",
+      BITCOIND_IPC_EXPORTER_DENO: "deno",
+      BITCOIND_IPC_EXPORTER_MAIN: "main.ts",
+    },
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim().split(" ").filter((t) => t.startsWith("--v8-flags"));
+}
+
+/** Deno flags for the exporter under test: the launcher's, unless BENCH_EXPORTER_DENO_FLAGS says otherwise. */
+const override = Deno.env.get("BENCH_EXPORTER_DENO_FLAGS");
+const EXPORTER_DENO_FLAGS = override !== undefined ? override.split(" ").filter((f) => f) : await launcherDenoFlags();
+const LOOP_MONITOR = [`--preload=${root}bench/loop_monitor.ts`];
 
 const HASH = "44".repeat(32);
 const tx = (bytes: number) => "02000000" + "00".repeat(Math.max(0, bytes - 4));
 
-interface Stats {
-  n: number;
-  mean_us: number;
-  p50_us: number;
-  p99_us: number;
-  p999_us: number;
-  max_us: number;
-  calls_per_s: number;
-}
-
-interface Row {
-  workload: string;
-  ours: Stats;
-  limit: Stats;
-  p50_ratio: number;
-  p99_ratio: number;
-  ours_cpu_s_per_1e6?: number;
-  rss_before_mib?: number;
-  rss_after_mib?: number;
-  scrape_p50_ms?: number;
-  scrape_p99_ms?: number;
-}
-
-function parseStats(f: Record<string, string>): Stats {
-  const num = (k: string) => Number(f[k]);
+function parseStats(f: Record<string, string>, prefix = ""): Stats {
+  const num = (k: string) => Number(f[prefix + k]);
   return {
     n: num("n"),
     mean_us: num("mean_us"),
@@ -66,6 +77,7 @@ function parseStats(f: Record<string, string>): Stats {
   };
 }
 
+/** CPU seconds (utime + stime) and RSS of a process, from /proc. */
 function procStat(pid: number): { cpuS: number; rssMiB: number } {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -75,8 +87,8 @@ function procStat(pid: number): { cpuS: number; rssMiB: number } {
   return { cpuS: ticks / 100, rssMiB: rssKb / 1024 };
 }
 
-/** A C++ client that subscribes and answers every callback doing nothing: the physical limit. */
-async function withLimitClient<T>(peer: TestPeer, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` while a C++ client that answers every callback doing nothing (the limit) is subscribed. */
+async function withLimitClient<T>(peer: TestPeer, fn: (pid: number) => Promise<T>): Promise<T> {
   const child = new Deno.Command(PEER_BIN, {
     args: ["--client", peer.socketPath, "--subscribe-utxo"],
     stdin: "piped",
@@ -92,7 +104,7 @@ async function withLimitClient<T>(peer: TestPeer, fn: () => Promise<T>): Promise
   }
   await peer.waitStatus((s) => s.notifications === "1" && s.utxo === "1");
   try {
-    return await fn();
+    return await fn(child.pid);
   } finally {
     const w = child.stdin.getWriter();
     await w.write(new TextEncoder().encode("quit\n")).catch(() => {});
@@ -104,85 +116,122 @@ async function withLimitClient<T>(peer: TestPeer, fn: () => Promise<T>): Promise
   }
 }
 
-async function withExporter<T>(peer: TestPeer, fn: (exp: ExporterProc) => Promise<T>): Promise<T> {
+async function withExporter<T>(
+  peer: TestPeer,
+  fn: (exp: ExporterProc) => Promise<T>,
+  extraFlags: string[] = [],
+): Promise<T> {
   await peer.ok("set isInitialBlockDownload 0");
-  const exp = await ExporterProc.start({ socketPath: peer.socketPath, denoFlags: EXPORTER_DENO_FLAGS });
+  const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: [...EXPORTER_DENO_FLAGS, ...extraFlags] });
   let result: T;
   try {
     await exp.waitLog(/subscribed to UTXO cache trace/);
+    // Warm-up, unmeasured: an exporter that has run for a while has its callback path compiled (the
+    // C++ client's is compiled ahead of time); a fresh one would pay V8's tiering in the first rows.
+    for (const w of WARM_UP) await peer.ok(w, 600_000);
     result = await fn(exp);
   } finally {
     const code = await exp.stop("SIGTERM");
-    if (code !== 0) console.error(`exporter exited ${code}:\n${exp.lines.join("\n")}`);
+    if (code !== 0) console.error(`exporter exited ${code}:\n${exp.lines.slice(-20).join("\n")}`);
     await peer.waitStatus((s) => s.connected === "0");
   }
   return result;
 }
 
-async function scrapeLoop(exp: ExporterProc, clients: number, stop: { done: boolean }): Promise<number[]> {
+/** Times `peer`'s command and the CPU the process `pid` spent meanwhile. */
+async function measured(peer: TestPeer, pid: number, command: string) {
+  const before = procStat(pid);
+  const stats = parseStats(await peer.ok(command, 3_600_000));
+  const after = procStat(pid);
+  return { stats, before, after, cpuS: after.cpuS - before.cpuS };
+}
+
+async function scrapeOnce(exp: ExporterProc, times: number[]): Promise<number> {
+  const t0 = performance.now();
+  const r = await fetch(exp.url());
+  const body = await r.text();
+  times.push(performance.now() - t0);
+  return body.length;
+}
+
+/** `clients` scrapers, each looping as fast as it gets answers. */
+async function loopScrapers(exp: ExporterProc, clients: number, stop: { done: boolean }): Promise<number[]> {
   const times: number[] = [];
   await Promise.all(Array.from({ length: clients }, async () => {
-    while (!stop.done) {
-      const t0 = performance.now();
-      const r = await fetch(exp.url());
-      await r.text();
-      times.push(performance.now() - t0);
+    while (!stop.done) await scrapeOnce(exp, times);
+  }));
+  return times.sort((a, b) => a - b);
+}
+
+/** `clients` scrapers, each scraping once per `periodMs` (as Prometheus does), their phases spread evenly. */
+async function periodicScrapers(
+  exp: ExporterProc,
+  clients: number,
+  periodMs: number,
+  stop: { done: boolean },
+): Promise<number[]> {
+  const times: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, i) => {
+    for (let k = 0; !stop.done; k++) {
+      const at = t0 + (i / clients) * periodMs + k * periodMs;
+      const wait = at - performance.now();
+      if (wait > 0) await sleepUnless(wait, stop);
+      if (stop.done) break;
+      await scrapeOnce(exp, times);
     }
   }));
   return times.sort((a, b) => a - b);
 }
 
-const pct = (sorted: number[], p: number) =>
-  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN;
+/** Sleeps `ms`, waking early (within 50 ms) once `stop.done`. */
+async function sleepUnless(ms: number, stop: { done: boolean }): Promise<void> {
+  const end = performance.now() + ms;
+  while (!stop.done && performance.now() < end) {
+    await new Promise((r) => setTimeout(r, Math.min(50, end - performance.now())));
+  }
+}
 
-const WORKLOADS: { name: string; command: string; calls: number; storm?: boolean }[] = [
+const CALLBACK_WORKLOADS: { name: string; command: string; calls: number }[] = [
   { name: "utxo add", command: "fire utxoAdd 5000000000 800000 1 0", calls: n(1_000_000) },
   { name: "utxo spend", command: "fire utxoSpend 5000000000 800000 1 0", calls: n(1_000_000) },
   { name: "tx added 250 B", command: `fire txAdded ${tx(250)}`, calls: n(100_000) },
   { name: "tx added 100 kB", command: `fire txAdded ${tx(100_000)}`, calls: n(5_000, 20) },
   { name: "block connected", command: `fire blockConnected 800000 ${HASH} 0`, calls: n(100_000) },
   { name: "block connected 2 MB data", command: `fire blockConnected 800000 ${HASH} 0 2000000`, calls: n(2_000, 20) },
-  { name: "utxo add + 10 scrapers", command: "fire utxoAdd 5000000000 800000 1 0", calls: n(200_000), storm: true },
+];
+const UTXO_ADD = CALLBACK_WORKLOADS[0].command;
+const WARM_UP = [
+  `repeat ${mode === "smoke" ? 200 : 5000} ${UTXO_ADD}`,
+  `repeat ${mode === "smoke" ? 20 : 500} fire utxoSpend 5000000000 800000 1 0`,
+  `repeat ${mode === "smoke" ? 20 : 500} fire txAdded ${tx(250)}`,
+  `repeat ${mode === "smoke" ? 20 : 500} fire blockConnected 800000 ${HASH} 0`,
 ];
 
-/** One mainnet-sized block's UTXO trace in the node's order: its coins spent and created, then blockConnected. */
-const HEAVY_BLOCK = {
-  adds: n(9_000, 100),
-  spends: n(7_000, 100),
-  blocks: mode === "full" ? 10 : mode === "quick" ? 3 : 1,
-};
-
-interface HeavyBlock {
-  adds: number;
-  spends: number;
-  blocks: number;
-  ours_ms_per_block: number;
-  limit_ms_per_block: number;
-  ratio: number;
-}
-
-/** Wall time the node's validation thread spends in round trips for one block, median over blocks. */
-async function heavyBlockMs(peer: TestPeer): Promise<number> {
-  const per: number[] = [];
-  for (let b = 0; b < HEAVY_BLOCK.blocks; b++) {
-    const t0 = performance.now();
-    await peer.ok(`repeat ${HEAVY_BLOCK.spends} fire utxoSpend 5000000000 800000 1 0`, 3_600_000);
-    await peer.ok(`repeat ${HEAVY_BLOCK.adds} fire utxoAdd 5000000000 800001 1 0`, 3_600_000);
-    await peer.ok(`fire blockConnected ${800001 + b} ${HASH} 0`);
-    per.push(performance.now() - t0);
+async function callbackRows(peer: TestPeer): Promise<CallbackRow[]> {
+  const rows: CallbackRow[] = [];
+  for (const w of CALLBACK_WORKLOADS) {
+    const cmd = `repeat ${w.calls} ${w.command}`;
+    const limit = await withLimitClient(peer, (pid) => measured(peer, pid, cmd));
+    const ours = await withExporter(peer, (exp) => measured(peer, exp.child.pid, cmd));
+    rows.push({
+      workload: w.name,
+      ours: ours.stats,
+      limit: limit.stats,
+      p50_ratio: ours.stats.p50_us / limit.stats.p50_us,
+      p99_ratio: ours.stats.p99_us / limit.stats.p99_us,
+      ours_cpu_us_per_call: ours.cpuS / w.calls * 1e6,
+      limit_cpu_us_per_call: limit.cpuS / w.calls * 1e6,
+      cpu_ratio: ours.cpuS / Math.max(limit.cpuS, 0.01),
+      rss_before_mib: ours.before.rssMiB,
+      rss_after_mib: ours.after.rssMiB,
+    });
   }
-  per.sort((a, b) => a - b);
-  return per[Math.floor(per.length / 2)];
+  return rows;
 }
 
-async function heavyBlock(peer: TestPeer): Promise<HeavyBlock> {
-  const limit = await withLimitClient(peer, () => heavyBlockMs(peer));
-  const ours = await withExporter(peer, () => heavyBlockMs(peer));
-  return { ...HEAVY_BLOCK, ours_ms_per_block: ours, limit_ms_per_block: limit, ratio: ours / limit };
-}
-
-async function trivialCall(peer: TestPeer, calls: number): Promise<{ ours: Stats; limit: Stats }> {
-  // C++ client → C++ peer.
+/** The trivial client → node call (Chain.getHeight), C++ client vs our session, as scrapes make them. */
+async function trivialCall(peer: TestPeer, calls: number): Promise<CallbackRow> {
   const out = await new Deno.Command(PEER_BIN, {
     args: ["--client", peer.socketPath, "--bench-calls", String(calls)],
     stdout: "piped",
@@ -192,7 +241,6 @@ async function trivialCall(peer: TestPeer, calls: number): Promise<{ ours: Stats
   if (!line) throw new Error("C++ bench client printed no result");
   const limit = parseStats(Object.fromEntries(line.split(" ").slice(1).map((kv) => kv.split("="))));
   await peer.waitStatus((s) => s.connected === "0");
-  // Our session → C++ peer, the same Chain.getHeight.
   const s = await Session.open(peer.socketPath);
   const times: number[] = [];
   const t0 = performance.now();
@@ -201,101 +249,258 @@ async function trivialCall(peer: TestPeer, calls: number): Promise<{ ours: Stats
     await getHeight(s);
     times.push((performance.now() - a) * 1000);
   }
-  const total = performance.now() - t0;
+  const ours = statsOf(times, performance.now() - t0);
   await s.shutdown();
   await peer.waitStatus((x) => x.connected === "0");
-  times.sort((a, b) => a - b);
-  const ours: Stats = {
-    n: calls,
-    mean_us: times.reduce((a, b) => a + b, 0) / calls,
-    p50_us: pct(times, 0.5),
-    p99_us: pct(times, 0.99),
-    p999_us: pct(times, 0.999),
-    max_us: times[times.length - 1],
-    calls_per_s: calls / (total / 1000),
+  return {
+    workload: "trivial call (client → node)",
+    ours,
+    limit,
+    p50_ratio: ours.p50_us / limit.p50_us,
+    p99_ratio: ours.p99_us / limit.p99_us,
   };
-  return { ours, limit };
+}
+
+/**
+ * One block's callbacks, replayed: per-block round-trip time, ours vs the C++ client. The rounds are
+ * split into `pairs` alternating runs (C++ then ours, ours then C++, ...) so that a machine whose load
+ * drifts during the run biases neither side; the ratio is the median of the pairs' ratios.
+ */
+async function blockMix(
+  peer: TestPeer,
+  name: string,
+  script: string[],
+  rounds: number,
+  pairs: number,
+): Promise<BlockMix> {
+  const file = await Deno.makeTempFile({ prefix: "block-mix-", suffix: ".txt" });
+  await Deno.writeTextFile(file, script.join("\n") + "\n");
+  const per = Math.max(1, Math.round(rounds / pairs));
+  try {
+    const run = async (pid: number) => {
+      // One unmeasured round first, on both sides: a long-running exporter has its hot path compiled.
+      await peer.ok(`script 1 ${file}`, 3_600_000);
+      const before = procStat(pid);
+      const f = await peer.ok(`script ${per} ${file}`, 3_600_000);
+      return { f, cpuS: procStat(pid).cpuS - before.cpuS };
+    };
+    const runs: { ours: Awaited<ReturnType<typeof run>>; limit: Awaited<ReturnType<typeof run>> }[] = [];
+    for (let i = 0; i < pairs; i++) {
+      const limitFirst = i % 2 === 0;
+      const a = limitFirst ? await withLimitClient(peer, run) : await withExporter(peer, (exp) => run(exp.child.pid));
+      const b = limitFirst ? await withExporter(peer, (exp) => run(exp.child.pid)) : await withLimitClient(peer, run);
+      runs.push(limitFirst ? { limit: a, ours: b } : { ours: a, limit: b });
+    }
+    const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+    const ratios = runs.map((r) => Number(r.ours.f.p50_us) / Number(r.limit.f.p50_us));
+    const mid = runs[ratios.indexOf(median([...ratios]))];
+    const callbacks = Number(mid.ours.f.callbacks);
+    const cpu = (k: "ours" | "limit") => runs.reduce((t, r) => t + r[k].cpuS, 0) / (callbacks * per * pairs) * 1e6;
+    return {
+      workload: name,
+      callbacks,
+      rounds: per * pairs,
+      pairs,
+      pair_ratios: ratios,
+      ours_block_us: parseStats(mid.ours.f),
+      limit_block_us: parseStats(mid.limit.f),
+      ours_callback: parseStats(mid.ours.f, "cb_"),
+      limit_callback: parseStats(mid.limit.f, "cb_"),
+      ratio: median([...ratios]),
+      wall_ratio: median(runs.map((r) => Number(r.ours.f.wall_p50_us) / Number(r.limit.f.wall_p50_us))),
+      ours_cpu_us_per_call: cpu("ours"),
+      limit_cpu_us_per_call: cpu("limit"),
+    };
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+/**
+ * UTXO callbacks while the exporter is scraped: `scrapers` clients at one scrape per second each,
+ * or looping (`loop`). The callback p99 is compared with the C++ client's without scrapers.
+ */
+async function scrapeRow(
+  peer: TestPeer,
+  name: string,
+  calls: number,
+  scrapers: number,
+  loop: boolean,
+  limit: Stats,
+): Promise<ScrapeRow> {
+  return await withExporter(peer, async (exp) => {
+    const pid = exp.child.pid;
+    const rss: number[] = [procStat(pid).rssMiB];
+    const sampler = setInterval(() => rss.push(procStat(pid).rssMiB), 1000);
+    const stop = { done: false };
+    const scrapes = loop ? loopScrapers(exp, scrapers, stop) : periodicScrapers(exp, scrapers, 1000, stop);
+    const m = await measured(peer, pid, `repeat ${calls} ${UTXO_ADD}`);
+    stop.done = true;
+    clearInterval(sampler);
+    rss.push(m.after.rssMiB);
+    const times = await scrapes;
+    // Steady: after the warm-up (the first half of the run), the highest RSS seen.
+    const steady = rss.slice(Math.floor(rss.length / 2));
+    return {
+      workload: name,
+      scrapers,
+      loop,
+      ours: m.stats,
+      limit,
+      p50_ratio: m.stats.p50_us / limit.p50_us,
+      p99_ratio: m.stats.p99_us / limit.p99_us,
+      ours_cpu_us_per_call: m.cpuS / calls * 1e6,
+      scrapes: times.length,
+      scrape_p50_ms: pct(times, 0.5),
+      scrape_p99_ms: pct(times, 0.99),
+      rss_before_mib: rss[0],
+      rss_after_mib: m.after.rssMiB,
+      rss_steady_max_mib: Math.max(...steady),
+      rss_steady_min_mib: Math.min(...steady),
+      rss_samples_mib: rss.map((x) => Math.round(x * 10) / 10),
+    };
+  });
+}
+
+/** Longest event-loop stall during a scrape (bench/loop_monitor.ts in the exporter), against an idle baseline. */
+async function stall(peer: TestPeer): Promise<Stall> {
+  return await withExporter(peer, async (exp) => {
+    const windows = () => exp.lines.filter((l) => l.startsWith("loopmon ")).length;
+    const maxLate = (from: number) =>
+      Math.max(
+        0,
+        ...exp.lines.filter((l) => l.startsWith("loopmon ")).slice(from).map((l) =>
+          Number(/max_late_ms=([\d.]+)/.exec(l)![1])
+        ),
+      );
+    // Warm-up: the first scrapes compile the rendering path and fill the templates.
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 5; i++) bytes = await scrapeOnce(exp, times);
+    await new Promise((r) => setTimeout(r, 600));
+    const idleFrom = windows();
+    await new Promise((r) => setTimeout(r, mode === "smoke" ? 600 : 2000));
+    const idle = maxLate(idleFrom);
+    const scrapeFrom = windows();
+    times.length = 0;
+    const count = mode === "smoke" ? 5 : 40;
+    for (let i = 0; i < count; i++) {
+      bytes = await scrapeOnce(exp, times);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    times.sort((a, b) => a - b);
+    return {
+      exposition_bytes: bytes,
+      scrapes: count,
+      idle_max_late_ms: idle,
+      scrape_max_late_ms: maxLate(scrapeFrom),
+      scrape_p50_ms: pct(times, 0.5),
+      scrape_max_ms: times[times.length - 1],
+    };
+  }, LOOP_MONITOR);
+}
+
+/** Process spawn → the first scrape showing `bitcoin_up 1`, against the peer: median of `runs`. */
+async function startToUp(peer: TestPeer, runs: number): Promise<Start> {
+  const ms: number[] = [];
+  await peer.ok("set isInitialBlockDownload 0");
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: EXPORTER_DENO_FLAGS });
+    try {
+      for (;;) {
+        if (performance.now() - t0 > 30_000) throw new Error(`no bitcoin_up 1 within 30 s:\n${exp.lines.join("\n")}`);
+        try {
+          const body = await (await fetch(exp.url())).text();
+          if (/^bitcoin_up 1$/m.test(body)) break;
+        } catch { /* not listening yet */ }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      ms.push(performance.now() - t0);
+    } finally {
+      await exp.stop("SIGTERM");
+      await peer.waitStatus((s) => s.connected === "0");
+    }
+  }
+  ms.sort((a, b) => a - b);
+  return { runs, median_ms: ms[Math.floor(ms.length / 2)], min_ms: ms[0], max_ms: ms[ms.length - 1] };
 }
 
 async function main() {
+  const started = performance.now();
   const peer = await TestPeer.start();
-  const rows: Row[] = [];
-  let heavy: HeavyBlock;
+  let results: BenchResults;
   try {
     const trivial = await trivialCall(peer, n(20_000));
-    rows.push({
-      workload: "trivial call (client → node)",
-      ours: trivial.ours,
-      limit: trivial.limit,
-      p50_ratio: trivial.ours.p50_us / trivial.limit.p50_us,
-      p99_ratio: trivial.ours.p99_us / trivial.limit.p99_us,
-    });
-    for (const w of WORKLOADS) {
-      const limit = await withLimitClient(
+    const callbacks = await callbackRows(peer);
+    const limitAdd = callbacks[0].limit;
+    const blocks = [
+      await blockMix(
         peer,
-        async () => parseStats(await peer.ok(`repeat ${w.calls} ${w.command}`, 3_600_000)),
-      );
-      const row = await withExporter(peer, async (exp) => {
-        const pid = exp.child.pid;
-        const before = procStat(pid);
-        const stop = { done: false };
-        const scrapes = w.storm ? scrapeLoop(exp, 10, stop) : Promise.resolve([]);
-        const ours = parseStats(await peer.ok(`repeat ${w.calls} ${w.command}`, 3_600_000));
-        stop.done = true;
-        const scrapeTimes = await scrapes;
-        const after = procStat(pid);
-        const r: Row = {
-          workload: w.name,
-          ours,
-          limit,
-          p50_ratio: ours.p50_us / limit.p50_us,
-          p99_ratio: ours.p99_us / limit.p99_us,
-          ours_cpu_s_per_1e6: (after.cpuS - before.cpuS) / w.calls * 1e6,
-          rss_before_mib: before.rssMiB,
-          rss_after_mib: after.rssMiB,
-        };
-        if (w.storm) {
-          r.scrape_p50_ms = pct(scrapeTimes, 0.5);
-          r.scrape_p99_ms = pct(scrapeTimes, 0.99);
-        }
-        return r;
-      });
-      rows.push(row);
-    }
-    heavy = await heavyBlock(peer);
+        "mainnet-sized block",
+        blockScript(mode === "smoke" ? scaled(MAINNET_BLOCK, 0.01) : MAINNET_BLOCK),
+        mode === "full" ? 10 : mode === "quick" ? 3 : 1,
+        mode === "full" ? 5 : mode === "quick" ? 3 : 1,
+      ),
+      await blockMix(
+        peer,
+        "recorded regtest block 108",
+        recordedRegtestBlock(),
+        n(10_000, 20),
+        mode === "smoke" ? 1 : 3,
+      ),
+    ];
+    const scraping = [
+      await scrapeRow(peer, "utxo add + 1 scraper at 1/s", n(1_000_000, 2000), 1, false, limitAdd),
+      await scrapeRow(peer, "utxo add + 5 scrapers at 1/s", n(400_000, 2000), 5, false, limitAdd),
+      await scrapeRow(peer, "utxo add + 10 scrapers looping", n(200_000), 10, true, limitAdd),
+    ];
+    const stallResult = await stall(peer);
+    const start = await startToUp(peer, mode === "full" ? 7 : 3);
+    // Where the memory goes (bench/mem.ts), with the exporter's flags; not in the CI smoke run.
+    const memory = mode === "smoke" ? [] : await memoryBreakdown(peer, EXPORTER_DENO_FLAGS, n(1_000_000));
+    // Other workloads add one line each here (e.g. the scrape-round cost per flavour) and their
+    // results to `extra`.
+    const extra: Record<string, unknown> = {};
+    results = {
+      mode,
+      date: new Date().toISOString(),
+      commit: await gitHead(),
+      cores: navigator.hardwareConcurrency,
+      load_avg: Deno.loadavg(),
+      exporter_deno_flags: EXPORTER_DENO_FLAGS,
+      seconds: 0,
+      trivial,
+      callbacks,
+      block_mix: blocks,
+      scraping,
+      stall: stallResult,
+      start,
+      memory,
+      extra,
+    };
   } finally {
     await peer.stop();
   }
-  const f = (x: number | undefined, d = 1) => x === undefined || Number.isNaN(x) ? "-" : x.toFixed(d);
-  console.log(`mode: ${mode}; machine: ${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`);
-  console.log(
-    "| workload | n | ours p50/p99/p99.9 µs | limit p50/p99/p99.9 µs | p50 ratio | p99 ratio | ours calls/s | CPU s/10⁶ | RSS MiB before→after | scrape p50/p99 ms |",
-  );
-  console.log("|---|---|---|---|---|---|---|---|---|---|");
-  for (const r of rows) {
-    console.log(
-      `| ${r.workload} | ${r.ours.n} | ${f(r.ours.p50_us)}/${f(r.ours.p99_us)}/${f(r.ours.p999_us)} | ${
-        f(r.limit.p50_us)
-      }/${f(r.limit.p99_us)}/${f(r.limit.p999_us)} | ${f(r.p50_ratio, 2)} | ${f(r.p99_ratio, 2)} | ${
-        f(r.ours.calls_per_s, 0)
-      } | ${f(r.ours_cpu_s_per_1e6, 1)} | ${f(r.rss_before_mib)}→${f(r.rss_after_mib)} | ${f(r.scrape_p50_ms, 2)}/${
-        f(r.scrape_p99_ms, 2)
-      } |`,
-    );
-  }
-  console.log(
-    `heavy block (${heavy.spends} spends + ${heavy.adds} adds + blockConnected, median of ${heavy.blocks}): ours ${
-      f(heavy.ours_ms_per_block)
-    } ms/block, C++ client ${f(heavy.limit_ms_per_block)} ms/block, ratio ${f(heavy.ratio, 2)}`,
-  );
-  const json = { mode, date: new Date().toISOString(), cores: navigator.hardwareConcurrency, rows, heavy_block: heavy };
+  results.seconds = (performance.now() - started) / 1000;
+  console.log(renderMarkdown(results));
   const path = new URL(`./results${mode === "full" ? "" : "-" + mode}.json`, import.meta.url);
-  await Deno.writeTextFile(path, JSON.stringify(json, null, 2) + "\n");
+  await Deno.writeTextFile(path, JSON.stringify(results, null, 2) + "\n");
   console.log(`json: ${path.pathname}`);
-  // The targets are about the callbacks the node makes; the trivial client call is a reference row.
-  const worst = Math.max(...rows.filter((r) => r.ours_cpu_s_per_1e6 !== undefined).map((r) => r.p50_ratio));
+  if (mode === "full") {
+    await updateBenchmarksMd(`${root}BENCHMARKS.md`, results);
+    console.log(`BENCHMARKS.md: generated section updated`);
+  }
+  // The scrape-round cost per flavour against a big node (issue 12), printed by itself.
   await scrapeRoundBench(mode);
-  console.log(`worst p50 ratio: ${worst.toFixed(2)}`);
+  for (const line of summaryLines(results)) console.log(line);
+}
+
+async function gitHead(): Promise<string> {
+  const out = await new Deno.Command("git", { args: ["log", "-1", "--format=%h %s"], cwd: root, stdout: "piped" })
+    .output().catch(() => undefined);
+  return out?.success ? new TextDecoder().decode(out.stdout).trim() : "unknown";
 }
 
 await main();

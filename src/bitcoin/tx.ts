@@ -8,7 +8,7 @@
  * bytes and ends in `undefined`, never a loop (a 19-byte transaction claiming 2^64 inputs once spun
  * here forever, with the event loop and SIGTERM blocked behind it).
  */
-import { createHash } from "node:crypto";
+import { sha256 } from "./sha256.ts";
 
 export function displayHash(bytes: Uint8Array): string {
   let s = "";
@@ -17,8 +17,7 @@ export function displayHash(bytes: Uint8Array): string {
 }
 
 function sha256d(data: Uint8Array): Uint8Array {
-  const once = createHash("sha256").update(data).digest();
-  return new Uint8Array(createHash("sha256").update(once).digest());
+  return sha256(sha256(data));
 }
 
 /** The txid of a serialized transaction, or undefined if it does not parse as one. */

@@ -1806,6 +1806,46 @@ kj::Promise<void> repeat(Peer& p, std::vector<std::string> ev, size_t n, std::ve
   });
 }
 
+// ---- scripted sequences: `script <rounds> <file>` (bench/bench.ts's block mix) ----
+
+// Fires every line of `lines` (the arguments of one `fire` each) back to back, each only after the
+// previous answer, `rounds` times; answers with the per-round sum of round trips (what the node's
+// threads spent waiting for the client), the per-round wall time (the peer's own request building
+// included) and the per-callback round trips.
+std::string runScript(Peer& p, kj::WaitScope& ws, size_t rounds, const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw std::invalid_argument("cannot read script " + file);
+  std::vector<std::vector<std::string>> lines;
+  for (std::string line; std::getline(in, line);) {
+    auto a = split(line);
+    if (!a.empty() && a[0][0] != '#') lines.push_back(kj::mv(a));
+  }
+  if (lines.empty()) throw std::invalid_argument("script " + file + " has no events");
+  std::vector<double> sums, walls, rtts;
+  sums.reserve(rounds);
+  walls.reserve(rounds);
+  rtts.reserve(rounds * lines.size());
+  auto t0 = Clock::now();
+  for (size_t r = 0; r < rounds; r++) {
+    auto w0 = Clock::now();
+    double sum = 0;
+    for (auto& ev : lines) {
+      double us = p.fire(ev).wait(ws);
+      sum += us;
+      rtts.push_back(us);
+    }
+    sums.push_back(sum);
+    walls.push_back(std::chrono::duration<double, std::micro>(Clock::now() - w0).count());
+  }
+  double total = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::sort(walls.begin(), walls.end());
+  // The per-callback statistics, their keys prefixed `cb_`.
+  std::string cb;
+  for (auto& kv : split(statsLine(rtts, total).substr(3))) cb += " cb_" + kv;
+  return statsLine(sums, total) + " callbacks=" + std::to_string(lines.size()) + " wall_p50_us=" +
+         fmt(walls[walls.size() / 2]) + cb;
+}
+
 class ErrorHandler final : public kj::TaskSet::ErrorHandler {
  public:
   void taskFailed(kj::Exception&& e) override { say(std::string("! task-failed ") + e.getDescription().cStr()); }
@@ -2000,6 +2040,8 @@ static int runServer(const std::string& path, bool noCrash, const std::string& f
           } catch (kj::Exception& e) {
             say(std::string("err after ") + std::to_string(out.size()) + ": " + e.getDescription().cStr());
           }
+        } else if (cmd == "script" && a.size() == 3) {
+          say(runScript(p, io.waitScope, std::stoul(a[1]), a[2]));
         } else if (cmd == "drop") {
           if (p.conn) {
             p.conn->droppedByUs = true;

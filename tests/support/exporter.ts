@@ -23,6 +23,8 @@ export interface ExporterProcOptions {
   entry?: string;
   /** The exporter's arguments exactly (no --metrics-addr or socket path added). */
   raw?: string[];
+  /** Extra environment variables for the exporter process (benchmarks: allocator settings). */
+  env?: Record<string, string>;
 }
 
 export class ExporterProc {
@@ -57,7 +59,7 @@ export class ExporterProc {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...o.env },
     }).spawn();
     return new ExporterProc(child, port);
   }
