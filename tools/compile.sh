@@ -3,9 +3,10 @@
 #
 # Builds dist/bitcoind-ipc-exporter, a standalone binary, in two steps: `deno bundle` writes
 # dist/bitcoind-ipc-exporter.js, then `deno compile` turns that one file into the binary. Compiling
-# main.ts directly crashes Deno 2.9 ("thread 'tokio-runtime-worker' has overflowed its stack",
-# denoland/deno#36746) as soon as prom-client's npm tree is in the module graph; the bundle has no
-# npm graph left, and compiles.
+# main.ts directly crashed Deno 2.9 ("thread 'tokio-runtime-worker' has overflowed its stack",
+# denoland/deno#36746) while prom-client's npm tree was in the module graph; the exporter no longer
+# loads prom-client, and the bundle (no npm graph left) keeps the compile step away from that bug
+# whatever npm packages the graph holds.
 #
 # A compiled binary cannot be given permissions when it runs: Deno bakes them in at compile time.
 # So the arguments are the exporter's own, and the binary gets exactly the permissions nix/wrapper.sh
@@ -23,11 +24,12 @@ dist=${DIST_DIR:-dist}
 
 if [ "${BITCOIND_IPC_EXPORTER_COMPILE_STAGE:-}" = compile ]; then
   # Stage two: nix/wrapper.sh calls this script in place of Deno, as
-  # `run --cached-only --frozen --no-prompt <permission flags> <bundle> <arguments>`.
+  # `run --cached-only --frozen --no-prompt [--v8-flags=...] <permission flags> <bundle> <arguments>`.
+  # The V8 flags are baked in like the permissions (deno compile --v8-flags).
   shift 4
   perms=""
   for a in "$@"; do
-    case "$a" in --allow-*) perms="$perms $a"; shift ;; *) break ;; esac
+    case "$a" in --allow-* | --v8-flags=*) perms="$perms $a"; shift ;; *) break ;; esac
   done
   case "$perms" in
     *--allow-read=*) ;;
