@@ -499,7 +499,7 @@ export class RpcConnection {
     let which: number;
     try {
       w = new WireMessage(frame);
-      if (this.#fastCall(w)) return;
+      if (this.#fastCall(w) || this.#fastFinish(w)) return;
       const top = w.root();
       which = top ? w.u16(top, 0) : Which.UNIMPLEMENTED;
     } catch (e) {
@@ -559,6 +559,24 @@ export class RpcConnection {
    * read the few words that say which object and method, let the object count, answer from the
    * pre-encoded Return. Anything unusual returns false and takes the general path.
    */
+  /**
+   * The node's Finish for a call it made on us that we answered from the pre-encoded empty Return
+   * (every callback): nothing is held for it, so it needs no capnp-es decode (one Finish per
+   * callback was most of the per-callback garbage: BENCHMARKS.md). A Finish for an answer that holds
+   * capabilities goes the slow way (#onFinish releases them).
+   */
+  #fastFinish(w: WireMessage): boolean {
+    try {
+      const root = w.root();
+      if (!root || w.u16(root, 0) !== Which.FINISH) return false;
+      const finish = w.structAt(root, 0);
+      if (!finish) return false;
+      return !this.#answers.has(w.u32(finish, 0));
+    } catch {
+      return false;
+    }
+  }
+
   #fastCall(w: WireMessage): boolean {
     try {
       const root = w.root();
