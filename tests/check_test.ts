@@ -107,6 +107,42 @@ Deno.test("--check on v32: a collector switched off, a read the node refuses, an
   }
 });
 
+Deno.test("--check on v31 (Mining alone): every scrape-time and per-tip family says what the flavour lacks", async () => {
+  const peer = await TestPeer.start({ flavour: "v31" });
+  try {
+    const r = await check(peer.socketPath);
+    assertEquals(r.code, 0, r.stderr);
+    const given = section(r.stdout, /^metric families this node gives \(\d+\):$/);
+    const missing = section(r.stdout, /^metric families it does not give \(\d+\):$/);
+    for (
+      const f of [
+        "bitcoin_ibd",
+        "bitcoin_block_height",
+        "bitcoind_ipc_exporter_build_info",
+        "deno_heap_size_used_bytes",
+      ]
+    ) {
+      assert(given.has(f), `${f} given on v31:\n${r.stdout}`);
+    }
+    const lacks = "not on flavour v31: needs the Node and Chain interfaces or JSON-RPC over IPC";
+    for (const f of ["bitcoin_difficulty", "bitcoin_peer_connections", "bitcoin_fee_estimate_sat_per_vbyte"]) {
+      assertStringIncludes(missing.get(f)!, lacks);
+    }
+    assertStringIncludes(missing.get("bitcoin_mempool_fee_rate_sat_per_vbyte")!, lacks);
+    assertStringIncludes(missing.get("bitcoin_reorgs_total")!, "not on flavour v31: needs chain notifications, or");
+    assertStringIncludes(missing.get("bitcoin_block_interval_seconds")!, "not on flavour v31: needs JSON-RPC");
+    assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "not on flavour v31: needs JSON-RPC");
+    // No family is absent for want of a value: on v31 each absence is the flavour's.
+    for (const [f, why] of missing) assertStringIncludes(why, "not on flavour v31: needs", f);
+    const collectors = section(r.stdout, /^collectors:$/);
+    for (const c of ["last_block", "block_events", "chaininfo", "network", "fees", "mempool"]) {
+      assertMatch(collectors.get(c)!, /^on, nothing to read on this flavour/, c);
+    }
+  } finally {
+    assertEquals(await peer.stop(), 0);
+  }
+});
+
 Deno.test("--check with no node: one line naming the cause, exit 1", async () => {
   const dir = await Deno.makeTempDir();
   try {
