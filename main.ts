@@ -128,7 +128,7 @@ async function main(args: string[]): Promise<number> {
   }
   const log = createLogger({ level: cmd.logLevel, format: cmd.logFormat });
   try {
-    if (cmd.check) return await runCheck({ ...cmd, log, write: (line) => console.log(line) });
+    if (cmd.check) return await runCheck({ ...cmd, log, version: VERSION, write: (line) => console.log(line) });
     return await run({ ...cmd, log, version: VERSION, webConfig, tls });
   } finally {
     log.flush(); // the "suppressed N similar lines" counts still held

@@ -57,7 +57,8 @@ const GAUGES: Flavour[] = [...EVENTS, "v32"];
 /** Flavours with block connect/disconnect counts (pushed, or derived from tip changes on v32). */
 const BLOCKS: Flavour[] = [...EVENTS, "v32"];
 const TRACE: Flavour[] = ["pr-trace"];
-const RPC: Flavour[] = ["chain5", "v32"];
+/** Snapshot histograms (the mempool's fee rates): a quantile of the buckets as they are, never rate(). */
+const SNAPSHOT_Q = (q: number, family: string) => `histogram_quantile(${q}, sum by (le) (${family}_bucket{$sel}))`;
 
 const UP: Record<string, [string, string]> = { "0": ["down", "red"], "1": ["up", "green"] };
 
@@ -96,8 +97,8 @@ export const ROWS: RowSpec[] = [
         w: 3,
         description: "Time since the active tip's header time (bitcoin_block_timestamp_seconds).",
         targets: [{ expr: "time() - bitcoin_block_timestamp_seconds{$sel}" }],
+        flavours: GAUGES,
         unit: "s",
-        requires: "bitcoin_block_timestamp_seconds (issue 12)",
       },
       {
         title: "IBD",
@@ -124,6 +125,100 @@ export const ROWS: RowSpec[] = [
         w: 4,
         description: "bitcoin_peers: connected peers, inbound and outbound.",
         targets: [{ expr: "bitcoin_peers{$sel}" }],
+        flavours: GAUGES,
+        decimals: 0,
+      },
+      {
+        title: "Node",
+        type: "stat",
+        w: 6,
+        description:
+          "bitcoin_node_info: the node's version (as it prints it), user agent and chain (getnetworkinfo, getblockchaininfo).",
+        targets: [{ expr: "bitcoin_node_info{$sel}", legend: "{{version}} {{subversion}} {{chain}}" }],
+        flavours: GAUGES,
+        showName: true,
+      },
+      {
+        title: "Node uptime",
+        type: "stat",
+        w: 3,
+        description: "Time since the node started (bitcoin_node_start_time_seconds, from uptime).",
+        targets: [{ expr: "time() - bitcoin_node_start_time_seconds{$sel}" }],
+        flavours: GAUGES,
+        unit: "s",
+      },
+      {
+        title: "Warnings",
+        type: "stat",
+        w: 3,
+        description: "bitcoin_warnings: how many warnings the node reports (their text is in the node's log).",
+        targets: [{ expr: "bitcoin_warnings{$sel}" }],
+        flavours: GAUGES,
+        decimals: 0,
+      },
+      {
+        title: "Network active",
+        type: "stat",
+        w: 3,
+        description: "bitcoin_network_active: 0 after setnetworkactive false (the node has no P2P traffic).",
+        targets: [{ expr: "bitcoin_network_active{$sel}" }],
+        flavours: GAUGES,
+        mappings: { "0": ["off", "red"], "1": ["on", "green"] },
+      },
+      {
+        title: "Pruned",
+        type: "stat",
+        w: 3,
+        description: "bitcoin_pruned: 1 when the node runs with -prune.",
+        targets: [{ expr: "bitcoin_pruned{$sel}" }],
+        flavours: GAUGES,
+        mappings: { "0": ["no", "green"], "1": ["pruned", "blue"] },
+      },
+      {
+        title: "Prune height",
+        type: "stat",
+        w: 3,
+        description:
+          "bitcoin_prune_height: the lowest height with block data. Served only while the node is pruned (empty otherwise).",
+        targets: [{ expr: "bitcoin_prune_height{$sel}" }],
+        flavours: GAUGES,
+        decimals: 0,
+      },
+      {
+        title: "Clock offset",
+        type: "stat",
+        w: 3,
+        description: "bitcoin_time_offset_seconds: the node's clock against its outbound peers' median.",
+        targets: [{ expr: "bitcoin_time_offset_seconds{$sel}" }],
+        flavours: GAUGES,
+        unit: "s",
+      },
+    ],
+  },
+  {
+    title: "Chain",
+    panels: [
+      {
+        title: "Difficulty",
+        type: "timeseries",
+        description: "bitcoin_difficulty: proof-of-work difficulty of the tip.",
+        targets: [{ expr: "bitcoin_difficulty{$sel}", legend: "difficulty" }],
+        flavours: GAUGES,
+      },
+      {
+        title: "Block storage",
+        type: "timeseries",
+        description: "bitcoin_blockchain_size_bytes: the block and undo files on disk.",
+        targets: [{ expr: "bitcoin_blockchain_size_bytes{$sel}", legend: "on disk" }],
+        flavours: GAUGES,
+        unit: "bytes",
+      },
+      {
+        title: "Chain tips by status",
+        type: "timeseries",
+        description:
+          "bitcoin_chain_tips by Core's status (active, valid-fork, valid-headers, headers-only, invalid): forks the node has seen.",
+        targets: [{ expr: "bitcoin_chain_tips{$sel}", legend: "{{status}}" }],
         flavours: GAUGES,
         decimals: 0,
       },
@@ -181,6 +276,40 @@ export const ROWS: RowSpec[] = [
         flavours: EVENTS,
         bars: true,
       },
+      {
+        title: "Reorgs",
+        type: "timeseries",
+        description:
+          "Reorganisations per interval (tip changes that disconnected and connected blocks), and the deepest bucket seen in the last 24 hours (bitcoin_reorg_depth_blocks).",
+        targets: [
+          { expr: "increase(bitcoin_reorgs_total{$sel}[$__rate_interval])", legend: "reorgs" },
+          {
+            expr: "histogram_quantile(1, sum by (le) (increase(bitcoin_reorg_depth_blocks_bucket{$sel}[24h])))",
+            legend: "max depth (24 h, bucket bound)",
+          },
+        ],
+        flavours: BLOCKS,
+        decimals: 0,
+      },
+      {
+        title: "Block interval",
+        type: "timeseries",
+        description:
+          "Seconds between consecutive blocks' header times over the last 6 hours (bitcoin_block_interval_seconds, outside IBD): mean and median.",
+        targets: [
+          {
+            expr:
+              "increase(bitcoin_block_interval_seconds_sum{$sel}[6h]) / increase(bitcoin_block_interval_seconds_count{$sel}[6h])",
+            legend: "mean",
+          },
+          {
+            expr: "histogram_quantile(0.5, sum by (le) (increase(bitcoin_block_interval_seconds_bucket{$sel}[6h])))",
+            legend: "median",
+          },
+        ],
+        flavours: GAUGES,
+        unit: "s",
+      },
     ],
   },
   {
@@ -230,6 +359,62 @@ export const ROWS: RowSpec[] = [
         flavours: GAUGES,
         unit: "bytes",
       },
+      {
+        title: "Mempool virtual size",
+        type: "timeseries",
+        description: "bitcoin_mempool_vsize_vbytes: the virtual size of the mempool's transactions (BIP 141).",
+        targets: [{ expr: "bitcoin_mempool_vsize_vbytes{$sel}", legend: "vsize" }],
+        flavours: GAUGES,
+        unit: "decbytes",
+      },
+      {
+        title: "Mempool fees",
+        type: "timeseries",
+        description: "bitcoin_mempool_fees_satoshis: total fees the mempool's transactions pay.",
+        targets: [{ expr: "bitcoin_mempool_fees_satoshis{$sel}", legend: "fees" }],
+        flavours: GAUGES,
+        unit: "suffix: sat",
+      },
+      {
+        title: "Mempool fee rates (by virtual size)",
+        type: "timeseries",
+        description:
+          "Fee rates at the 10th, 50th and 90th percentile of the mempool's virtual size (bitcoin_mempool_fee_rate_sat_per_vbyte, from getmempoolfeeratediagram). A snapshot histogram: its buckets are read as they are, never rate()d.",
+        targets: [
+          { expr: SNAPSHOT_Q(0.1, "bitcoin_mempool_fee_rate_sat_per_vbyte"), legend: "p10" },
+          { expr: SNAPSHOT_Q(0.5, "bitcoin_mempool_fee_rate_sat_per_vbyte"), legend: "median" },
+          { expr: SNAPSHOT_Q(0.9, "bitcoin_mempool_fee_rate_sat_per_vbyte"), legend: "p90" },
+        ],
+        flavours: GAUGES,
+        unit: "suffix: sat/vB",
+      },
+    ],
+  },
+  {
+    title: "Fees",
+    panels: [
+      {
+        title: "Fee estimates",
+        type: "timeseries",
+        description:
+          "bitcoin_fee_estimate_sat_per_vbyte per conf target (--fee-conf-targets): the node's estimatesmartfee; a target without an estimate has no line.",
+        targets: [{ expr: "bitcoin_fee_estimate_sat_per_vbyte{$sel}", legend: "{{conf_target}} blocks" }],
+        flavours: GAUGES,
+        unit: "suffix: sat/vB",
+      },
+      {
+        title: "Minimum fee rates",
+        type: "timeseries",
+        description:
+          "The lowest rate the mempool accepts now (rises above the relay minimum once the mempool is full), -minrelaytxfee and -incrementalrelayfee.",
+        targets: [
+          { expr: "bitcoin_mempool_min_fee_sat_per_vbyte{$sel}", legend: "mempool minimum" },
+          { expr: "bitcoin_min_relay_fee_sat_per_vbyte{$sel}", legend: "relay minimum" },
+          { expr: "bitcoin_incremental_relay_fee_sat_per_vbyte{$sel}", legend: "incremental relay" },
+        ],
+        flavours: GAUGES,
+        unit: "suffix: sat/vB",
+      },
     ],
   },
   {
@@ -274,8 +459,47 @@ export const ROWS: RowSpec[] = [
     ],
   },
   {
-    title: "Last block (getblockstats: v32, chain5)",
+    title: "Last block (getblockstats, once per new tip)",
     panels: [
+      {
+        title: "Transactions",
+        type: "timeseries",
+        description: "bitcoin_last_block_transactions: transactions in the active tip's block, coinbase included.",
+        targets: [{ expr: "bitcoin_last_block_transactions{$sel}", legend: "transactions" }],
+        flavours: GAUGES,
+        decimals: 0,
+      },
+      {
+        title: "Size and weight",
+        type: "timeseries",
+        description: "Serialized size (bytes) and weight (WU) of the block's transactions, coinbase excluded.",
+        targets: [
+          { expr: "bitcoin_last_block_size_bytes{$sel}", legend: "size (bytes)" },
+          { expr: "bitcoin_last_block_weight{$sel}", legend: "weight (WU)" },
+        ],
+        flavours: GAUGES,
+        decimals: 0,
+      },
+      {
+        title: "Fees and subsidy",
+        type: "timeseries",
+        description: "What the block paid its miner: its transactions' fees and the block subsidy.",
+        targets: [
+          { expr: "bitcoin_last_block_fees_satoshis{$sel}", legend: "fees" },
+          { expr: "bitcoin_last_block_subsidy_satoshis{$sel}", legend: "subsidy" },
+        ],
+        flavours: GAUGES,
+        unit: "suffix: sat",
+      },
+      {
+        title: "Fee rate percentiles",
+        type: "timeseries",
+        description:
+          "Fee rates at the 10th … 90th percentile of the block's weight (getblockstats feerate_percentiles).",
+        targets: [{ expr: "bitcoin_last_block_fee_rate_sat_per_vbyte{$sel}", legend: "p{{percentile}}" }],
+        flavours: GAUGES,
+        unit: "suffix: sat/vB",
+      },
       {
         title: "Inputs and outputs",
         type: "timeseries",
@@ -284,7 +508,7 @@ export const ROWS: RowSpec[] = [
           { expr: "bitcoin_last_block_inputs{$sel}", legend: "inputs" },
           { expr: "bitcoin_last_block_outputs{$sel}", legend: "outputs" },
         ],
-        flavours: RPC,
+        flavours: GAUGES,
         decimals: 0,
       },
       {
@@ -295,7 +519,7 @@ export const ROWS: RowSpec[] = [
           { expr: "bitcoin_last_block_utxo_increase{$sel}", legend: "all" },
           { expr: "bitcoin_last_block_utxo_increase_spendable{$sel}", legend: "spendable" },
         ],
-        flavours: RPC,
+        flavours: GAUGES,
         decimals: 0,
       },
       {
@@ -306,7 +530,7 @@ export const ROWS: RowSpec[] = [
           { expr: "bitcoin_last_block_utxo_size_increase_bytes{$sel}", legend: "all" },
           { expr: "bitcoin_last_block_utxo_size_increase_spendable_bytes{$sel}", legend: "spendable" },
         ],
-        flavours: RPC,
+        flavours: GAUGES,
         unit: "bytes",
       },
     ],
@@ -333,6 +557,33 @@ export const ROWS: RowSpec[] = [
         ],
         flavours: GAUGES,
         unit: "Bps",
+      },
+      {
+        title: "Connections in and out",
+        type: "timeseries",
+        description: "bitcoin_connections by direction (bitcoin_peers is their sum).",
+        targets: [{ expr: "bitcoin_connections{$sel}", legend: "{{direction}}" }],
+        flavours: GAUGES,
+        decimals: 0,
+        stack: true,
+      },
+      ...(["direction", "network", "connection_type", "transport"] as const).map((label): PanelSpec => ({
+        title: `Peers by ${label.replace("_", " ")}`,
+        type: "timeseries",
+        description:
+          `Connected peers by ${label} (bitcoin_peer_connections; no panel line while the node has no peers).`,
+        targets: [{ expr: `sum by (${label}) (bitcoin_peer_connections{$sel})`, legend: `{{${label}}}` }],
+        flavours: GAUGES,
+        decimals: 0,
+        stack: true,
+      })),
+      {
+        title: "Banned",
+        type: "timeseries",
+        description: "bitcoin_banned_addresses: entries (addresses and subnets) in the node's ban list.",
+        targets: [{ expr: "bitcoin_banned_addresses{$sel}", legend: "bans" }],
+        flavours: GAUGES,
+        decimals: 0,
       },
     ],
   },
@@ -446,6 +697,39 @@ export const ROWS: RowSpec[] = [
         description: "Time since the last successful connection to the node.",
         targets: [{ expr: "time() - bitcoind_ipc_exporter_last_connect_timestamp_seconds{$sel}" }],
         unit: "s",
+      },
+      {
+        title: "Build",
+        type: "stat",
+        description: "bitcoind_ipc_exporter_build_info: the exporter's version and the Deno it runs on.",
+        targets: [{ expr: "bitcoind_ipc_exporter_build_info{$sel}", legend: "{{version}} (Deno {{deno}})" }],
+        showName: true,
+      },
+      {
+        title: "Exporter uptime",
+        type: "stat",
+        description: "Time since the exporter process started (process_start_time_seconds).",
+        targets: [{ expr: "time() - process_start_time_seconds{$sel}" }],
+        unit: "s",
+      },
+      {
+        title: "Exporter CPU",
+        type: "timeseries",
+        description: "CPU seconds per second the exporter process uses (process_cpu_seconds_total, user and system).",
+        targets: [{ expr: "rate(process_cpu_seconds_total{$sel}[$__rate_interval])", legend: "CPU" }],
+        unit: "percentunit",
+      },
+      {
+        title: "Exporter memory",
+        type: "timeseries",
+        description: "Resident set size, the V8 heap allocated and used, and memory outside the heap (buffers).",
+        targets: [
+          { expr: "process_resident_memory_bytes{$sel}", legend: "resident" },
+          { expr: "deno_heap_size_total_bytes{$sel}", legend: "heap allocated" },
+          { expr: "deno_heap_size_used_bytes{$sel}", legend: "heap used" },
+          { expr: "deno_external_memory_bytes{$sel}", legend: "external" },
+        ],
+        unit: "bytes",
       },
     ],
   },

@@ -14,6 +14,7 @@ import { ConnectionSupervisor } from "./supervisor.ts";
 import { MetricsRegistry } from "./registry.ts";
 import { type Level, type Logger, memoryLogger } from "./log.ts";
 import { type Timing, timing as defaultTiming } from "./defaults.ts";
+import { buildInfoFamily, processFamilies } from "./process_metrics.ts";
 
 /**
  * What each collector costs the node (README, "What each collector costs the node", with the
@@ -26,7 +27,18 @@ export const COLLECTOR_COST: Readonly<Record<string, string>> = {
     "one synchronous round trip per coin a block adds, spends or evicts, on the validation thread: ~76 µs each, about 1.1-1.5 s per typical mainnet block (15,000-20,000 coins), 0.04-0.15 s per signet block; switch off with --no-collector.utxo_cache where block latency matters",
   node:
     "a handful of getter calls (or one JSON-RPC batch) per scrape round, at most one round per second however often Prometheus scrapes",
-  last_block: "one getblockstats per new tip (JSON-RPC over IPC)",
+  last_block:
+    "one getblockstats per new tip (and getbestblockhash where the tip event has no hash), through JSON-RPC over IPC or Node.executeRpc; never at scrape time",
+  block_events:
+    "one getblockchaininfo per new tip, off the callback path (the header time for block intervals); reorgs are counted from the tip events already pushed",
+  chaininfo:
+    "getblockchaininfo, getchaintips, getnetworkinfo and uptime in the scrape round's one JSON-RPC batch (v32, chain5); on the branches two getters (getLastBlockTime, getWarnings) and one Node.executeRpc per method; at most one round per second",
+  network:
+    "getpeerinfo, listbanned and getnetworkinfo in the scrape round's JSON-RPC batch (v32, chain5); on the branches getNodesStats, getBanned, getNetworkActive, getNodeCount(in/out) and getnetworkinfo through Node.executeRpc; 10,000 bans are ~1.1 MB a round: switch off with --no-collector.network where that matters",
+  fees:
+    "estimatesmartfee once per --fee-conf-targets entry and getmempoolinfo in the scrape round's JSON-RPC batch (v32, chain5); on the branches Chain.estimateSmartFee per target and three fee-rate getters; at most one round per second",
+  mempool:
+    "getmempoolfeeratediagram and getmempoolinfo in the scrape round (JSON-RPC batch on v32, chain5; Node.executeRpc on the branches): one point per mempool chunk, a few MB a round for a full mainnet mempool: switch off with --no-collector.mempool where that matters",
 };
 
 /** Families of the exporter itself, not of a collector. */
@@ -59,9 +71,15 @@ const NEEDS: readonly { family: RegExp; has: (t: FlavourTraits) => boolean; what
     what: "chain notifications (Chain.handleNotifications: the multiprocess flavours)",
   },
   {
-    family: /^bitcoin_last_block_/,
-    has: (t) => t.gauges === "rpc",
-    what: "JSON-RPC over IPC for getblockstats (v32, chain5)",
+    family: /^bitcoin_(reorgs_total|reorg_depth_blocks)$/,
+    has: (t) => t.chainNotifications || t.derivedBlocks,
+    what: "chain notifications, or JSON-RPC getblockheader to derive the tip walk (not on v30, v31)",
+  },
+  {
+    family: /^bitcoin_last_block_|^bitcoin_block_interval_seconds$/,
+    has: (t) => t.gauges !== "mining",
+    what:
+      "JSON-RPC (Rpc.executeRpc, or Node.executeRpc on the branches) for getblockstats/getblockchaininfo per tip (not on v30, v31)",
   },
   {
     family:
@@ -69,7 +87,26 @@ const NEEDS: readonly { family: RegExp; has: (t: FlavourTraits) => boolean; what
     has: (t) => t.gauges !== "mining",
     what: "the Node interface or JSON-RPC over IPC (stock v30/v31 have only Mining)",
   },
+  {
+    // The scrape-time collectors B added (chaininfo, network, fees, mempool): every one reads Node
+    // or Chain getters or JSON-RPC, which stock v30/v31 do not have (METRICS.md's per-flavour table).
+    family:
+      /^bitcoin_(block_timestamp_seconds|difficulty|blockchain_size_bytes|pruned|prune_height|chain_tips|node_info|node_start_time_seconds|warnings|peer_connections|banned_addresses|network_active|connections|time_offset_seconds|fee_estimate_sat_per_vbyte|mempool_min_fee_sat_per_vbyte|min_relay_fee_sat_per_vbyte|incremental_relay_fee_sat_per_vbyte|mempool_fee_rate_sat_per_vbyte|mempool_vsize_vbytes|mempool_fees_satoshis)$/,
+    has: (t) => t.gauges !== "mining",
+    what: "the Node and Chain interfaces or JSON-RPC over IPC (stock v30/v31 have only Mining)",
+  },
 ];
+
+/**
+ * Families a flavour gives only while the node has a value for them (METRICS.md): why one is
+ * absent when the flavour has what it needs and the collector read everything without an error.
+ */
+const WHILE: Readonly<Record<string, string>> = {
+  bitcoin_prune_height: "the node is not pruned (present only while it runs with -prune)",
+  bitcoin_peer_connections: "the node has no peers now (a label set appears per kind of peer connected)",
+  bitcoin_fee_estimate_sat_per_vbyte:
+    "the node has no fee estimate for any --fee-conf-targets entry yet (Insufficient data: a fresh node, or a short mempool history)",
+};
 
 /** Why `family` cannot be given on `flavour`, or undefined if the flavour has what it needs. */
 export function flavourLacks(family: string, flavour: Flavour): string | undefined {
@@ -82,6 +119,11 @@ function context(log: Logger, timing: Timing, flavour?: Flavour): CollectorConte
   return { log, timing, flavour, callbacks: new CallbackCost(), events: new ChainEvents() };
 }
 
+/** The build and process families app.ts serves after the collectors' (src/process_metrics.ts). */
+function exporterFamilies(version: string) {
+  return [buildInfoFamily(version), ...processFamilies()];
+}
+
 /** Every metric family this build can serve, with the collector serving it. */
 export function familyCatalogue(): FamilyInfo[] {
   const log = memoryLogger();
@@ -91,6 +133,7 @@ export function familyCatalogue(): FamilyInfo[] {
     ...supervisor.families().map((f) => ({ name: f.name, source: CORE })),
     ...ctx.callbacks.families().map((f) => ({ name: f.name, source: CORE })),
     ...COLLECTORS.flatMap((spec) => spec.create(ctx).families().map((f) => ({ name: f.name, source: spec.name }))),
+    ...exporterFamilies("").map((f) => ({ name: f.name, source: CORE })),
   ];
 }
 
@@ -106,6 +149,8 @@ export interface CheckOptions {
   timing?: Partial<Timing>;
   /** How long to wait for the connection and detection (default: two call timeouts). */
   connectTimeoutMs?: number;
+  /** The exporter's version, for bitcoind_ipc_exporter_build_info as a run serves it. */
+  version?: string;
 }
 
 /** A logger that forwards to `inner` and keeps warnings and errors, for the report's reasons. */
@@ -144,6 +189,7 @@ export async function runCheck(o: CheckOptions): Promise<number> {
   const registry = new MetricsRegistry();
   registry.add(...supervisor.families(), ...ctx.callbacks.families());
   for (const c of collectors) registry.add(...c.families());
+  registry.add(...exporterFamilies(o.version ?? ""));
 
   supervisor.start();
   const waitMs = o.connectTimeoutMs ?? 2 * timing.callTimeoutMs;
@@ -237,5 +283,6 @@ function reason(
   // leaves that metric out alone and is logged: name what the node said.
   const rpc = problems.filter((p) => p.startsWith("JSON-RPC")).slice(0, 3);
   if (f.source !== CORE && rpc.length > 0) return `the node's answers lacked it: ${rpc.join("; ")} ${hint}`;
+  if (WHILE[f.name]) return WHILE[f.name];
   return "no value from the node yet (it appears with the node's first event of its kind)";
 }

@@ -30,7 +30,7 @@ function section(stdout: string, heading: RegExp): Map<string, string> {
   return out;
 }
 
-Deno.test("--check on pr-trace: everything but getblockstats, every collector on with its cost, exit 0", async () => {
+Deno.test("--check on pr-trace: every family but those the node has no value for, every collector on with its cost, exit 0", async () => {
   const peer = await TestPeer.start();
   try {
     await peer.ok("set isInitialBlockDownload 0");
@@ -46,8 +46,22 @@ Deno.test("--check on pr-trace: everything but getblockstats, every collector on
     assertEquals(given.get("bitcoin_utxo_cache_add_total"), "(1 series)");
     assertEquals(given.get("bitcoind_ipc_exporter_collector_success"), `(${COLLECTORS.length} series)`);
     assert(given.has("bitcoin_peers") && given.has("bitcoin_mempool_tx_added_total"), r.stdout);
-    assertEquals([...missing.keys()].filter((n) => !n.startsWith("bitcoin_last_block_")), [], r.stdout);
-    assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "not on flavour pr-trace: needs JSON-RPC over IPC");
+    // getblockstats through Node.executeRpc, the build and process families, B's scrape collectors.
+    for (const f of ["bitcoin_last_block_inputs", "bitcoind_ipc_exporter_build_info", "process_cpu_seconds_total"]) {
+      assertEquals(given.get(f), "(1 series)", r.stdout);
+    }
+    assertEquals(given.get("bitcoin_chain_tips"), "(5 series)", r.stdout);
+    assertMatch(collectors.get("last_block")!, /^on cost: one getblockstats per new tip/);
+    assertMatch(collectors.get("mempool")!, /^on cost: getmempoolfeeratediagram/);
+    // The peer's defaults: no peers, no fee estimate, not pruned; each named for what it is.
+    assertEquals([...missing.keys()], [
+      "bitcoin_prune_height",
+      "bitcoin_peer_connections",
+      "bitcoin_fee_estimate_sat_per_vbyte",
+    ], r.stdout);
+    assertStringIncludes(missing.get("bitcoin_prune_height")!, "the node is not pruned");
+    assertStringIncludes(missing.get("bitcoin_peer_connections")!, "the node has no peers now");
+    assertStringIncludes(missing.get("bitcoin_fee_estimate_sat_per_vbyte")!, "no fee estimate");
     // Every family this build has is in one list or the other.
     assertEquals(given.size + missing.size, familyCatalogue().length);
     // Subscribed, then disconnected before the socket closed.
@@ -88,6 +102,42 @@ Deno.test("--check on v32: a collector switched off, a read the node refuses, an
     assert(given.has("bitcoin_peers") && given.has("bitcoin_blocks_connected_total"), r.stdout);
     // One method refused leaves its metrics out alone: the collector itself still reads the rest.
     assertMatch(collectors.get("node")!, /^on cost:/);
+  } finally {
+    assertEquals(await peer.stop(), 0);
+  }
+});
+
+Deno.test("--check on v31 (Mining alone): every scrape-time and per-tip family says what the flavour lacks", async () => {
+  const peer = await TestPeer.start({ flavour: "v31" });
+  try {
+    const r = await check(peer.socketPath);
+    assertEquals(r.code, 0, r.stderr);
+    const given = section(r.stdout, /^metric families this node gives \(\d+\):$/);
+    const missing = section(r.stdout, /^metric families it does not give \(\d+\):$/);
+    for (
+      const f of [
+        "bitcoin_ibd",
+        "bitcoin_block_height",
+        "bitcoind_ipc_exporter_build_info",
+        "deno_heap_size_used_bytes",
+      ]
+    ) {
+      assert(given.has(f), `${f} given on v31:\n${r.stdout}`);
+    }
+    const lacks = "not on flavour v31: needs the Node and Chain interfaces or JSON-RPC over IPC";
+    for (const f of ["bitcoin_difficulty", "bitcoin_peer_connections", "bitcoin_fee_estimate_sat_per_vbyte"]) {
+      assertStringIncludes(missing.get(f)!, lacks);
+    }
+    assertStringIncludes(missing.get("bitcoin_mempool_fee_rate_sat_per_vbyte")!, lacks);
+    assertStringIncludes(missing.get("bitcoin_reorgs_total")!, "not on flavour v31: needs chain notifications, or");
+    assertStringIncludes(missing.get("bitcoin_block_interval_seconds")!, "not on flavour v31: needs JSON-RPC");
+    assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "not on flavour v31: needs JSON-RPC");
+    // No family is absent for want of a value: on v31 each absence is the flavour's.
+    for (const [f, why] of missing) assertStringIncludes(why, "not on flavour v31: needs", f);
+    const collectors = section(r.stdout, /^collectors:$/);
+    for (const c of ["last_block", "block_events", "chaininfo", "network", "fees", "mempool"]) {
+      assertMatch(collectors.get(c)!, /^on, nothing to read on this flavour/, c);
+    }
   } finally {
     assertEquals(await peer.stop(), 0);
   }

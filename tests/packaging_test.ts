@@ -190,7 +190,9 @@ Deno.test("the one-file bundle serves the same /metrics as main.ts, with the sam
     await peer.ok("set getMempoolSize 12");
     const scrape = async (entry: string | undefined) => {
       const exp = ExporterProc.start({ socketPath: peer.socketPath, entry });
-      await exp.waitLog(/subscribed to UTXO cache trace/);
+      // Every collector attached (B's scrape collectors attach after the UTXO subscription): a
+      // scrape before that would read none of their values.
+      await exp.waitLog(/connected to .* \(flavour pr-trace\)/);
       await peer.ok(`fire blockConnected 300 ${"66".repeat(32)} 0`);
       await peer.ok("fire utxoAdd 7 1 1 0");
       const body = await exp.scrape();

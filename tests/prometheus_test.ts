@@ -141,8 +141,26 @@ function pending(q: Query): string[] {
   return selectors(q.expr, families).map((s) => s.family).filter((f) => !families.includes(f) && f in PENDING);
 }
 
+/**
+ * Values for the families a node serves only while it has them (METRICS.md): peers (outbound and
+ * inbound), a fee estimate, and prune mode (getblockchaininfo, read through Rpc.executeRpc or
+ * Node.executeRpc), so that every family the flavour can give is in its exposition.
+ */
+async function everyValue(peer: TestPeer, flavour: Flavour): Promise<void> {
+  if (STOCK(flavour) && flavour !== "v32") return; // v30/v31: Mining alone
+  await peer.ok("set peers 6 0 1 1 2"); // outbound-full-relay ipv4 v2 (Node.getNodesStats)
+  await peer.ok("set peers 2 1 2 0 1"); // inbound ipv6 v1
+  await peer.ok("set feeEstimate 2 25000"); // Chain.estimateSmartFee: 25 sat/vB
+  await peer.ok(`rpc estimatesmartfee {"feerate":0.00025,"blocks":2}`);
+  const chain = JSON.parse(
+    await Deno.readTextFile(`${root}tests/fixtures/stock-master-regtest/rpc/getblockchaininfo.json`),
+  );
+  await peer.ok(`rpc getblockchaininfo ${JSON.stringify({ ...chain, pruned: true, pruneheight: 42 })}`);
+}
+
 async function startTarget(flavour: Running): Promise<Target> {
   const peer = await TestPeer.start({ flavour: PEER_NAME[flavour] });
+  await everyValue(peer, flavour);
   await peer.ok("set isInitialBlockDownload 0");
   await peer.ok("set getNodeCount 8");
   await peer.ok("set getMempoolSize 12");
@@ -192,10 +210,12 @@ Deno.test("every dashboard query and alert expression, evaluated by a real Prome
       return r.length === FLAVOURS.length ? true : undefined;
     }, 30_000);
     for (const [f, t] of Object.entries(targets) as [Running, Target][]) await drive(f, t, 1);
+    // getblockstats is read once per new tip wherever the flavour has JSON-RPC (or Node.executeRpc).
+    const withStats = FLAVOURS.filter((f) => !flavourLacks("bitcoin_last_block_inputs", f)).length;
     await waitFor("the second round of events scraped", async () => {
       const tips = await P.query("bitcoin_tip_updates_total >= 2");
       const stats = await P.query("bitcoin_last_block_inputs");
-      return tips.length === FLAVOURS.length && stats.length === 2 ? true : undefined;
+      return tips.length === FLAVOURS.length && stats.length === withStats ? true : undefined;
     }, 30_000);
     await new Promise((r) => setTimeout(r, 2500)); // a few more scrapes after the last event
 
@@ -262,6 +282,16 @@ Deno.test("every dashboard query and alert expression, evaluated by a real Prome
     await tr.ok("set getMempoolDynamicUsage 295000000"); // BitcoinMempoolNearLimit
     for (let i = 0; i < 3; i++) await tr.ok(`fire blockDisconnected ${300 - i} ${HASH}`); // BitcoinDeepReorg
     await tr.ok("throw getMempoolSize"); // BitcoindExporterCollectorFailing (node)
+    await tr.ok("set peers none"); // BitcoinNoOutboundPeers: inbound peers only
+    await tr.ok("set peers 2 1 2 0 1");
+    await tr.ok("set lastBlockTime 1000000000"); // BitcoinNoNewBlock: a tip from 2001, out of IBD
+    const chain = JSON.parse(
+      await Deno.readTextFile(`${root}tests/fixtures/stock-master-regtest/rpc/getblockchaininfo.json`),
+    );
+    // BitcoinBlockStorageLarge: 2 TB of block files.
+    await tr.ok(
+      `rpc getblockchaininfo ${JSON.stringify({ ...chain, pruned: true, pruneheight: 42, size_on_disk: 2e12 })}`,
+    );
     // BitcoindExporterUtxoTraceCostly: a block of 40,000 coins (~3 s of the node's time at 76 µs each).
     await tr.ok("repeat 40000 fire utxoAdd 1 300 1 0", 120_000);
     await tr.ok(`fire blockConnected 301 ${HASH} 0`);
@@ -271,6 +301,9 @@ Deno.test("every dashboard query and alert expression, evaluated by a real Prome
       ["BitcoinMempoolNearLimit", "pr-trace"],
       ["BitcoinDeepReorg", "pr-trace"],
       ["BitcoindExporterCollectorFailing", "pr-trace"],
+      ["BitcoinNoOutboundPeers", "pr-trace"],
+      ["BitcoinNoNewBlock", "pr-trace"],
+      ["BitcoinBlockStorageLarge", "pr-trace"],
       ["BitcoindExporterUtxoTraceCostly", "pr-trace"],
       ["BitcoinNodeDown", "chain5"],
     ];
@@ -297,6 +330,7 @@ Deno.test("every dashboard query and alert expression, evaluated by a real Prome
 Deno.test("promtool check metrics on every flavour's exposition: zero warnings, and the families --check predicts", async () => {
   for (const flavour of FLAVOURS) {
     const peer = await TestPeer.start({ flavour: PEER_NAME[flavour] });
+    await everyValue(peer, flavour);
     const exporter = ExporterProc.start({ socketPath: peer.socketPath });
     try {
       await exporter.waitLog(/connected to .* \(flavour /);

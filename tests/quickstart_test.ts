@@ -126,7 +126,8 @@ Deno.test("deno task install writes a launcher and the bundle into a prefix; the
       stdout: "piped",
     })
       .output();
-    assertEquals(dec.decode(v.stdout).trim(), `bitcoind-ipc-exporter ${denoConfig.version}`);
+    // The long form (main.ts versionText): its first line names the version.
+    assertEquals(dec.decode(v.stdout).split("\n")[0], `bitcoind-ipc-exporter, version ${denoConfig.version}`);
     const port = freePort();
     const run = new Deno.Command(bin, {
       args: ["--metrics-addr", `127.0.0.1:${port}`, peer.socketPath],
