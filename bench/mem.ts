@@ -2,7 +2,7 @@
  * Where the exporter's memory goes, and what V8's flags do to it.
  *
  *   deno run -A bench/mem.ts               the breakdown: RSS and V8 heap of a bare `deno run`, then
- *                                           with capnp-es, the generated schema modules, prom-client,
+ *                                           with capnp-es, the generated schema modules,
  *                                           the exporter's whole module graph, the exporter connected,
  *                                           and after callbacks with a scrape a second
  *   deno run -A bench/mem.ts --flags [N]   each candidate V8 flag set: steady RSS, callback p50/p99 and
@@ -184,7 +184,6 @@ export async function memoryBreakdown(peer: TestPeer, flags: string[], calls: nu
     await importStep("bare `deno run` (an empty script)", [], v8),
     await importStep("+ capnp-es", ["capnp-es"], v8),
     await importStep("+ capnp-es + every generated schema module", ["capnp-es", ...GEN], v8),
-    await importStep("+ prom-client (alone; no longer loaded by the exporter)", ["prom-client"], v8),
     await importStep("the exporter's module graph (src/app.ts, not started)", ["src/app.ts"], v8),
     ...await exporterSteps(peer, flags, calls),
   ];
