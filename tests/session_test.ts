@@ -50,18 +50,23 @@ Deno.test("handshake: construct with our ThreadMap, two Threads, Chain/Node/Trac
   });
 });
 
+/** Getter values no neighbouring method would give back (a call at a wrong ordinal shows as a wrong value). */
+const GETTER_VALUES = [
+  "set getHeaderTip 812345 1700000000",
+  "set isInitialBlockDownload 1",
+  "set getVerificationProgress 0.5",
+  "set getMempoolSize 4294967296",
+  "set getMempoolDynamicUsage 123456789",
+  "set getMempoolMaxUsage 300000000",
+  "set getNodeCount 11",
+  "set getTotalBytesRecv 9007199254740993",
+  "set getTotalBytesSent 77",
+  "set getHeight 812340",
+];
+
 Deno.test("every Chain/Node read the exporter uses returns the peer's values", async () => {
   await withPeer(async (peer) => {
-    await peer.ok("set getHeaderTip 812345 1700000000");
-    await peer.ok("set isInitialBlockDownload 1");
-    await peer.ok("set getVerificationProgress 0.5");
-    await peer.ok("set getMempoolSize 4294967296");
-    await peer.ok("set getMempoolDynamicUsage 123456789");
-    await peer.ok("set getMempoolMaxUsage 300000000");
-    await peer.ok("set getNodeCount 11");
-    await peer.ok("set getTotalBytesRecv 9007199254740993");
-    await peer.ok("set getTotalBytesSent 77");
-    await peer.ok("set getHeight 812340");
+    for (const line of GETTER_VALUES) await peer.ok(line);
     const s = await Session.open(peer.socketPath);
     assertEquals(await branch.getHeaderTip(s), 812345);
     assertEquals(await branch.isInitialBlockDownload(s), true);
@@ -673,16 +678,7 @@ Deno.test("pr/ipc of 2024: every Node and Chain getter in its own ordinals; what
   await withPeer(async (peer) => {
     // Values no neighbouring method would give back (pr/trace's getVerificationProgress @36 is
     // isInitialBlockDownload there, its executeRpc @42 listRpcCommands).
-    await peer.ok("set getHeaderTip 812345 1700000000");
-    await peer.ok("set isInitialBlockDownload 1");
-    await peer.ok("set getVerificationProgress 0.5");
-    await peer.ok("set getMempoolSize 4294967296");
-    await peer.ok("set getMempoolDynamicUsage 123456789");
-    await peer.ok("set getMempoolMaxUsage 300000000");
-    await peer.ok("set getNodeCount 11");
-    await peer.ok("set getTotalBytesRecv 9007199254740993");
-    await peer.ok("set getTotalBytesSent 77");
-    await peer.ok("set getHeight 812340");
+    for (const line of GETTER_VALUES) await peer.ok(line);
     await peer.ok("set peers 2 1 0 1 2");
     await peer.ok("set banned 3");
     await peer.ok("set networkActive 0");
