@@ -28,9 +28,9 @@ export const COLLECTOR_COST: Readonly<Record<string, string>> = {
   node:
     "a handful of getter calls (or one JSON-RPC batch) per scrape round, at most one round per second however often Prometheus scrapes",
   last_block:
-    "one getblockstats per new tip (and getbestblockhash where the tip event has no hash), through JSON-RPC over IPC or Node.executeRpc; never at scrape time",
+    "one getblockstats per new tip (and getbestblockhash where the tip event has no hash), through JSON-RPC over IPC or Node.executeRpc; never at scrape time; during IBD at most one per 2 s",
   block_events:
-    "one getblockchaininfo per new tip, off the callback path (the header time for block intervals); reorgs are counted from the tip events already pushed",
+    "one getblockchaininfo per new tip, off the callback path (the header time for block intervals; during IBD at most one per 2 s); reorgs are counted from the tip events already pushed",
   chaininfo:
     "getblockchaininfo, getchaintips, getnetworkinfo and uptime in the scrape round's one JSON-RPC batch (v32, chain5); on the branches two getters (getLastBlockTime, getWarnings) and one Node.executeRpc per method; at most one round per second",
   network:

@@ -18,6 +18,11 @@ export const DEFAULTS = {
   backoffMaxMs: 30_000,
   /** How often to ask whether the node left IBD while the UTXO trace subscription is deferred. */
   ibdPollMs: 10_000,
+  /**
+   * While the node is in IBD, a per-tip read (getblockstats, the tip's header time) starts no
+   * sooner than this after the previous one: one read per pause, not one per block of the sync.
+   */
+  perTipIbdPauseMs: 2000,
   /** How long each Mining.waitTipChanged waits where Mining.interrupt can end it (v31+). */
   tipWaitMs: 30_000,
   /** Pause after a failed tip wait before the next. */

@@ -214,3 +214,30 @@ Deno.test("branch: fee estimates as the RPC reports them, pool minimum as getmem
     assertEquals(await peer.stop(), 0);
   }
 });
+
+Deno.test("v32 in IBD: per-tip reads (getblockstats, the tip's header time) are paced, not one per block of the sync", async () => {
+  const peer = await TestPeer.start({ flavour: "master" });
+  const t0 = 1795483001;
+  await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
+  await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0, true)}`);
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/connected to .* \(flavour v32\)/);
+    await waitFor("the reads at connect", async () => await calls(peer, "rpc.getblockstats") >= 1 || undefined);
+    const stats0 = await calls(peer, "rpc.getblockstats");
+    const info0 = await calls(peer, "rpc.getblockchaininfo");
+    // Ten blocks of a sync, 100 ms apart (no scrape meanwhile: every call counted is a per-tip read).
+    for (let h = 106; h <= 115; h++) {
+      await peer.ok(`set tip ${h} ${H(h)} ${H(h - 1)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // One read each at once, the rest coalesced behind the IBD pause (2 s), never one per block.
+    assert(await calls(peer, "rpc.getblockstats") - stats0 <= 2, (await peer.status()).calls);
+    assert(await calls(peer, "rpc.getblockchaininfo") - info0 <= 2, (await peer.status()).calls);
+    // Paced, not stopped: the newest tip is read after the pause.
+    await waitFor("the coalesced read", async () => await calls(peer, "rpc.getblockstats") - stats0 >= 2 || undefined);
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0);
+  }
+});

@@ -47,8 +47,14 @@ export class BlockEventsCollector implements Collector {
   /** A disconnect (or an unresolved change) since the previous read: the next read starts afresh. */
   #broken = false;
   #reading: Promise<void> | undefined;
+  /** The read itself, without the pause after it (what a scrape waits for). */
+  #inflight: Promise<void> | undefined;
+  /** When the previous per-tip read ended (performance.now()). */
+  #lastReadAt = -Infinity;
   #again = false;
   #failure: string | undefined;
+  /** Aborted when the session ends: a pause between per-tip reads ends with it. */
+  #ended = new AbortController();
   readonly #ctx: CollectorContext;
   readonly #reporter: Reporter;
 
@@ -68,6 +74,7 @@ export class BlockEventsCollector implements Collector {
 
   async attach(session: Session): Promise<void> {
     this.#session = session;
+    this.#ended = new AbortController();
     this.#prev = undefined;
     this.#broken = false;
     this.#failure = undefined;
@@ -81,6 +88,7 @@ export class BlockEventsCollector implements Collector {
   detach(): void {
     this.#session = undefined;
     this.#prev = undefined;
+    this.#ended.abort();
   }
 
   /** On the node's callback path (via the chain collector): counts only, the read is scheduled. */
@@ -103,13 +111,22 @@ export class BlockEventsCollector implements Collector {
       this.#again = true;
       return;
     }
+    const ended = this.#ended.signal;
     this.#reading = (async () => {
-      // Off the callback path: the read starts once the node has its answer (a call begun here
-      // would be encoded and written before the callback returns).
-      await new Promise((r) => setTimeout(r, 0));
       do {
         this.#again = false;
-        await this.#readTip(session);
+        // During IBD one read per pause, not one per block (events.ts); tips meanwhile coalesce.
+        await this.#ctx.events.perTipWait(this.#lastReadAt, ended);
+        if (this.#session !== session) break;
+        this.#inflight = (async () => {
+          // Off the callback path: the read starts once the node has its answer (a call begun
+          // here would be encoded and written before the callback returns).
+          await new Promise((r) => setTimeout(r, 0));
+          await this.#readTip(session);
+        })();
+        await this.#inflight;
+        this.#inflight = undefined;
+        this.#lastReadAt = performance.now();
       } while (this.#again && this.#session === session);
     })().finally(() => this.#reading = undefined);
   }
@@ -128,6 +145,7 @@ export class BlockEventsCollector implements Collector {
     }
     if (this.#session !== session) return;
     this.#failure = undefined;
+    this.#ctx.events.ibd = now.ibd;
     const prev = this.#prev;
     if (prev && !broken && !now.ibd && now.height === prev.height + 1) {
       this.interval.observe(Math.max(0, now.time - prev.time));
@@ -148,7 +166,7 @@ export class BlockEventsCollector implements Collector {
 
   /** Fails the scrape (collector_success 0) while the last tip read failed. */
   async scrape(): Promise<void> {
-    await this.#reading;
+    await this.#inflight;
     if (this.#failure) throw new Error(this.#failure);
   }
 

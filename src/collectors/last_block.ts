@@ -14,6 +14,7 @@ import type { Family } from "../registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
+import type { ChainEvents } from "./events.ts";
 import { pickField } from "./node_gauges.ts";
 import { rpcCall } from "./rpc_round.ts";
 
@@ -41,6 +42,13 @@ export class LastBlockCollector implements Collector {
   #stats: Partial<Record<Field, number>> | undefined;
   #percentiles: number[] | undefined;
   #reading: Promise<void> | undefined;
+  /** The read itself, without the pause after it (what a scrape waits for). */
+  #inflight: Promise<void> | undefined;
+  /** When the previous per-tip read ended (performance.now()). */
+  #lastReadAt = -Infinity;
+  /** Aborted when the session ends: a pause between per-tip reads ends with it. */
+  #ended = new AbortController();
+  readonly #events: ChainEvents;
   /** A tip that arrived during a read: read next. */
   #next: { hash: string | undefined } | undefined;
   #failure: string | undefined;
@@ -52,6 +60,7 @@ export class LastBlockCollector implements Collector {
   constructor(ctx: CollectorContext) {
     this.#log = ctx.log;
     this.#timing = ctx.timing;
+    this.#events = ctx.events;
     ctx.events.onTip((t) => {
       const s = this.#session;
       if (s) this.#schedule(s, t.hash);
@@ -66,6 +75,7 @@ export class LastBlockCollector implements Collector {
     // JSON-RPC: Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
     if (!session.rpc && !session.node) return;
     this.#session = session;
+    this.#ended = new AbortController();
     await this.#read(session, undefined);
   }
 
@@ -78,27 +88,42 @@ export class LastBlockCollector implements Collector {
       this.#next = { hash };
       return;
     }
+    const ended = this.#ended.signal;
     this.#reading = (async () => {
-      // Off the callback path: the read starts once the node has its answer (a call begun here
-      // would be encoded and written before the callback returns).
-      await new Promise((r) => setTimeout(r, 0));
       let h = hash;
       for (;;) {
-        await this.#read(session, h);
+        // During IBD one getblockstats per pause, not one per block (events.ts); tips meanwhile
+        // coalesce into the newest.
+        await this.#events.perTipWait(this.#lastReadAt, ended);
+        if (this.#session !== session) break;
+        if (this.#next) {
+          h = this.#next.hash;
+          this.#next = undefined;
+        }
+        const tip = h;
+        this.#inflight = (async () => {
+          // Off the callback path: the read starts once the node has its answer (a call begun
+          // here would be encoded and written before the callback returns).
+          await new Promise((r) => setTimeout(r, 0));
+          await this.#read(session, tip);
+        })();
+        await this.#inflight;
+        this.#inflight = undefined;
+        this.#lastReadAt = performance.now();
+        // A tip that arrived during the read is taken at the top of the loop.
         if (!this.#next || this.#session !== session) break;
-        h = this.#next.hash;
-        this.#next = undefined;
       }
     })().finally(() => this.#reading = undefined);
   }
 
   detach(): void {
     this.#session = undefined;
+    this.#ended.abort();
   }
 
   /** Fails the scrape (collector_success 0) while the last read of a block failed. */
   async scrape(): Promise<void> {
-    await this.#reading;
+    await this.#inflight;
     if (this.#failure) throw new Error(this.#failure);
   }
 

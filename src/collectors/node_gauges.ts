@@ -28,6 +28,7 @@ export interface NodeReadings {
 
 export class NodeGaugesCollector extends ScrapedCollector<NodeReadings> {
   readonly name = "node";
+  readonly #events: CollectorContext["events"];
 
   constructor(ctx: CollectorContext) {
     super(ctx, {
@@ -69,6 +70,17 @@ export class NodeGaugesCollector extends ScrapedCollector<NodeReadings> {
       }),
       mining: (session, opt) => ({ ibd: () => miningIsInitialBlockDownload(session, opt()) }),
     });
+    this.#events = ctx.events;
+  }
+
+  /** Also tells the per-tip readers whether the node is in IBD (events.ts). */
+  override async scrape(): Promise<void> {
+    try {
+      await super.scrape();
+    } finally {
+      const ibd = this.readings?.ibd;
+      if (ibd !== undefined) this.#events.ibd = ibd;
+    }
   }
 
   families(): Family[] {
