@@ -2,13 +2,13 @@
  * bitcoind-ipc-exporter: a Prometheus exporter for Bitcoin Core over its multiprocess IPC socket.
  */
 import denoConfig from "./deno.json" with { type: "json" };
-import { HELP, parseCommandLine, USAGE, UsageError } from "./src/cli.ts";
-import { InvalidPermissionTarget, missingPermissions, requiredFlagList, requiredFlags } from "./src/permissions.ts";
-import { loadWebConfig, type WebConfig, WebConfigError, webConfigReads } from "./src/web_config.ts";
+import { HELP, parseCommandLine, USAGE, UsageError } from "./src/cli/args.ts";
+import { InvalidPermissionTarget, missingPermissions, requiredFlagList, requiredFlags } from "./src/cli/permissions.ts";
+import { loadWebConfig, type WebConfig, WebConfigError, webConfigReads } from "./src/http/web_config.ts";
 import { createLogger } from "./src/log.ts";
 import { run } from "./src/app.ts";
-import { runCheck } from "./src/check.ts";
-import { explainSocketPath } from "./src/socket_path.ts";
+import { runCheck } from "./src/cli/check.ts";
+import { explainSocketPath } from "./src/cli/socket_path.ts";
 import { errorText } from "./src/util/errors.ts";
 
 export const VERSION: string = denoConfig.version;

@@ -22,13 +22,13 @@ refuse_usage() {
   exit 2
 }
 
-# The same reading of the command line as main.ts (src/cli.ts): the positional argument is the
+# The same reading of the command line as main.ts (src/cli/args.ts): the positional argument is the
 # socket, --metrics-addr / --web.listen-address (as "--flag value" or "--flag=value") the listen
 # address, --web.config.file the web config; the values of the other flags that take one are
 # skipped, so they are never taken for the socket; after "--" every argument is positional. A
 # relative socket or config path is made absolute against the physical working directory, in the
 # arguments main.ts gets too, so the permissions name exactly the path it uses.
-# A socket path as main.ts takes it (src/cli.ts socketPathArgument): refused with a comma or an
+# A socket path as main.ts takes it (src/cli/args.ts socketPathArgument): refused with a comma or an
 # unexpanded "~", made absolute against the physical working directory when relative.
 resolve_path() {
   # Deno's permission flags are comma-separated lists with no escape: a comma in the path would
@@ -90,7 +90,7 @@ for arg in "$@"; do
         arg="--web.config.file=$config"
         ;;
       --flavour | --fee-conf-targets | --web.telemetry-path | --log.level | --log.format) expect_value=skip ;;
-      # --datadir/--chain name the socket (src/datadir.ts): resolved here, and main.ts gets the
+      # --datadir/--chain name the socket (src/cli/datadir.ts): resolved here, and main.ts gets the
       # socket path itself instead, so the permissions name exactly the path it uses.
       --datadir) expect_value=datadir && continue ;;
       --datadir=*) datadir=${arg#*=} datadir_given=1 && continue ;;
@@ -138,7 +138,7 @@ if [ -n "$socket" ]; then
   # The listen address goes into --allow-net as written: HOST:PORT with a host name, an IPv4
   # address or a bracketed IPv6 address, nothing else (a comma would add a host to the grant:
   # "0.0.0.0:9332,evil.example:80").
-  case "$listen" in :*) listen="0.0.0.0$listen" ;; esac # ":9332" is every IPv4 interface (src/cli.ts)
+  case "$listen" in :*) listen="0.0.0.0$listen" ;; esac # ":9332" is every IPv4 interface (src/cli/args.ts)
   case "$listen" in
     \[*\]:*)
       host=${listen%]:*}
@@ -171,7 +171,7 @@ case "$deno_dir" in @*) ;; *) export DENO_DIR="$deno_dir" ;; esac
 if [ -n "$socket" ] && [ -n "$config" ]; then
   # What the web config adds (its certificate and key files) is known only by reading it, which is
   # main.ts's job, not this script's: main.ts, allowed to read the config alone, prints the flags
-  # this command line needs (src/permissions.ts), or one line on what is wrong (exit 2). Each line
+  # this command line needs (src/cli/permissions.ts), or one line on what is wrong (exit 2). Each line
   # must be one of the three grants, whole, or nothing runs.
   case "$config" in *,*) refuse "--web.config.file \"$config\" contains a comma, which Deno's permission flags cannot express: use a path without one" ;; esac
   flags=$("$deno" run --cached-only --frozen --no-prompt "--allow-read=$config" "$main" --print-permissions "$@") || exit $?

@@ -7,18 +7,18 @@ import { COLLECTORS } from "./collectors/mod.ts";
 import { CallbackCost } from "./collectors/callback_cost.ts";
 import { ChainEvents } from "./collectors/events.ts";
 import type { Flavour } from "./flavour.ts";
-import type { ListenAddress } from "./cli.ts";
+import type { ListenAddress } from "./cli/args.ts";
 import { ConnectionSupervisor } from "./supervisor.ts";
-import { webHandler } from "./http.ts";
-import { BasicAuth } from "./basic_auth.ts";
-import type { WebConfig } from "./web_config.ts";
-import { buildInfoFamily, processFamilies } from "./process_metrics.ts";
-import { HttpServer } from "./http_server.ts";
+import { webHandler } from "./http/handler.ts";
+import { BasicAuth } from "./http/basic_auth.ts";
+import type { WebConfig } from "./http/web_config.ts";
+import { buildInfoFamily, processFamilies } from "./metrics/process_metrics.ts";
+import { HttpServer } from "./http/server.ts";
 import type { Logger } from "./log.ts";
-import { MetricsRegistry } from "./registry.ts";
+import { MetricsRegistry } from "./metrics/registry.ts";
 import { installSignalHandlers } from "./signals.ts";
 import { describeError, errorText } from "./util/errors.ts";
-import { type Timing, timing as defaultTiming } from "./defaults.ts";
+import { type Timing, timing as defaultTiming } from "./cli/defaults.ts";
 
 export interface RunOptions {
   socketPath: string;
@@ -32,13 +32,13 @@ export interface RunOptions {
   stop?: Promise<void>;
   /** The collectors to run (by name); every registered one when not given. */
   collectors?: Set<string>;
-  /** Timeouts, intervals and backoff (src/defaults.ts); tests shorten them. */
+  /** Timeouts, intervals and backoff (src/cli/defaults.ts); tests shorten them. */
   timing?: Partial<Timing>;
   /** estimatesmartfee conf targets (--fee-conf-targets); the fees collector's default when not given. */
   feeConfTargets?: readonly number[];
   /** Where metrics are served (default /metrics). */
   telemetryPath?: string;
-  /** --web.config.file, checked (src/web_config.ts). */
+  /** --web.config.file, checked (src/http/web_config.ts). */
   webConfig?: WebConfig;
   /** The PEM certificate chain and key the web config names, read by main.ts. */
   tls?: { cert: string; key: string };

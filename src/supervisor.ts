@@ -10,11 +10,11 @@ import { type Flavour, FLAVOUR_TRAITS } from "./flavour.ts";
 import { DisconnectedError, FlavourError } from "./ipc/errors.ts";
 import { Session } from "./ipc/session.ts";
 import type { Logger } from "./log.ts";
-import type { Family } from "./registry.ts";
+import type { Family } from "./metrics/registry.ts";
 import { Backoff, deadline, delay } from "./util/async.ts";
 import { errorText } from "./util/errors.ts";
-import { explainSocketPath } from "./socket_path.ts";
-import type { Timing } from "./defaults.ts";
+import { explainSocketPath } from "./cli/socket_path.ts";
+import type { Timing } from "./cli/defaults.ts";
 
 export interface SupervisorOptions {
   socketPath: string;

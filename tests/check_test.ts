@@ -7,7 +7,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
 import { freePort, narrowFlags, runCli } from "./support/exporter.ts";
-import { COLLECTOR_COST, familyCatalogue } from "../src/check.ts";
+import { COLLECTOR_COST, familyCatalogue } from "../src/cli/check.ts";
 import { COLLECTORS } from "../src/collectors/mod.ts";
 
 /** main.ts --check with the permissions a run needs (the same as a run: nothing is listened on). */
@@ -158,5 +158,7 @@ Deno.test("--check with no node: one line naming the cause, exit 1", async () =>
 });
 
 Deno.test("every collector has its cost for --check (README 'What each collector costs the node')", () => {
-  for (const c of COLLECTORS) assert(COLLECTOR_COST[c.name], `src/check.ts COLLECTOR_COST has no entry for ${c.name}`);
+  for (const c of COLLECTORS) {
+    assert(COLLECTOR_COST[c.name], `src/cli/check.ts COLLECTOR_COST has no entry for ${c.name}`);
+  }
 });

@@ -1,6 +1,6 @@
 /** The command line and the permission check, run as a user would run them. */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
-import { parseCommandLine, parseListenAddress, UsageError } from "../src/cli.ts";
+import { parseCommandLine, parseListenAddress, UsageError } from "../src/cli/args.ts";
 import { narrowFlags, runCli } from "./support/exporter.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 

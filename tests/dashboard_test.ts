@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { alertQueries, dashboardQueries, PENDING, readDashboard, selectors } from "./support/promql.ts";
-import { familyCatalogue } from "../src/check.ts";
+import { familyCatalogue } from "../src/cli/check.ts";
 import { FLAVOURS } from "../src/flavour.ts";
 import { render, SELECTOR } from "../dashboards/build.ts";
 

@@ -16,7 +16,7 @@ import type { RemoteCap } from "../src/ipc/rpc.ts";
 import { RemoteError } from "../src/ipc/errors.ts";
 import { capIndexAt } from "../src/ipc/capnp.ts";
 import { TestPeer } from "./support/peer.ts";
-import { DEFAULTS } from "../src/defaults.ts";
+import { DEFAULTS } from "../src/cli/defaults.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 import { scrapeUntil } from "./support/wait.ts";
 import {

@@ -14,7 +14,7 @@ import { FrameDecoder } from "../src/ipc/framing.ts";
 import { WireMessage } from "../src/ipc/wire.ts";
 import { Chain$Client, ChainNotifications$Client } from "../gen/chain.ts";
 import { ChainCollector } from "../src/collectors/chain.ts";
-import { timing } from "../src/defaults.ts";
+import { timing } from "../src/cli/defaults.ts";
 import { CallbackCost } from "../src/collectors/callback_cost.ts";
 import { ChainEvents } from "../src/collectors/events.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";

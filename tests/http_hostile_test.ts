@@ -1,11 +1,11 @@
 /**
- * The HTTP server (src/http_server.ts) under clients that are not scrapers: malformed and hostile
+ * The HTTP server (src/http/server.ts) under clients that are not scrapers: malformed and hostile
  * requests, connections held idle or dribbled to hog the connection cap, heads dribbled a few bytes
  * at a time, and accept() failing for want of file descriptors. Loopback only; every loop is
  * bounded by a count; bounds are on counts (requests, bytes, reports), never on wall time.
  */
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
-import { HttpServer, type HttpServerOptions } from "../src/http_server.ts";
+import { HttpServer, type HttpServerOptions } from "../src/http/server.ts";
 import { deadline, delay } from "../src/util/async.ts";
 import {
   connect,

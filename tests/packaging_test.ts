@@ -9,8 +9,8 @@ import { evalModule, PACKAGING_HEADER, PACKAGING_OPTIONS, renderUnit } from "./s
 import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 import { normalise } from "./support/exposition.ts";
-import { DEFAULTS } from "../src/defaults.ts";
-import { HELP } from "../src/cli.ts";
+import { DEFAULTS } from "../src/cli/defaults.ts";
+import { HELP } from "../src/cli/args.ts";
 import { COLLECTORS } from "../src/collectors/mod.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
@@ -329,7 +329,7 @@ Deno.test("systemctl reload sends SIGHUP (ExecReload), which the exporter answer
   assertEquals(SIGNAL_POLICY.SIGHUP?.action, "ignore", "src/signals.ts: SIGHUP keeps the exporter running");
 });
 
-Deno.test("one table of defaults: --help, the launcher and the NixOS module agree with src/defaults.ts", async () => {
+Deno.test("one table of defaults: --help, the launcher and the NixOS module agree with src/cli/defaults.ts", async () => {
   const e = await evalModule("{}");
   assertEquals(e.defaults.metricsAddr, DEFAULTS.listenAddress);
   const wrapper = await Deno.readTextFile(`${root}nix/wrapper.sh`);

@@ -10,7 +10,7 @@
  *   Prometheus holds them pending or firing (ALERTS);
  * - every query of bitcoin-dev-tools/ipc-dash's dashboard returns data.
  * And `promtool check metrics` passes with no output on the exposition of every flavour, whose
- * families are exactly those --check (src/check.ts) says that flavour gives.
+ * families are exactly those --check (src/cli/check.ts) says that flavour gives.
  * Families the dashboard and the alerts are written against that this build does not serve yet
  * (PENDING, issue 12) are listed in the output, not evaluated.
  */
@@ -19,7 +19,7 @@ import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, freePort } from "./support/exporter.ts";
 import { waitFor } from "./support/wait.ts";
 import { alertQueries, dashboardQueries, PENDING, type Query, readDashboard, selectors } from "./support/promql.ts";
-import { familyCatalogue, flavourLacks } from "../src/check.ts";
+import { familyCatalogue, flavourLacks } from "../src/cli/check.ts";
 import { type Flavour, FLAVOURS } from "../src/flavour.ts";
 
 const root = new URL("../", import.meta.url).pathname;

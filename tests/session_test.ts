@@ -16,7 +16,7 @@ import { CallTimeoutError, DisconnectedError, RemoteError } from "../src/ipc/err
 import { capIndexAt, setCapAt } from "../src/ipc/capnp.ts";
 import { type Context, ThreadMap$Client } from "../gen/mp/proxy.ts";
 import { ChainCollector } from "../src/collectors/chain.ts";
-import { timing } from "../src/defaults.ts";
+import { timing } from "../src/cli/defaults.ts";
 import { CallbackCost } from "../src/collectors/callback_cost.ts";
 import { ChainEvents } from "../src/collectors/events.ts";
 import { UtxoCacheCollector } from "../src/collectors/utxo_cache.ts";

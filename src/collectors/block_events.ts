@@ -17,7 +17,7 @@
  */
 import { FLAVOUR_TRAITS } from "../flavour.ts";
 import type { Session } from "../ipc/session.ts";
-import { type Family, Histogram } from "../registry.ts";
+import { type Family, Histogram } from "../metrics/registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 import type { TipEvent } from "./events.ts";

@@ -7,7 +7,7 @@
  * on the hot path.
  */
 import { ChainNotificationMethod, UtxoTraceMethod } from "../ipc/branch.ts";
-import { type Family, Histogram } from "../registry.ts";
+import { type Family, Histogram } from "../metrics/registry.ts";
 
 /** The callback interfaces and their methods, in ordinal order (schemas/chain.capnp, schemas/tracing.capnp). */
 const INTERFACES = {

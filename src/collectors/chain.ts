@@ -16,7 +16,7 @@ import type { IncomingCall, LocalServer, RemoteCap, Results } from "../ipc/rpc.t
 import type { Session } from "../ipc/session.ts";
 import type { WireMessage, WireStruct } from "../ipc/wire.ts";
 import type { Logger } from "../log.ts";
-import type { Family } from "../registry.ts";
+import type { Family } from "../metrics/registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { CallbackCost } from "./callback_cost.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";

@@ -9,7 +9,7 @@
  * version strings are one series, each label cut to 100 characters; warnings are a count.
  */
 import * as branch from "../ipc/branch.ts";
-import type { Family, Sample } from "../registry.ts";
+import type { Family, Sample } from "../metrics/registry.ts";
 import type { CollectorContext, CollectorSpec } from "./collector.ts";
 import type { Answer } from "./rpc_round.ts";
 import { ScrapedCollector } from "./scraped.ts";

@@ -9,8 +9,8 @@
 import type { Flavour } from "../flavour.ts";
 import type { Session } from "../ipc/session.ts";
 import type { Logger } from "../log.ts";
-import type { Family } from "../registry.ts";
-import type { Timing } from "../defaults.ts";
+import type { Family } from "../metrics/registry.ts";
+import type { Timing } from "../cli/defaults.ts";
 import type { CallbackCost } from "./callback_cost.ts";
 import type { ChainEvents } from "./events.ts";
 import type { RpcRound } from "./rpc_round.ts";

@@ -7,8 +7,8 @@
  * (estimateSmartFee, mempoolMinFee, relayMinFee, relayIncrementalFee; the same sat/kvB / 1000).
  */
 import * as branch from "../ipc/branch.ts";
-import type { Family } from "../registry.ts";
-import { DEFAULT_FEE_CONF_TARGETS } from "../defaults.ts";
+import type { Family } from "../metrics/registry.ts";
+import { DEFAULT_FEE_CONF_TARGETS } from "../cli/defaults.ts";
 import type { CollectorContext, CollectorSpec } from "./collector.ts";
 import { type Answer, satPerVbyte } from "./rpc_round.ts";
 import { ScrapedCollector } from "./scraped.ts";

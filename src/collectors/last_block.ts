@@ -10,9 +10,9 @@
 import type { Session } from "../ipc/session.ts";
 import type { RpcReply } from "../ipc/stock.ts";
 import type { Logger } from "../log.ts";
-import type { Family } from "../registry.ts";
+import type { Family } from "../metrics/registry.ts";
 import { errorText } from "../util/errors.ts";
-import type { Timing } from "../defaults.ts";
+import type { Timing } from "../cli/defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 import type { ChainEvents } from "./events.ts";
 import { pickField } from "./node_gauges.ts";

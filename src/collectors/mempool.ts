@@ -13,7 +13,7 @@
  * weight/4 exactly (quarter bytes, exact in a double), which differs from getmempoolinfo's
  * `bytes` (the sum of per-transaction sizes, each rounded up and sigop-adjusted).
  */
-import type { Family, HistogramValue } from "../registry.ts";
+import type { Family, HistogramValue } from "../metrics/registry.ts";
 import type { CollectorContext, CollectorSpec } from "./collector.ts";
 import { type Answer, satoshis } from "./rpc_round.ts";
 import { ScrapedCollector } from "./scraped.ts";

@@ -10,7 +10,7 @@
  * served; no per-peer or per-address label exists. Bans are a count.
  */
 import * as branch from "../ipc/branch.ts";
-import type { Family, Sample } from "../registry.ts";
+import type { Family, Sample } from "../metrics/registry.ts";
 import type { CollectorContext, CollectorSpec } from "./collector.ts";
 import type { Answer } from "./rpc_round.ts";
 import { ScrapedCollector } from "./scraped.ts";

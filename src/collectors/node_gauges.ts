@@ -9,7 +9,7 @@
  */
 import * as branch from "../ipc/branch.ts";
 import { miningIsInitialBlockDownload, type RpcReply } from "../ipc/stock.ts";
-import type { Family } from "../registry.ts";
+import type { Family } from "../metrics/registry.ts";
 import type { CollectorContext, CollectorSpec } from "./collector.ts";
 import { ScrapedCollector } from "./scraped.ts";
 

@@ -18,7 +18,7 @@ import { CallTimeoutError, DisconnectedError } from "../ipc/errors.ts";
 import type { Session } from "../ipc/session.ts";
 import { rpcBatch, type RpcReply } from "../ipc/stock.ts";
 import { errorText } from "../util/errors.ts";
-import type { Timing } from "../defaults.ts";
+import type { Timing } from "../cli/defaults.ts";
 import type { Logger } from "../log.ts";
 import type { ChainEvents } from "./events.ts";
 

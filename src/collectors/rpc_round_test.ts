@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/support/assert.ts";
-import { timing } from "../defaults.ts";
+import { timing } from "../cli/defaults.ts";
 import { Answer, Reporter, RpcRound, satoshis, satPerVbyte } from "./rpc_round.ts";
 import type { Logger } from "../log.ts";
 

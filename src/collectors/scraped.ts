@@ -14,9 +14,9 @@ import { FLAVOUR_TRAITS } from "../flavour.ts";
 import { CallTimeoutError, DisconnectedError } from "../ipc/errors.ts";
 import type { Session, SessionCallOptions } from "../ipc/session.ts";
 import type { Logger } from "../log.ts";
-import type { Family } from "../registry.ts";
+import type { Family } from "../metrics/registry.ts";
 import { errorText } from "../util/errors.ts";
-import type { Timing } from "../defaults.ts";
+import type { Timing } from "../cli/defaults.ts";
 import type { Collector, CollectorContext } from "./collector.ts";
 import { Answer, Reporter, type RoundReplies, type RpcRound, type RpcSlot, sharedRound } from "./rpc_round.ts";
 

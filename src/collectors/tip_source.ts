@@ -20,7 +20,7 @@ import { type BlockRef, getTip, interruptMining, rpcBatch, waitTipChanged } from
 import type { Logger } from "../log.ts";
 import { delay, settleWithin } from "../util/async.ts";
 import { errorText } from "../util/errors.ts";
-import type { Timing } from "../defaults.ts";
+import type { Timing } from "../cli/defaults.ts";
 
 /** Deeper tip changes are not walked (one getblockheader per block); they are logged instead. */
 export const MAX_WALK = 1000;

@@ -3,7 +3,7 @@
  * lowered (ulimit -n), so that accept() fails with EMFILE. Prints `{"port":N}`, then answers each
  * line on stdin: `stats` with a JSON line of its counters and reports, `stop` by shutting down.
  */
-import { HttpServer } from "../../src/http_server.ts";
+import { HttpServer } from "../../src/http/server.ts";
 
 // Deno sets up signal handling on first use and panics if it cannot get a descriptor for it then:
 // set it up now, while there are descriptors (the exporter does the same, listening for SIGTERM).

@@ -6,7 +6,7 @@ import { assert } from "./assert.ts";
 import { samples } from "./exporter.ts";
 
 /**
- * The families about the exporter's own process and build (src/process_metrics.ts), which vary
+ * The families about the exporter's own process and build (src/metrics/process_metrics.ts), which vary
  * from run to run and are checked on their own (tests/toolkit_test.ts): whole lines.
  */
 const PROCESS_LINES = /^(?:# (?:HELP|TYPE) )?(?:process_|deno_|bitcoind_ipc_exporter_build_info)[^\n]*\n/gm;

@@ -4,7 +4,7 @@
  * server, the socket and the node peer are as real as in the subprocess tests.
  */
 import { run } from "../../src/app.ts";
-import type { Timing } from "../../src/defaults.ts";
+import type { Timing } from "../../src/cli/defaults.ts";
 import type { Flavour } from "../../src/flavour.ts";
 import { memoryLogger } from "../../src/log.ts";
 import { freePort } from "./exporter.ts";

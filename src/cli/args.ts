@@ -5,12 +5,12 @@
  * --web.config.file, --log.level, --log.format), --flavour, collector switches, --help, --version.
  */
 import { parseArgs } from "node:util";
-import { type Flavour, FLAVOURS, isFlavour } from "./flavour.ts";
-import { errorText } from "./util/errors.ts";
+import { type Flavour, FLAVOURS, isFlavour } from "../flavour.ts";
+import { errorText } from "../util/errors.ts";
 import { DEFAULT_FEE_CONF_TARGETS, DEFAULTS, MAX_FEE_CONF_TARGETS } from "./defaults.ts";
-import { COLLECTORS } from "./collectors/mod.ts";
-import { CollectorFlagError, collectorHelp, collectorSwitches } from "./collectors/switches.ts";
-import type { Level } from "./log.ts";
+import { COLLECTORS } from "../collectors/mod.ts";
+import { CollectorFlagError, collectorHelp, collectorSwitches } from "../collectors/switches.ts";
+import type { Level } from "../log.ts";
 import { CHAIN_DIRS, defaultDatadir, socketInDatadir } from "./datadir.ts";
 
 export const USAGE =
@@ -94,7 +94,7 @@ export interface RunCommand {
   collectors: Set<string>;
   /** --fee-conf-targets, when given. */
   feeConfTargets?: number[];
-  /** --check: report what this node gives, then exit (src/check.ts). */
+  /** --check: report what this node gives, then exit (src/cli/check.ts). */
   check?: boolean;
 }
 

@@ -34,7 +34,7 @@ export const DEFAULTS = {
   /** A node call unanswered for this long makes the node unresponsive: `bitcoin_up` 0 until it answers. */
   unresponsiveMs: 10_000,
   /**
-   * The HTTP server (src/http_server.ts). Connections served at once; at the cap an idle keep-alive
+   * The HTTP server (src/http/server.ts). Connections served at once; at the cap an idle keep-alive
    * connection, else the slowest request still being read, makes room for a new one.
    */
   httpMaxConnections: 64,

@@ -1,4 +1,4 @@
-import { assertEquals } from "../tests/support/assert.ts";
+import { assertEquals } from "../../tests/support/assert.ts";
 import { Histogram, MetricsRegistry } from "./registry.ts";
 
 Deno.test("render: the text format's escaping (as prom-client wrote it), values refreshed each scrape, families omitted", async () => {

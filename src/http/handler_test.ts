@@ -1,5 +1,5 @@
-import { assertEquals } from "../tests/support/assert.ts";
-import { acceptsGzip, landingPage, negotiateFormat } from "./http.ts";
+import { assertEquals } from "../../tests/support/assert.ts";
+import { acceptsGzip, landingPage, negotiateFormat } from "./handler.ts";
 
 Deno.test("negotiateFormat: OpenMetrics 1.0.0 only when weighed above the text format", () => {
   const cases: [string | null, string][] = [

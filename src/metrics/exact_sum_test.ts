@@ -1,4 +1,4 @@
-import { assertEquals } from "../tests/support/assert.ts";
+import { assertEquals } from "../../tests/support/assert.ts";
 import { ExactSum } from "./exact_sum.ts";
 
 Deno.test("ExactSum stays exact past 2^53 where a float sum rounds", () => {

@@ -21,9 +21,9 @@
  * the handshake happens on the connection's first read, inside the head deadline, so a client that
  * never completes it is bounded like one that never sends a request.
  */
-import { DEFAULTS } from "./defaults.ts";
-import { Backoff, deadline, DeadlineError, delay } from "./util/async.ts";
-import { errorText } from "./util/errors.ts";
+import { DEFAULTS } from "../cli/defaults.ts";
+import { Backoff, deadline, DeadlineError, delay } from "../util/async.ts";
+import { errorText } from "../util/errors.ts";
 
 export interface HttpServerOptions {
   hostname: string;

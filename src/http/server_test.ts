@@ -1,5 +1,5 @@
-import { assert, assertEquals, assertStringIncludes } from "../tests/support/assert.ts";
-import { HttpServer } from "./http_server.ts";
+import { assert, assertEquals, assertStringIncludes } from "../../tests/support/assert.ts";
+import { HttpServer } from "./server.ts";
 
 function start(overrides: Partial<ConstructorParameters<typeof HttpServer>[0]> = {}) {
   return new HttpServer({

@@ -13,10 +13,10 @@
  * GET and HEAD only (405 for other methods), 404 for other paths.
  */
 import { gzipSync } from "node:zlib";
-import { CONTENT_TYPE, type Format, type MetricsRegistry, OPENMETRICS_CONTENT_TYPE } from "./registry.ts";
-import type { Logger } from "./log.ts";
+import { CONTENT_TYPE, type Format, type MetricsRegistry, OPENMETRICS_CONTENT_TYPE } from "../metrics/registry.ts";
+import type { Logger } from "../log.ts";
 import type { BasicAuth } from "./basic_auth.ts";
-import { errorText } from "./util/errors.ts";
+import { errorText } from "../util/errors.ts";
 
 export interface LandingInfo {
   version: string;

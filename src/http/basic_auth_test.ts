@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../tests/support/assert.ts";
+import { assert, assertEquals } from "../../tests/support/assert.ts";
 import { BasicAuth } from "./basic_auth.ts";
 
 // Cost 4 (the lowest bcrypt takes), so the tests spend milliseconds, not seconds, in bcrypt.

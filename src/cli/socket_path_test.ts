@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch } from "../tests/support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../../tests/support/assert.ts";
 import { explainSocketPath, MAX_SOCKET_PATH_BYTES } from "./socket_path.ts";
 
 /** A socket file nobody listens on, as a node that exited leaves one (Deno's close would unlink it). */

@@ -1,4 +1,4 @@
-import { assertEquals, assertStringIncludes } from "../tests/support/assert.ts";
+import { assertEquals, assertStringIncludes } from "../../tests/support/assert.ts";
 import { parseWebConfig, WebConfigError, webConfigReads } from "./web_config.ts";
 
 const HASH = "$2b$10$x6LZkQm0UjoMmbXq/ahJZ.3EtYoDvvXPZ37xcY4v/6SJZqX6V1/Gy";

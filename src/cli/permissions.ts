@@ -3,7 +3,7 @@
  * listen address, and the files a web config names (the config, its certificate and key). This checks them up front so a missing one is a clear message with the exact
  * flags, not a stack trace on first use.
  */
-import { errorText } from "./util/errors.ts";
+import { errorText } from "../util/errors.ts";
 
 export interface Needed {
   socketPath: string;

@@ -5,16 +5,16 @@
  * whitelist), which collectors are on and what each costs the node; then disconnect every
  * subscription, close, and exit 0 (reachable and detected) or 1. Nothing is served over HTTP.
  */
-import { COLLECTORS } from "./collectors/mod.ts";
-import type { Collector, CollectorContext } from "./collectors/collector.ts";
-import { CallbackCost } from "./collectors/callback_cost.ts";
-import { ChainEvents } from "./collectors/events.ts";
-import { type Flavour, FLAVOUR_TRAITS, type FlavourTraits } from "./flavour.ts";
-import { ConnectionSupervisor } from "./supervisor.ts";
-import { MetricsRegistry } from "./registry.ts";
-import { type Level, type Logger, memoryLogger } from "./log.ts";
+import { COLLECTORS } from "../collectors/mod.ts";
+import type { Collector, CollectorContext } from "../collectors/collector.ts";
+import { CallbackCost } from "../collectors/callback_cost.ts";
+import { ChainEvents } from "../collectors/events.ts";
+import { type Flavour, FLAVOUR_TRAITS, type FlavourTraits } from "../flavour.ts";
+import { ConnectionSupervisor } from "../supervisor.ts";
+import { MetricsRegistry } from "../metrics/registry.ts";
+import { type Level, type Logger, memoryLogger } from "../log.ts";
 import { type Timing, timing as defaultTiming } from "./defaults.ts";
-import { buildInfoFamily, processFamilies } from "./process_metrics.ts";
+import { buildInfoFamily, processFamilies } from "../metrics/process_metrics.ts";
 
 /**
  * What each collector costs the node (README, "What each collector costs the node", with the
@@ -119,7 +119,7 @@ function context(log: Logger, timing: Timing, flavour?: Flavour): CollectorConte
   return { log, timing, flavour, callbacks: new CallbackCost(), events: new ChainEvents() };
 }
 
-/** The build and process families app.ts serves after the collectors' (src/process_metrics.ts). */
+/** The build and process families app.ts serves after the collectors' (src/metrics/process_metrics.ts). */
 function exporterFamilies(version: string) {
   return [buildInfoFamily(version), ...processFamilies()];
 }

@@ -16,7 +16,7 @@
  * Every mistake is one line naming the field (main.ts exits 2).
  */
 import { load } from "js-yaml";
-import { errorText } from "./util/errors.ts";
+import { errorText } from "../util/errors.ts";
 
 export interface TlsConfig {
   certFile: string;

@@ -1,4 +1,4 @@
-import { assertEquals } from "../tests/support/assert.ts";
+import { assertEquals } from "../../tests/support/assert.ts";
 import { CHAIN_DIRS, socketInDatadir } from "./datadir.ts";
 
 Deno.test("the socket in a datadir: bitcoin-cli's chain subdirectories", () => {
