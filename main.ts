@@ -43,13 +43,16 @@ async function main(args: string[]): Promise<number> {
     console.log(versionText());
     return 0;
   }
+  // --check serves nothing: it needs the socket alone (no listen address, no web config or the
+  // files it names), and asks for nothing more; nix/wrapper.sh grants the same.
+  const listen = cmd.check ? undefined : cmd.listen.permission;
   // The web config names more files to read: read it first (a permission for the config itself is
   // asked for on its own, since what else it needs is known only once it is read).
   let webConfig: WebConfig | undefined;
-  if (cmd.webConfigFile !== undefined) {
+  if (cmd.webConfigFile !== undefined && !cmd.check) {
     const path = cmd.webConfigFile;
     if ((await Deno.permissions.query({ name: "read", path })).state !== "granted") {
-      const needed = { socketPath: cmd.socketPath, listen: cmd.listen.permission, reads: [path] };
+      const needed = { socketPath: cmd.socketPath, listen, reads: [path] };
       console.error(
         `bitcoind-ipc-exporter: missing Deno permission: read ${path} (--web.config.file); run with ${
           requiredFlags(needed)
@@ -67,7 +70,7 @@ async function main(args: string[]): Promise<number> {
   }
   const needed = {
     socketPath: cmd.socketPath,
-    listen: cmd.listen.permission,
+    listen,
     reads: webConfig ? webConfigReads(webConfig) : [],
   };
   if (cmd.kind === "print-permissions") {

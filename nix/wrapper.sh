@@ -51,6 +51,7 @@ datadir=""
 chain=""
 datadir_given=""
 listen="127.0.0.1:9332"
+check=""
 absolute() {
   case "$1" in
     /*) printf '%s' "$1" ;;
@@ -89,6 +90,8 @@ for arg in "$@"; do
         case "$config" in '' | *,*) ;; *) config=$(absolute "$config") ;; esac
         arg="--web.config.file=$config"
         ;;
+      # --check serves nothing: the socket alone is granted (main.ts asks for no more).
+      --check) check=1 ;;
       --flavour | --fee-conf-targets | --web.telemetry-path | --log.level | --log.format) expect_value=skip ;;
       # --datadir/--chain name the socket (src/cli/datadir.ts): resolved here, and main.ts gets the
       # socket path itself instead, so the permissions name exactly the path it uses.
@@ -168,7 +171,10 @@ export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR="${NO_COLOR:-1}"
 case "$deno_dir" in @*) ;; *) export DENO_DIR="$deno_dir" ;; esac
 
-if [ -n "$socket" ] && [ -n "$config" ]; then
+if [ -n "$socket" ] && [ -n "$check" ]; then
+  # --check: no listen address and no web config (it serves nothing), as main.ts --print-permissions --check says.
+  set -- "--allow-read=$socket" "--allow-write=$socket" "--allow-net=unix:$socket" "$main" "$@"
+elif [ -n "$socket" ] && [ -n "$config" ]; then
   # What the web config adds (its certificate and key files) is known only by reading it, which is
   # main.ts's job, not this script's: main.ts, allowed to read the config alone, prints the flags
   # this command line needs (src/cli/permissions.ts), or one line on what is wrong (exit 2). Each line

@@ -6,14 +6,17 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
-import { freePort, narrowFlags, runCli } from "./support/exporter.ts";
+import { freePort, runCli, socketFlags } from "./support/exporter.ts";
 import { COLLECTOR_COST, familyCatalogue } from "../src/cli/check.ts";
 import { COLLECTORS } from "../src/collectors/mod.ts";
 
-/** main.ts --check with the permissions a run needs (the same as a run: nothing is listened on). */
+/**
+ * main.ts --check granted the socket alone (read, write, connect): it listens on nothing, so a listen address given
+ * on the command line is not granted (the issue's `--allow-net=unix:S main.ts --check S` exited 2 for one).
+ */
 async function check(socket: string, args: string[] = []) {
   const listen = `127.0.0.1:${freePort()}`;
-  return await runCli(["--check", "--metrics-addr", listen, ...args, socket], narrowFlags(socket, listen));
+  return await runCli(["--check", "--metrics-addr", listen, ...args, socket], socketFlags(socket));
 }
 
 /** The report's section after `heading`, as `name → rest of the line`. */

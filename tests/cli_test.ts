@@ -1,7 +1,7 @@
 /** The command line and the permission check, run as a user would run them. */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./support/assert.ts";
 import { parseCommandLine, parseListenAddress, UsageError } from "../src/cli/args.ts";
-import { narrowFlags, runCli } from "./support/exporter.ts";
+import { narrowFlags, runCli, socketFlags } from "./support/exporter.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 Deno.test("flags parse as upstream's, plus --web.listen-address and = forms", () => {
@@ -244,6 +244,45 @@ Deno.test("a datadir or a regular file given as the socket: one line saying what
       assertEquals(r.stderr.trim().split("\n").length, 1, r.stderr);
       assertStringIncludes(r.stderr, `bitcoind-ipc-exporter: ${line}`);
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--check asks for the socket alone: main.ts, --print-permissions --check and the launcher agree", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir());
+  try {
+    const sock = `${dir}/node.sock`;
+    const web = `${dir}/web.yml`;
+    await Deno.writeTextFile(web, "tls_server_config:\n  cert_file: /etc/x/cert.pem\n  key_file: /etc/x/key.pem\n");
+    const only = socketFlags(sock);
+    for (const extra of [[], ["--metrics-addr", "0.0.0.0:9400"], [`--web.config.file=${web}`]]) {
+      const args = ["--check", ...extra, sock];
+      // The issue's command: the socket granted, nothing else. No node there: exit 1 (not reachable), not 2.
+      const r = await runCli(args, only);
+      assertEquals(r.code, 1, r.stderr);
+      assertStringIncludes(r.stdout, "not reachable or not detected");
+      // With nothing granted, the one line names exactly the socket's flags.
+      const bare = await runCli(args);
+      assertEquals(bare.code, 2, bare.stderr);
+      assertEquals(/; run with (.*)$/.exec(bare.stderr.trim())?.[1], only.join(" "), args.join(" "));
+      // --print-permissions says the same (no read of the web config needed: it is not used).
+      const p = await runCli(["--print-permissions", ...args]);
+      assertEquals([p.code, p.stdout], [0, `${only.join("\n")}\n`], p.stderr);
+      // And the launcher grants that.
+      const w = await new Deno.Command("sh", {
+        args: [`${root}nix/wrapper.sh`, ...args],
+        env: { BITCOIND_IPC_EXPORTER_DRY_RUN: "1", BITCOIND_IPC_EXPORTER_DENO: "deno" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const cmd = new TextDecoder().decode(w.stdout).trim();
+      assertEquals(w.code, 0, new TextDecoder().decode(w.stderr));
+      assertEquals(cmd.split(" ").filter((a) => a.startsWith("--allow-")), only, cmd);
+    }
+    // A run (no --check) still asks for the listen address too.
+    const run = await runCli(["--print-permissions", "--metrics-addr", "0.0.0.0:9400", sock]);
+    assertEquals(run.stdout, `${narrowFlags(sock, "0.0.0.0:9400").join("\n")}\n`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -68,6 +68,7 @@ ${collectorHelp(COLLECTORS)}
 Deno permissions it needs (and checks for at startup):
   --allow-read=<socket-path> --allow-write=<socket-path> --allow-net=unix:<socket-path>,<HOST:PORT>
   and with --web.config.file, --allow-read of the file and of the certificate and key it names
+  (--check serves nothing: the socket's three alone, --allow-net=unix:<socket-path>)
 `;
 
 export interface ListenAddress {

@@ -1,13 +1,14 @@
 /**
  * The exporter runs with the narrowest Deno permissions: the socket (read, write, connect), the
  * listen address, and the files a web config names (the config, its certificate and key). This checks them up front so a missing one is a clear message with the exact
- * flags, not a stack trace on first use.
+ * flags, not a stack trace on first use. `--check` serves nothing: it needs the socket alone.
  */
 import { errorText } from "../util/errors.ts";
 
 export interface Needed {
   socketPath: string;
-  listen: string;
+  /** The listen address as --allow-net matches it; absent for --check, which listens on nothing. */
+  listen?: string;
   /** More files to read (--web.config.file and the files it names). */
   reads?: string[];
 }
@@ -17,7 +18,7 @@ export function requiredFlagList(n: Needed): string[] {
   return [
     `--allow-read=${[n.socketPath, ...n.reads ?? []].join(",")}`,
     `--allow-write=${n.socketPath}`,
-    `--allow-net=unix:${n.socketPath},${n.listen}`,
+    `--allow-net=${[`unix:${n.socketPath}`, ...n.listen === undefined ? [] : [n.listen]].join(",")}`,
   ];
 }
 
@@ -40,7 +41,10 @@ export async function missingPermissions(n: Needed): Promise<string[]> {
     ...(n.reads ?? []).map((path): [Deno.PermissionDescriptor, string] => [{ name: "read", path }, `read ${path}`]),
     [{ name: "write", path: n.socketPath }, `write ${n.socketPath}`],
     [{ name: "net", host: `unix:${n.socketPath}` }, `net unix:${n.socketPath}`],
-    [{ name: "net", host: n.listen }, `net ${n.listen}`],
+    ...(n.listen === undefined ? [] : [[{ name: "net", host: n.listen }, `net ${n.listen}`] as [
+      Deno.PermissionDescriptor,
+      string,
+    ]]),
   ];
   const missing: string[] = [];
   for (const [desc, label] of checks) {

@@ -12,6 +12,11 @@ export function narrowFlags(socketPath: string, listen: string): string[] {
   return [`--allow-read=${socketPath}`, `--allow-write=${socketPath}`, `--allow-net=unix:${socketPath},${listen}`];
 }
 
+/** What `--check` needs: the socket alone (it listens on nothing). */
+export function socketFlags(socketPath: string): string[] {
+  return [`--allow-read=${socketPath}`, `--allow-write=${socketPath}`, `--allow-net=unix:${socketPath}`];
+}
+
 export interface ExporterProcOptions {
   socketPath: string;
   port?: number;
