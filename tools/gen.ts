@@ -2,6 +2,10 @@
 // that Debian's `capnp` produces). Output is committed so `deno run` needs no build step; CI runs
 // `deno task gen --check` and fails when the committed files differ from a fresh generation.
 //
+// Its npm dependencies (capnp-es's compiler and TypeScript, ~24 MB) have their own config and lock,
+// tools/gen/deno.json (`deno task gen` passes it): `deno task start` installs only what the
+// exporter imports.
+//
 // Files are compiled one at a time: capnp-es exceeds its traversal limit when given every Bitcoin
 // Core schema in one request.
 import { compileAll } from "capnp-es/compiler";

@@ -73,7 +73,7 @@ step() { # name, command...: a check that counts as one test
 }
 
 step "deno install --frozen" deno install --frozen
-step "generated code is up to date (deno task gen --check)" deno run --allow-read --allow-write --allow-run=capnp --allow-env tools/gen.ts --check
+step "generated code is up to date (deno task gen --check)" deno run --config tools/gen/deno.json --frozen --allow-read --allow-write --allow-run=capnp --allow-env tools/gen.ts --check
 step "deno fmt --check" deno fmt --check
 step "deno lint" deno lint
 step "deno check" deno check main.ts src/ tests/ tools/
