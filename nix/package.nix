@@ -4,32 +4,18 @@
   lib,
   stdenvNoCC,
   deno,
-  cacert,
+  fetchurl,
   version,
   src,
-  # Hash of the dependency fetch below; update it when deno.lock changes (the build failure
-  # prints the new one).
-  depsHash ? lib.fakeHash,
 }:
 let
-  # Fixed-output derivation: `deno install --frozen` against the committed lock file. Network access
-  # is allowed because the output is pinned by depsHash; `--frozen` fails on any drift from deno.lock.
-  deps = stdenvNoCC.mkDerivation {
-    pname = "bitcoind-ipc-exporter-deps";
-    inherit version src;
-    nativeBuildInputs = [ deno cacert ];
-    dontConfigure = true;
-    buildPhase = ''
-      export HOME=$TMPDIR
-      export DENO_DIR=$out/deno
-      deno install --frozen --entrypoint main.ts
-      mv node_modules $out/node_modules
-    '';
-    dontInstall = true;
-    dontFixup = true;
-    outputHashMode = "recursive";
-    outputHashAlgo = "sha256";
-    outputHash = depsHash;
+  # deno.lock is the only pin: one fetch per npm package, by the integrity the lock records, laid
+  # out as `deno install` would (nix/npm-deps.nix). No hash to fill in, and a change of the lock
+  # needs no edit here.
+  npmDeps = import ./npm-deps.nix {
+    inherit lib fetchurl;
+    lockFile = "${src}/deno.lock";
+    cpu = if stdenvNoCC.hostPlatform.isAarch64 then "arm64" else "x64";
   };
 in
 stdenvNoCC.mkDerivation {
@@ -37,18 +23,26 @@ stdenvNoCC.mkDerivation {
   inherit version src;
   dontConfigure = true;
   dontBuild = true;
+  # Everything main.ts loads: its sources, the generated code, and the config and lock it reads.
+  # The launcher runs Deno with no DENO_DIR of ours: nothing is fetched at run time (--cached-only,
+  # node_modules laid out here), and Deno's own caches are skipped where they cannot be written.
   installPhase = ''
     runHook preInstall
     mkdir -p $out/lib/bitcoind-ipc-exporter $out/bin
-    cp -r main.ts deno.json deno.lock src $out/lib/bitcoind-ipc-exporter/
-    ln -s ${deps}/node_modules $out/lib/bitcoind-ipc-exporter/node_modules
-    substitute ${./wrapper.sh} $out/bin/bitcoind-ipc-exporter \
+    cp -r main.ts deno.json deno.lock src gen $out/lib/bitcoind-ipc-exporter/
+    (
+      cd $out/lib/bitcoind-ipc-exporter
+      ${npmDeps.script}
+    )
+    substitute nix/wrapper.sh $out/bin/bitcoind-ipc-exporter \
       --subst-var-by deno ${lib.getExe deno} \
-      --subst-var-by main $out/lib/bitcoind-ipc-exporter/main.ts \
-      --subst-var-by denoDir ${deps}/deno
+      --subst-var-by main $out/lib/bitcoind-ipc-exporter/main.ts
     chmod +x $out/bin/bitcoind-ipc-exporter
     runHook postInstall
   '';
+  passthru = {
+    inherit (npmDeps) packages tarballs;
+  };
   meta = {
     description = "Prometheus exporter for Bitcoin Core over its multiprocess IPC socket";
     license = lib.licenses.mit;

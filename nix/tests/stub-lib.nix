@@ -28,6 +28,7 @@ rec {
     else
       "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] arg}'";
   escapeShellArgs = args: builtins.concatStringsSep " " (map escapeShellArg args);
+  concatMapStrings = f: list: builtins.concatStringsSep "" (map f list);
   mapAttrsToList = f: set: map (name: f name set.${name}) (builtins.attrNames set);
   filterAttrs = pred: set: builtins.listToAttrs (builtins.filter (x: pred x.name x.value) (map (name: { inherit name; value = set.${name}; }) (builtins.attrNames set)));
 }
