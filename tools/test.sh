@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The project's whole test run: installs what it needs on a fresh Debian machine (Deno from npm,
 # capnproto/libcapnp-dev/g++/pkg-config for the C++ test peer, nix-bin and systemd for the packaging
-# checks, prometheus for promtool and the real-Prometheus test, curl for the README quick start),
+# checks, prometheus for promtool and the real-Prometheus test, curl for the README quick start, podman and runc
+# for the container image),
 # then checks generated code, formatting, lint and types, builds the C++ peer, runs every test (the interop suite cannot be skipped: a missing tool is a failure) and a benchmark smoke run.
 # Ends with the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-APT_PACKAGES=(capnproto libcapnp-dev g++ pkg-config nix-bin systemd prometheus curl)
+# podman and runc build and run the container image (tests/container_test.ts; runc: crun fails on hybrid
+# cgroups); iproute2 brings loopback up in the offline network namespace of tests/install_test.ts.
+APT_PACKAGES=(capnproto libcapnp-dev g++ pkg-config nix-bin systemd prometheus curl podman runc iproute2)
 # Installed without their Recommends (prometheus recommends prometheus-node-exporter, another daemon).
 NO_RECOMMENDS=(prometheus)
 
