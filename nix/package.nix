@@ -25,11 +25,12 @@ stdenvNoCC.mkDerivation {
   dontBuild = true;
   # Everything main.ts loads: its sources, the generated code, and the config and lock it reads.
   # The launcher runs Deno with no DENO_DIR of ours: nothing is fetched at run time (--cached-only,
-  # node_modules laid out here), and Deno's own caches are skipped where they cannot be written.
+  # node_modules laid out here), and Deno skips its own caches where it cannot write them.
   installPhase = ''
     runHook preInstall
     mkdir -p $out/lib/bitcoind-ipc-exporter $out/bin
     cp -r main.ts deno.json deno.lock src gen $out/lib/bitcoind-ipc-exporter/
+    chmod -R u+w $out/lib/bitcoind-ipc-exporter
     (
       cd $out/lib/bitcoind-ipc-exporter
       ${npmDeps.script}

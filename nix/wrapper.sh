@@ -2,14 +2,13 @@
 # bitcoind-ipc-exporter launcher: runs main.ts under Deno with exactly the permissions its arguments
 # need (the node's socket, the listen address, and with --web.config.file the config and the
 # certificate and key it names), never more. The Nix package installs it as
-# bin/bitcoind-ipc-exporter with @deno@, @main@ and @denoDir@ filled in; the environment variables
+# bin/bitcoind-ipc-exporter with @deno@ and @main@ filled in; the environment variables
 # below override them (tests, development). BITCOIND_IPC_EXPORTER_DRY_RUN=1 prints the environment
 # it sets and the command instead of running it.
 set -eu
 
 deno=${BITCOIND_IPC_EXPORTER_DENO:-@deno@}
 main=${BITCOIND_IPC_EXPORTER_MAIN:-@main@}
-deno_dir=${BITCOIND_IPC_EXPORTER_DENO_DIR:-@denoDir@}
 
 usage="usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] [--web.* ...] [--log.* ...] [<socket-path> | --datadir DIR] [--chain C]"
 # One line (the path cannot work), or one line and the usage (a bad flag value), exit 2: as main.ts.
@@ -169,7 +168,8 @@ fi
 # (deno run does it in the runtime itself, once a day per DENO_DIR): never from an exporter.
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR="${NO_COLOR:-1}"
-case "$deno_dir" in @*) ;; *) export DENO_DIR="$deno_dir" ;; esac
+# No DENO_DIR is set: nothing is fetched at run time (--cached-only; the Nix package lays out node_modules at
+# build time), and Deno skips its own caches where it cannot write them (a read-only home under systemd).
 
 if [ -n "$socket" ] && [ -n "$check" ]; then
   # --check: no listen address and no web config (it serves nothing), as main.ts --print-permissions --check says.
