@@ -164,3 +164,87 @@ Deno.test("nix: the package's install phase, from npm pack tarballs checked agai
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("nix: the layout of a lock with a scope, two versions, an alias, a peer variant and platform packages", async () => {
+  const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "npm-layout-" }));
+  try {
+    const sha = (s: string) => `sha512-${btoa(s.padEnd(64, "="))}`;
+    const lock = {
+      version: "5",
+      specifiers: { "npm:@s/a@1": "1.0.0", "npm:b@2": "2.0.0_c@1.0.0", "npm:c@^1.0.0": "1.0.0" },
+      npm: {
+        "@s/a@1.0.0": { integrity: sha("a"), dependencies: ["d@1.0.0", "e@npm:d@2.0.0"] },
+        "b@2.0.0_c@1.0.0": { integrity: sha("b"), dependencies: ["c", "d@2.0.0"] },
+        "c@1.0.0": { integrity: sha("c") },
+        "d@1.0.0": { integrity: sha("d1") },
+        "d@2.0.0": { integrity: sha("d2"), optionalDependencies: ["f", "g"] },
+        "f@1.0.0": { integrity: sha("f"), os: ["darwin"] },
+        "g@1.0.0": { integrity: sha("g"), os: ["linux"], cpu: ["x64", "arm64"] },
+      },
+      workspace: { dependencies: ["npm:@s/a@1", "npm:b@2", "npm:c@^1.0.0"] },
+    };
+    await Deno.writeTextFile(`${dir}/deno.lock`, JSON.stringify(lock));
+    const tarballs = `${dir}/tarballs`;
+    await Deno.mkdir(tarballs);
+    const r = await run("nix-instantiate", [
+      "--eval",
+      "--strict",
+      "--json",
+      `${root}nix/tests/eval-npm-deps.nix`,
+      "--argstr",
+      "lockFile",
+      `${dir}/deno.lock`,
+      "--argstr",
+      "tarballDir",
+      tarballs,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const { fetches, script } = JSON.parse(r.stdout) as { fetches: Fetch[]; script: string };
+    // Every package but the one for another platform, from its registry URL (a scope's without the scope in the file).
+    assertEquals(fetches.map(({ key, url, hash }) => ({ key, url, hash })), [
+      { key: "@s/a@1.0.0", url: "https://registry.npmjs.org/@s/a/-/a-1.0.0.tgz", hash: sha("a") },
+      { key: "b@2.0.0_c@1.0.0", url: "https://registry.npmjs.org/b/-/b-2.0.0.tgz", hash: sha("b") },
+      { key: "c@1.0.0", url: "https://registry.npmjs.org/c/-/c-1.0.0.tgz", hash: sha("c") },
+      { key: "d@1.0.0", url: "https://registry.npmjs.org/d/-/d-1.0.0.tgz", hash: sha("d1") },
+      { key: "d@2.0.0", url: "https://registry.npmjs.org/d/-/d-2.0.0.tgz", hash: sha("d2") },
+      { key: "g@1.0.0", url: "https://registry.npmjs.org/g/-/g-1.0.0.tgz", hash: sha("g") },
+    ]);
+    for (const f of fetches) assert(/^[A-Za-z0-9+._?=-]+$/.test(f.name), `a store path name: ${f.name}`);
+    // A tarball per package: package/package.json naming it.
+    for (const f of fetches) {
+      const [, name, version] = /^(@?[^@]+)@([^_]+)/.exec(f.key)!;
+      const src = `${dir}/src/${f.name}/package`;
+      await Deno.mkdir(src, { recursive: true });
+      await Deno.writeTextFile(`${src}/package.json`, JSON.stringify({ name, version }));
+      const t = await run("tar", ["-czf", `${tarballs}/${f.name}`, "-C", `${dir}/src/${f.name}`, "package"]);
+      assertEquals(t.code, 0, t.stderr);
+    }
+    const app = `${dir}/app`;
+    await Deno.mkdir(app);
+    await Deno.writeTextFile(`${app}/deno.json`, '{\n  "nodeModulesDir": "auto"\n}\n');
+    const s = await run("bash", ["-euc", script], { cwd: app, env: { PATH: Deno.env.get("PATH")! } });
+    assertEquals(s.code, 0, s.stderr);
+    assertEquals(JSON.parse(await Deno.readTextFile(`${app}/deno.json`)).nodeModulesDir, "manual");
+    /** name@version of the package a path resolves to (through the symlinks). */
+    const at = async (path: string) => {
+      const p = JSON.parse(await Deno.readTextFile(`${await Deno.realPath(path)}/package.json`));
+      return `${p.name}@${p.version}`;
+    };
+    const nm = `${app}/node_modules`;
+    // The workspace's direct dependencies at the top.
+    assertEquals(await at(`${nm}/@s/a`), "@s/a@1.0.0");
+    assertEquals(await at(`${nm}/b`), "b@2.0.0");
+    assertEquals(await at(`${nm}/c`), "c@1.0.0");
+    // Each package's dependencies beside it, where Node's resolution (and Deno's, manual) looks: the right
+    // version of each, an alias under its own name.
+    const folder = (key: string) => `${nm}/.deno/${key.replace("/", "+")}/node_modules`;
+    assertEquals(await at(`${folder("@s/a@1.0.0")}/d`), "d@1.0.0");
+    assertEquals(await at(`${folder("@s/a@1.0.0")}/e`), "d@2.0.0");
+    assertEquals(await at(`${folder("b@2.0.0_c@1.0.0")}/c`), "c@1.0.0");
+    assertEquals(await at(`${folder("b@2.0.0_c@1.0.0")}/d`), "d@2.0.0");
+    assertEquals(await at(`${folder("d@2.0.0")}/g`), "g@1.0.0");
+    assert(!(await Deno.lstat(`${folder("d@2.0.0")}/f`).catch(() => undefined)), "no package for another platform");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
