@@ -8,7 +8,19 @@
 //
 // Files are compiled one at a time: capnp-es exceeds its traversal limit when given every Bitcoin
 // Core schema in one request.
-import { compileAll } from "capnp-es/compiler";
+// Loaded here, not imported above, so that a run without tools/gen/deno.json says what to do instead of
+// Deno's "Could not find package 'typescript'".
+let compileAll: typeof import("capnp-es/compiler").compileAll;
+try {
+  ({ compileAll } = await import("capnp-es/compiler"));
+} catch (e) {
+  console.error(
+    `tools/gen.ts: cannot load capnp-es's compiler (${
+      e instanceof Error ? e.message.split("\n")[0] : e
+    }): run it as \`deno task gen\`, whose config tools/gen/deno.json provides it and TypeScript`,
+  );
+  Deno.exit(2);
+}
 
 const root = new URL("..", import.meta.url).pathname;
 const schemaDir = `${root}schemas`;
