@@ -154,6 +154,23 @@ Deno.test("the image, run as README's compose example runs it: bitcoin_up 1 thro
     assertStringIncludes(logs.stdout + logs.stderr, "subscriptions disconnected, connection closed");
     await peer.waitStatus((s) => s.connected === "0");
     console.log(`container: podman run to bitcoin_up 1 in ${startup} ms`);
+
+    // `--check` after the image name (README): the node is reached and detected, exit 0.
+    const check = await podman([
+      "run",
+      "--rm",
+      ...LIMITS,
+      "--user",
+      svc.user,
+      "--read-only",
+      "--read-only-tmpfs=false",
+      "-v",
+      `${ipc}:${mountTarget}`,
+      tag,
+      "--check",
+    ]);
+    assertEquals(check.code, 0, `${check.stdout}\n${check.stderr}`);
+    assertStringIncludes(check.stdout, "node at /run/bitcoind/node.sock: flavour pr-trace");
   } finally {
     await podman(["rm", "-f", name]);
     await podman(["rmi", tag]);
