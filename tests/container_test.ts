@@ -62,8 +62,10 @@ Deno.test("the image, run as README's compose example runs it: bitcoin_up 1 thro
   assert(node.command?.includes("-ipcbind=unix:/run/bitcoind/node.sock"), "the node makes its socket there");
   assertEquals(svc.ports, ["127.0.0.1:9332:9332"]);
 
-  // deno task image, under a tag of this test's own.
+  // deno task image, under a tag of this test's own; the base made afresh FROM scratch (the task reuses one made
+  // before for this Deno, unless an image of someone's still uses it).
   const tag = `localhost/bitcoind-ipc-exporter:test-${crypto.randomUUID().slice(0, 8)}`;
+  await podman(["rmi", `localhost/bitcoind-ipc-exporter-base:${Deno.version.deno}`]);
   const build = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "image"],
     cwd: root,
@@ -73,6 +75,11 @@ Deno.test("the image, run as README's compose example runs it: bitcoin_up 1 thro
   }).output();
   assertEquals(build.code, 0, dec.decode(build.stderr));
   assertEquals(dec.decode(build.stdout).trim(), tag);
+  const base = JSON.parse(
+    (await podman(["image", "inspect", `localhost/bitcoind-ipc-exporter-base:${Deno.version.deno}`]))
+      .stdout,
+  )[0];
+  assertEquals(base.Config.Entrypoint, ["/bin/deno"]);
 
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "container-" }));
   const name = `bitcoind-ipc-exporter-test-${crypto.randomUUID().slice(0, 8)}`;

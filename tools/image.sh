@@ -6,7 +6,8 @@
 #   BASE    the image to build FROM, with Deno 2.9 at /bin/deno (e.g. docker.io/denoland/deno:distroless-2.9.6);
 #           by default one made here FROM scratch: the Deno running this task (its real binary, not an npm shim)
 #           and the shared libraries `ldd` names for it, nothing else (no shell), imported as
-#           localhost/bitcoind-ipc-exporter-base:<deno version>. Nothing is pulled from a registry.
+#           localhost/bitcoind-ipc-exporter-base:<deno version> once (REBUILD_BASE=1 makes it again).
+#           Nothing is pulled from a registry.
 #   CONTAINER_TOOL  podman or docker; CONTAINER_BUILD_FLAGS  more `build` flags (e.g. --runtime runc)
 #   IMAGE_SOURCE    the org.opencontainers.image.source label (default: the clone's origin URL)
 # The build context is a temporary directory holding the Containerfile and the one-file bundle (`deno bundle`).
@@ -42,6 +43,9 @@ if [ -z "${BASE:-}" ]; then
   }
   deno_version=$("$bin" --version | awk 'NR==1{print $2}')
   BASE=localhost/bitcoind-ipc-exporter-base:$deno_version
+fi
+# Made once per Deno version (REBUILD_BASE=1 makes it again), from a reproducible tar.
+if [ -n "${deno_version:-}" ] && { [ -n "${REBUILD_BASE:-}" ] || ! $tool image inspect "$BASE" >/dev/null 2>&1; }; then
   root="$ctx/rootfs"
   mkdir -p "$root/bin" "$root/tmp"
   chmod 1777 "$root/tmp"
@@ -52,7 +56,7 @@ if [ -z "${BASE:-}" ]; then
     cp -L "$lib" "$root$lib"
   done
   # The base's config: deno as the entrypoint, as the official images.
-  tar -C "$root" -c . | $tool import --change 'ENTRYPOINT ["/bin/deno"]' - "$BASE" >/dev/null
+  tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -c . | $tool import --change 'ENTRYPOINT ["/bin/deno"]' - "$BASE" >/dev/null
   rm -rf "$root"
   echo "base $BASE: FROM scratch, /bin/deno ($deno_version) and $(ldd "$bin" | grep -c '/') libraries" >&2
 fi
