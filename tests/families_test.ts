@@ -21,9 +21,16 @@ async function calls(peer: TestPeer, key: string): Promise<number> {
 }
 
 /** The recorded getblockchaininfo with `blocks`, `time` and `initialblockdownload` replaced. */
-function chainInfo(blocks: number, time: number, ibd = false): string {
+function chainInfo(blocks: number, time: number, ibd = false, bestblockhash?: string): string {
   const c = JSON.parse(fixtureLine("rpc/getblockchaininfo.json"));
-  return JSON.stringify({ ...c, blocks, headers: blocks, time, initialblockdownload: ibd });
+  return JSON.stringify({
+    ...c,
+    blocks,
+    headers: blocks,
+    time,
+    initialblockdownload: ibd,
+    ...bestblockhash && { bestblockhash },
+  });
 }
 
 Deno.test("--fee-conf-targets: one estimatesmartfee per target in the round, one series each, in sat/vB", async () => {
@@ -110,77 +117,86 @@ Deno.test("v32: a missing, retyped or failed field of the new answers leaves its
   }
 });
 
-Deno.test("v32: block intervals from header times, skipped in IBD and across a reorg; reorg depth from the tip walk", async () => {
+Deno.test("v32: every block interval from the tip walk's headers, coalesced tips included; reorg depth; no read per tip", async () => {
   const peer = await TestPeer.start({ flavour: "master" });
   const t0 = 1795483001;
   await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
-  await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0)}`);
+  await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0, false, H(105))}`);
   const exp = ExporterProc.start({ socketPath: peer.socketPath });
   try {
     await exp.waitLog(/watching the chain tip \(height 105\)/);
     await waitFor("the read at connect", async () => await calls(peer, "rpc.getblockchaininfo") >= 1 || undefined);
-    // Each tip: the node's header time for it, then the tip; block_events reads it once (no scrape
-    // meanwhile, so every getblockchaininfo counted is that read).
-    const step = async (tip: string, info: string) => {
-      const before = await calls(peer, "rpc.getblockchaininfo");
-      await peer.ok(`rpc getblockchaininfo ${info}`);
-      await peer.ok(`set tip ${tip}`);
-      await waitFor(`the read of ${tip}`, async () => await calls(peer, "rpc.getblockchaininfo") > before || undefined);
-    };
-    await step(`106 ${H(106)} ${H(105)}`, chainInfo(106, t0 + 600)); // 600 s
-    await step(`107 ${H(107)} ${H(106)}`, chainInfo(107, t0 + 630)); // 30 s
-    await step(`108 ${H(108)} ${H(107)}`, chainInfo(108, t0 + 9000, true)); // in IBD: not observed
-    await step(`109 ${H(109)} ${H(108)}`, chainInfo(109, t0 + 8000)); // before its parent: 0 s
-    // A sibling of 109: one disconnected, one connected: a reorg of depth 1, no interval.
-    await step(`109 ${H(109, "b")} ${H(108)}`, chainInfo(109, t0 + 9100));
-    // Two blocks at once (110 and 111 announced as one tip change): a jump, not an interval.
-    await peer.ok(`set tip 110 ${H(110, "b")} ${H(109, "b")}`);
-    await step(`111 ${H(111, "b")} ${H(110, "b")}`, chainInfo(111, t0 + 9700));
+    const info0 = await calls(peer, "rpc.getblockchaininfo");
+    const tips = (from: number, ...blocks: [string, string, number][]) =>
+      peer.ok(`set tips ${from} ${blocks.map(([h, p, t]) => `${h}:${p}:${t}`).join(" ")}`);
+    const walked = (n: number) =>
+      scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_tip_updates_total") === `${n}`, `tip change ${n}`);
+    await tips(106, [H(106), H(105), t0 + 600]); // 600 s from the tip read at connect
+    await walked(1);
+    // Three blocks in one go (generatetoaddress 3): one tip change, three intervals.
+    await tips(107, [H(107), H(106), t0 + 630], [H(108), H(107), t0 + 640], [H(109), H(108), t0 + 400]);
+    await walked(2);
+    // A sibling of 109: one disconnected, one connected: a reorg of depth 1; its parent's time is known.
+    await tips(109, [H(109, "b"), H(108), t0 + 700]);
+    await walked(3);
     const body = normalise(
       await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_reorgs_total") === "1", "the reorg"),
     );
-    assert(body.includes(blockEvents([1], [600, 30, 0])), body);
+    // 30, 10, then 0 for a header time before its parent's, 60 for the sibling.
+    assert(body.includes(blockEvents([1], [600, 30, 10, 0, 60])), body);
+    // Outside IBD the intervals cost no read: the getblockchaininfo counted since are the scrapes' rounds.
+    assertEquals(await calls(peer, "rpc.getblockchaininfo") - info0, await calls(peer, "rpc.getchaintips"));
   } finally {
     assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     assertEquals(await peer.stop(), 0);
   }
 });
 
-Deno.test("branch: reorg depth from ChainNotifications, block intervals from header times through Node.executeRpc", async () => {
+/** A serialized block of just its header (and no transactions): `prev` display hex, `time` its header time. */
+function headerOnlyBlock(prev: string, time: number): string {
+  const internal = prev.match(/../g)!.reverse().join("");
+  const le = (n: number) => [0, 8, 16, 24].map((s) => ((n >>> s) & 0xff).toString(16).padStart(2, "0")).join("");
+  return `hex:${le(0x20000000)}${internal}${"00".repeat(32)}${le(time)}${le(0x207fffff)}${le(0)}00`;
+}
+
+Deno.test("branch: every block interval from blockConnected's header, several blocks per tip update; reorg depth; no read per tip", async () => {
   const peer = await TestPeer.start();
   const t0 = 1795483001;
-  await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0)}`);
+  await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0, false, H(105))}`);
   const exp = ExporterProc.start({ socketPath: peer.socketPath });
   try {
     await exp.waitLog(/subscribed to chain notifications/);
     await waitFor("the read at connect", async () => await calls(peer, "rpc.getblockchaininfo") >= 1 || undefined);
-    // The node's header time for the new tip, then its updatedBlockTip; block_events reads it once
-    // through Node.executeRpc (no scrape meanwhile, so every getblockchaininfo counted is that read).
-    const tip = async (height: number, time: number) => {
-      const before = await calls(peer, "rpc.getblockchaininfo");
-      await peer.ok(`rpc getblockchaininfo ${chainInfo(height, time)}`);
-      await peer.ok("fire updatedBlockTip");
-      await waitFor(
-        `the read of ${height}`,
-        async () => await calls(peer, "rpc.getblockchaininfo") > before || undefined,
-      );
-    };
-    await peer.ok(`fire blockConnected 106 ${HASH} 0`);
-    await tip(106, t0 + 420); // 420 s
+    const info0 = await calls(peer, "rpc.getblockchaininfo");
+    const connect = (height: number, fork: string, parent: string, time: number) =>
+      peer.ok(`fire blockConnected ${height} ${H(height, fork)} 0 ${headerOnlyBlock(parent, time)}`);
+    // Three blocks, then one tip update (a burst): three intervals.
+    await connect(106, "a", H(105), t0 + 420); // 420 s from the tip read at connect
+    await connect(107, "a", H(106), t0 + 450); // 30 s
+    await connect(108, "a", H(107), t0 + 460); // 10 s
+    await peer.ok("fire updatedBlockTip");
     // A reorg of depth 3: three blocks disconnected, four connected, then one tip update.
-    for (let h = 106; h > 103; h--) await peer.ok(`fire blockDisconnected ${h} ${HASH}`);
-    for (let h = 104; h <= 107; h++) await peer.ok(`fire blockConnected ${h} ${HASH} 0`);
-    await tip(107, t0 + 1000); // across the reorg: no interval
-    await peer.ok(`fire blockConnected 108 ${HASH} 0`);
-    await tip(108, t0 + 1100); // 100 s
+    for (let h = 108; h > 105; h--) await peer.ok(`fire blockDisconnected ${h} ${H(h)}`);
+    await connect(106, "b", H(105), t0 + 500); // 500 s from the fork point
+    await connect(107, "b", H(106, "b"), t0 + 560); // 60 s
+    await connect(108, "b", H(107, "b"), t0 + 570); // 10 s
+    await connect(109, "b", H(108, "b"), t0 + 680); // 110 s
+    await peer.ok("fire updatedBlockTip");
+    // Back to the first branch's 108 (connected before: its interval is not observed twice).
+    for (let h = 109; h > 105; h--) await peer.ok(`fire blockDisconnected ${h} ${H(h, "b")}`);
+    await connect(106, "a", H(105), t0 + 420);
+    await peer.ok("fire updatedBlockTip");
+    // Outside IBD nothing is read per tip (counted before any scrape: a scrape's round reads it too).
+    await new Promise((r) => setTimeout(r, 1500));
+    assertEquals(await calls(peer, "rpc.getblockchaininfo"), info0);
     const body = normalise(
       await scrapeUntil(
         () => exp.scrape(),
-        (s) => s.get("bitcoin_block_interval_seconds_count") === "2" && s.get("bitcoin_reorgs_total") === "1",
+        (s) => s.get("bitcoin_block_interval_seconds_count") === "7" && s.get("bitcoin_reorgs_total") === "2",
         "the tips",
       ),
     );
-    assert(body.includes(blockEvents([3], [420, 100])), body);
+    assert(body.includes(blockEvents([3, 4], [420, 30, 10, 500, 60, 10, 110])), body);
   } finally {
     assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     assertEquals(await peer.stop(), 0);
@@ -215,7 +231,7 @@ Deno.test("branch: fee estimates as the RPC reports them, pool minimum as getmem
   }
 });
 
-Deno.test("v32 in IBD: per-tip reads (getblockstats, the tip's header time) are paced, not one per block of the sync", async () => {
+Deno.test("v32 in IBD: per-tip reads (getblockstats, IBD's end) wait for the tips to settle: one read for a burst, not one per block", async () => {
   const peer = await TestPeer.start({ flavour: "master" });
   const t0 = 1795483001;
   await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
@@ -231,11 +247,17 @@ Deno.test("v32 in IBD: per-tip reads (getblockstats, the tip's header time) are 
       await peer.ok(`set tip ${h} ${H(h)} ${H(h - 1)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    // One read each at once, the rest coalesced behind the IBD pause (2 s), never one per block.
-    assert(await calls(peer, "rpc.getblockstats") - stats0 <= 2, (await peer.status()).calls);
-    assert(await calls(peer, "rpc.getblockchaininfo") - info0 <= 2, (await peer.status()).calls);
-    // Paced, not stopped: the newest tip is read after the pause.
-    await waitFor("the coalesced read", async () => await calls(peer, "rpc.getblockstats") - stats0 >= 2 || undefined);
+    // Coalesced: at most one read each while the blocks come (the tips settle first), never one per block.
+    assert(await calls(peer, "rpc.getblockstats") - stats0 <= 1, (await peer.status()).calls);
+    assert(await calls(peer, "rpc.getblockchaininfo") - info0 <= 1, (await peer.status()).calls);
+    // Paced, not stopped: the newest tip is read once the tips settle.
+    await waitFor("the coalesced read", async () => await calls(peer, "rpc.getblockstats") - stats0 >= 1 || undefined);
+    await waitFor(
+      "the coalesced IBD read",
+      async () => await calls(peer, "rpc.getblockchaininfo") - info0 >= 1 || undefined,
+    );
+    const st = await peer.status();
+    assertEquals(await calls(peer, "rpc.getblockstats") - stats0, 1, st.calls);
   } finally {
     assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     assertEquals(await peer.stop(), 0);

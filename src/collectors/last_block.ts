@@ -80,8 +80,8 @@ export class LastBlockCollector implements Collector {
   }
 
   /**
-   * Reads the block of a new tip. Tips that arrive while a read is in flight are coalesced: one
-   * more read follows, of the newest (a burst of tips costs the node two reads, not one per tip).
+   * Reads the block of a new tip once tips settle. Tips that arrive meanwhile are coalesced into
+   * the newest (a burst of tips costs the node one read, or two when one arrives during the read).
    */
   #schedule(session: Session, hash: string | undefined): void {
     if (this.#reading) {
@@ -92,25 +92,23 @@ export class LastBlockCollector implements Collector {
     this.#reading = (async () => {
       let h = hash;
       for (;;) {
-        // During IBD one getblockstats per pause, not one per block (events.ts); tips meanwhile
-        // coalesce into the newest.
-        await this.#events.perTipWait(this.#lastReadAt, ended);
-        if (this.#session !== session) break;
-        if (this.#next) {
-          h = this.#next.hash;
-          this.#next = undefined;
-        }
-        const tip = h;
-        this.#inflight = (async () => {
+        // Once the tips settle (a burst of blocks costs one read of the newest; during IBD one per
+        // pause) and no other per-tip read runs (events.ts).
+        await this.#events.perTipRead(this.#lastReadAt, ended, async () => {
           // Off the callback path: the read starts once the node has its answer (a call begun
           // here would be encoded and written before the callback returns).
           await new Promise((r) => setTimeout(r, 0));
-          await this.#read(session, tip);
-        })();
-        await this.#inflight;
-        this.#inflight = undefined;
-        this.#lastReadAt = performance.now();
-        // A tip that arrived during the read is taken at the top of the loop.
+          if (this.#session !== session) return;
+          if (this.#next) {
+            h = this.#next.hash;
+            this.#next = undefined;
+          }
+          this.#inflight = this.#read(session, h);
+          await this.#inflight;
+          this.#inflight = undefined;
+          this.#lastReadAt = performance.now();
+        });
+        // A tip that arrived during the read is read next.
         if (!this.#next || this.#session !== session) break;
       }
     })().finally(() => this.#reading = undefined);
