@@ -11,7 +11,6 @@ import { scrapeUntil, waitFor } from "./support/wait.ts";
 import { blockEvents, fixtureLine, normalise } from "./support/exposition.ts";
 
 const H = (n: number, fork = "a") => (fork + n.toString(16)).padStart(64, "0");
-const HASH = "22".repeat(32);
 
 /** How many times the peer answered `key` (e.g. `rpc.getblockchaininfo`) on this connection. */
 async function calls(peer: TestPeer, key: string): Promise<number> {
@@ -258,6 +257,71 @@ Deno.test("v32 in IBD: per-tip reads (getblockstats, IBD's end) wait for the tip
     );
     const st = await peer.status();
     assertEquals(await calls(peer, "rpc.getblockstats") - stats0, 1, st.calls);
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0);
+  }
+});
+
+Deno.test("v32: bitcoin_chain_transactions_total from getchaintxstats of the settled tip (no window); absent while the node does not know it", async () => {
+  const peer = await TestPeer.start({ flavour: "master" });
+  const t0 = 1795483001;
+  await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
+  await peer.ok("set chainTxCount 5000");
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/watching the chain tip \(height 105\)/);
+    let s = await scrapeUntil(() => exp.scrape(), (s) => s.has("bitcoin_chain_transactions_total"), "the count");
+    assertEquals(samples(s).get("bitcoin_chain_transactions_total"), "5000");
+    // Three blocks in one go: one read, of the newest, once the tips settle.
+    const reads0 = await calls(peer, "rpc.getchaintxstats");
+    await peer.ok("set chainTxCount 5012");
+    await peer.ok(
+      `set tips 106 ${H(106)}:${H(105)}:${t0 + 1} ${H(107)}:${H(106)}:${t0 + 2} ${H(108)}:${H(107)}:${t0 + 3}`,
+    );
+    s = await scrapeUntil(
+      () => exp.scrape(),
+      (s) => s.get("bitcoin_chain_transactions_total") === "5012",
+      "the new count",
+    );
+    assertEquals(await calls(peer, "rpc.getchaintxstats") - reads0, 1);
+    // A node that does not know it (assumeutxo): left out, the collector still a success, no zero.
+    await peer.ok("set chainTxCount none");
+    await peer.ok(`set tips 109 ${H(109)}:${H(108)}:${t0 + 4}`);
+    s = await scrapeUntil(() => exp.scrape(), (s) => !s.has("bitcoin_chain_transactions_total"), "the unknown count");
+    assertEquals(samples(s).get(`bitcoind_ipc_exporter_collector_success{collector="last_block"}`), "1");
+    assertEquals(samples(s).get("bitcoin_last_block_transactions"), "9");
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0);
+  }
+});
+
+Deno.test("branch: the node never has two per-tip calls at once: while one is held, no other per-tip read is sent", async () => {
+  const peer = await TestPeer.start();
+  const t0 = 1795483001;
+  // In IBD, so block_events reads getblockchaininfo per settled tip as last_block reads getblockstats.
+  await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0, true)}`);
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/subscribed to chain notifications/);
+    await waitFor("the reads at connect", async () => await calls(peer, "rpc.getchaintxstats") >= 1 || undefined);
+    await new Promise((r) => setTimeout(r, 300)); // the attach reads answered (no scrape: every call is a per-tip read)
+    const before = await calls(peer, "Node.executeRpc");
+    const info0 = await calls(peer, "rpc.getblockchaininfo");
+    await peer.ok("stall Node.executeRpc");
+    await peer.ok(`fire blockConnected 106 ${H(106)} 0`);
+    await peer.ok("fire updatedBlockTip");
+    await waitFor("the first per-tip read", async () => await calls(peer, "Node.executeRpc") > before || undefined);
+    // Well past the settle time: the other collector's read has not been sent while the first is held.
+    await new Promise((r) => setTimeout(r, 1500));
+    assertEquals(await calls(peer, "Node.executeRpc"), before + 1, (await peer.status()).calls);
+    await peer.ok("stall none");
+    // Then both, one after the other: getbestblockhash, getblockstats, getchaintxstats; getblockchaininfo.
+    await waitFor("both reads", async () => await calls(peer, "Node.executeRpc") >= before + 4 || undefined);
+    assertEquals(await calls(peer, "rpc.getblockchaininfo"), info0 + 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assertEquals(await calls(peer, "Node.executeRpc"), before + 4, (await peer.status()).calls);
   } finally {
     assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     assertEquals(await peer.stop(), 0);

@@ -419,14 +419,16 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
       const tipReads = calls["rpc.getblockchaininfo"] - rounds;
       assertEquals(tipReads, 1, st.calls);
       // Every executeRpc is one scrape's whole batch, one getblockheader of a walk, the probe, or a
-      // per-tip read: getbestblockhash and getblockchaininfo at connect, then getblockstats once the
-      // tips settle (never per scrape).
+      // per-tip read: getbestblockhash and getblockchaininfo at connect, then getblockstats and
+      // getchaintxstats once the tips settle (never per scrape).
       assertEquals(
         calls["executeRpc"],
         rounds + calls["rpc.getblockheader"] + calls["rpc.getblockcount"] + calls["rpc.getbestblockhash"] +
-          calls["rpc.getblockstats"] + tipReads,
+          calls["rpc.getblockstats"] + calls["rpc.getchaintxstats"] + tipReads,
         st.calls,
       );
+      // The chain's transaction count is read with each block's stats, of the same block.
+      assertEquals(calls["rpc.getchaintxstats"], calls["rpc.getblockstats"], st.calls);
       assertEquals(calls["rpc.getblockcount"], 1);
       assertEquals(calls["rpc.getbestblockhash"], 1);
       // One at connect, then at most one per tip change (tips that arrive before it settle are coalesced).

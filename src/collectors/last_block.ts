@@ -41,6 +41,8 @@ export class LastBlockCollector implements Collector {
   #session: Session | undefined;
   #stats: Partial<Record<Field, number>> | undefined;
   #percentiles: number[] | undefined;
+  /** getchaintxstats' txcount at the block read (undefined where unknown or not read). */
+  #chainTxs: number | undefined;
   #reading: Promise<void> | undefined;
   /** The read itself, without the pause after it (what a scrape waits for). */
   #inflight: Promise<void> | undefined;
@@ -70,6 +72,7 @@ export class LastBlockCollector implements Collector {
   async attach(session: Session): Promise<void> {
     this.#stats = undefined;
     this.#percentiles = undefined;
+    this.#chainTxs = undefined;
     this.#failure = undefined;
     this.#next = undefined;
     // JSON-RPC: Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
@@ -159,6 +162,32 @@ export class LastBlockCollector implements Collector {
       this.#percentiles = undefined;
       this.#failure = `getblockstats ${hash}: ${errorText(e)}`;
     }
+    if (hash !== "best block" && this.#session === session) await this.#readChainTxs(session, hash);
+  }
+
+  /**
+   * getchaintxstats with no window (nblocks 0: the block's own nChainTx, no walk back through the
+   * block index) for the same block: the chain's transaction count. Absent where the node does not
+   * know it (txcount is left out after an assumeutxo load until the background sync ends) or the
+   * read failed (logged once); it does not fail the collector.
+   */
+  async #readChainTxs(session: Session, hash: string): Promise<void> {
+    let txs: number | undefined;
+    try {
+      const reply = await rpcCall(session, "getchaintxstats", [0, hash], this.#timing.scrapeTimeoutMs);
+      if (this.#session !== session) return;
+      if (reply.error) {
+        this.#report(`getchaintxstats: ${reply.error.message ?? "failed"}`);
+      } else {
+        const v = (reply.result as { txcount?: unknown } | undefined)?.txcount;
+        if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) txs = v;
+        else if (v !== undefined) this.#report("getchaintxstats.txcount is not a count in the node's answer");
+      }
+    } catch (e) {
+      if (this.#session !== session) return;
+      this.#report(`getchaintxstats: ${errorText(e)}`);
+    }
+    this.#chainTxs = txs;
   }
 
   #report(problem: string): void {
@@ -176,6 +205,13 @@ export class LastBlockCollector implements Collector {
       read: () => this.#stats?.[field],
     });
     return [
+      {
+        name: "bitcoin_chain_transactions_total",
+        help:
+          "Transactions in the active chain up to its tip, coinbases included (getchaintxstats txcount), read once tips settle; rate() gives confirmed transactions per second. A reorg to a chain with fewer transactions lowers it (a counter reset to rate()).",
+        type: "counter",
+        read: () => this.#chainTxs,
+      },
       g("txs", "Transactions in the active tip's block, coinbase included (getblockstats txs)."),
       g(
         "total_size",
