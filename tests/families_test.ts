@@ -185,6 +185,8 @@ Deno.test("branch: every block interval from blockConnected's header, several bl
     for (let h = 109; h > 105; h--) await peer.ok(`fire blockDisconnected ${h} ${H(h, "b")}`);
     await connect(106, "a", H(105), t0 + 420);
     await peer.ok("fire updatedBlockTip");
+    // A block of the historical chainstate (assumeutxo's background sync): history, not observed.
+    await peer.ok(`fire blockConnected 107 ${H(107, "h")} 1 ${headerOnlyBlock(H(106), t0 + 9999)}`);
     // Outside IBD nothing is read per tip (counted before any scrape: a scrape's round reads it too).
     await new Promise((r) => setTimeout(r, 1500));
     assertEquals(await calls(peer, "rpc.getblockchaininfo"), info0);
@@ -322,6 +324,36 @@ Deno.test("branch: the node never has two per-tip calls at once: while one is he
     assertEquals(await calls(peer, "rpc.getblockchaininfo"), info0 + 1);
     await new Promise((r) => setTimeout(r, 300));
     assertEquals(await calls(peer, "Node.executeRpc"), before + 4, (await peer.status()).calls);
+  } finally {
+    assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    assertEquals(await peer.stop(), 0);
+  }
+});
+
+Deno.test("pr-ipc (2024 layout): block intervals from blockConnected's header at its pointer (a big block's through a far pointer), background blocks left out", async () => {
+  const peer = await TestPeer.start({ flavour: "pr-ipc" });
+  const t0 = 1795483001;
+  await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0, false, H(105))}`);
+  const exp = ExporterProc.start({ socketPath: peer.socketPath });
+  try {
+    await exp.waitLog(/subscribed to chain notifications/);
+    await waitFor("the read at connect", async () => await calls(peer, "rpc.getblockchaininfo") >= 1 || undefined);
+    await peer.ok(`fire blockConnected 106 ${H(106)} 0 ${headerOnlyBlock(H(105), t0 + 300)}`);
+    await peer.ok(`fire blockConnected 107 ${H(107)} 1 ${headerOnlyBlock(H(106), t0 + 5000)}`); // background
+    await peer.ok(`fire blockConnected 107 ${H(107, "b")} 0 ${headerOnlyBlock(H(106), t0 + 420)}`);
+    // A block too big for the message's first segment: its data is reached through a far pointer.
+    const big = headerOnlyBlock(H(107, "b"), t0 + 480) + "00".repeat(100_000);
+    await peer.ok(`fire blockConnected 108 ${H(108)} 0 ${big}`);
+    await peer.ok("fire updatedBlockTip");
+    const s = samples(
+      await scrapeUntil(
+        () => exp.scrape(),
+        (s) => s.get("bitcoin_tip_updates_total") === "1",
+        "the tip",
+      ),
+    );
+    assertEquals(s.get("bitcoin_block_interval_seconds_count"), "3");
+    assertEquals(s.get("bitcoin_block_interval_seconds_sum"), "480");
   } finally {
     assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     assertEquals(await peer.stop(), 0);

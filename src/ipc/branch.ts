@@ -990,9 +990,24 @@ export function headerOf(hash: Uint8Array, data: Uint8Array | null): ConnectedHe
   return out;
 }
 
-/** blockConnected's header read in place (undefined without a block or hash). */
+/** blockConnected params' role (pr/trace, chain5): ChainstateRole at pointer 1, `historical` its bit 1. */
+const BLOCK_CONNECTED_ROLE_PTR = 1;
+const ROLE_HISTORICAL_BIT = 2;
+
+/**
+ * blockConnected's header read in place (undefined without a block or hash, and for a block of the
+ * historical chainstate: assumeutxo's background sync connects old blocks, whose intervals are history).
+ */
 function connectedHeaderWire(w: WireMessage, params: WireStruct | null, blockPtr: number): ConnectedHeader | undefined {
-  const block = params ? w.structAt(params, blockPtr) : null;
+  if (!params) return undefined;
+  if (blockPtr === PR_IPC_BLOCK_CONNECTED_BLOCK_PTR) {
+    // pr/ipc of 2024: the role is a UInt32 in the data section (the block is pointer 1).
+    if (w.u32(params, 0) === PR_IPC_ROLE_BACKGROUND) return undefined;
+  } else {
+    const role = w.structAt(params, BLOCK_CONNECTED_ROLE_PTR);
+    if (role && (w.u32(role, 0) & ROLE_HISTORICAL_BIT)) return undefined;
+  }
+  const block = w.structAt(params, blockPtr);
   const hash = block ? bytesAtWire(w, block, BLOCK_INFO_HASH_PTR, 32) : null;
   if (!block || !hash || hash.length !== 32) return undefined;
   return headerOf(hash, bytesAtWire(w, block, BLOCK_INFO_DATA_PTR, HEADER_BYTES));
@@ -1029,7 +1044,7 @@ const prTraceReader: ChainNotificationReader = Object.freeze({
   headerWire: (w: WireMessage, params: WireStruct | null) => connectedHeaderWire(w, params, BLOCK_CONNECTED_BLOCK_PTR),
   header: (call: IncomingCall) => {
     const p = call.params(ChainNotifications_BlockConnected$Params);
-    return p._hasBlock() ? connectedHeader(p.block) : undefined;
+    return p._hasBlock() && !p.role.historical ? connectedHeader(p.block) : undefined;
   },
 });
 
@@ -1057,7 +1072,7 @@ const prIpcReader: ChainNotificationReader = Object.freeze({
     connectedHeaderWire(w, params, PR_IPC_BLOCK_CONNECTED_BLOCK_PTR),
   header: (call: IncomingCall) => {
     const p = call.params(PrIpcBlockConnected$Params);
-    return p._hasBlock() ? connectedHeader(p.block) : undefined;
+    return p._hasBlock() && p.role !== PR_IPC_ROLE_BACKGROUND ? connectedHeader(p.block) : undefined;
   },
 });
 
