@@ -209,6 +209,7 @@ export class BlockEventsCollector implements Collector {
 
 export const blockEventsCollector: CollectorSpec = {
   name: "block_events",
-  help: "reorgs (count, depth histogram) and the interval between blocks' header times, from tip events",
+  help:
+    "reorgs (count, depth histogram) and the interval between blocks' header times, from tip events and pushed headers",
   create: (ctx) => new BlockEventsCollector(ctx),
 };

@@ -1,11 +1,12 @@
 /**
- * The active tip's block as `getblockstats` describes it, read once per new tip (never at scrape
- * time): its transactions, size, weight, fees, fee-rate percentiles and subsidy, how much it grew
+ * The active tip's block as `getblockstats` describes it, read for the newest tip once tips settle
+ * (events.ts: a burst of blocks costs one read; never at scrape time): its transactions, size, weight, fees, fee-rate percentiles and subsidy, how much it grew
  * the UTXO set, and its inputs and outputs. Where the node speaks
  * JSON-RPC over IPC (v32) this answers "what does each block do to the UTXO set" without the
  * UTXO-cache trace subscription and its per-coin round trips; it never runs `gettxoutsetinfo` (a
  * scan of the whole UTXO set). On the branches the same getblockstats goes through
- * `Node.executeRpc` (Chain.findBlock carries no fee, size or UTXO statistics). Absent on v30/v31.
+ * `Node.executeRpc` (Chain.findBlock carries no fee, size or UTXO statistics). With it, the chain's
+ * transaction count (getchaintxstats of the same block, no window). Absent on v30/v31.
  */
 import type { Session } from "../ipc/session.ts";
 import type { RpcReply } from "../ipc/stock.ts";
@@ -266,6 +267,7 @@ function percentiles(reply: RpcReply, report: (problem: string) => void): number
 
 export const lastBlockCollector: CollectorSpec = {
   name: "last_block",
-  help: "the active tip's block from getblockstats, read once per new tip (v32: JSON-RPC over IPC)",
+  help:
+    "the active tip's block from getblockstats and the chain's transaction count from getchaintxstats, read once tips settle (JSON-RPC over IPC, or Node.executeRpc)",
   create: (ctx) => new LastBlockCollector(ctx),
 };
