@@ -293,6 +293,22 @@ Deno.test("v32: bitcoin_chain_transactions_total from getchaintxstats of the set
     s = await scrapeUntil(() => exp.scrape(), (s) => !s.has("bitcoin_chain_transactions_total"), "the unknown count");
     assertEquals(samples(s).get(`bitcoind_ipc_exporter_collector_success{collector="last_block"}`), "1");
     assertEquals(samples(s).get("bitcoin_last_block_transactions"), "9");
+    // A node that refuses the method (-rpcwhitelist without it): left out, one line, still a success.
+    await peer.ok("set chainTxCount 5013");
+    await peer.ok("rpc getchaintxstats error -32601 Method not found");
+    for (const [h, t] of [[110, 5], [111, 6]]) {
+      const before = await calls(peer, "rpc.getchaintxstats");
+      await peer.ok(`set tips ${h} ${H(h)}:${H(h - 1)}:${t0 + t}`);
+      await waitFor(`the read of ${h}`, async () => await calls(peer, "rpc.getchaintxstats") > before || undefined);
+    }
+    s = await exp.scrape();
+    assert(!samples(s).has("bitcoin_chain_transactions_total"), s);
+    assertEquals(samples(s).get(`bitcoind_ipc_exporter_collector_success{collector="last_block"}`), "1");
+    assertEquals(
+      exp.lines.filter((l) => l.includes("getchaintxstats: Method not found")).length,
+      1,
+      exp.lines.join("\n"),
+    );
   } finally {
     assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
     assertEquals(await peer.stop(), 0);

@@ -170,7 +170,7 @@ export class LastBlockCollector implements Collector {
    * getchaintxstats with no window (nblocks 0: the block's own nChainTx, no walk back through the
    * block index) for the same block: the chain's transaction count. Absent where the node does not
    * know it (txcount is left out after an assumeutxo load until the background sync ends) or the
-   * read failed (logged once); it does not fail the collector.
+   * read failed (a refusal logged once); it does not fail the collector.
    */
   async #readChainTxs(session: Session, hash: string): Promise<void> {
     let txs: number | undefined;
@@ -184,11 +184,11 @@ export class LastBlockCollector implements Collector {
         if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) txs = v;
         else if (v !== undefined) this.#report("getchaintxstats.txcount is not a count in the node's answer");
       }
-    } catch (e) {
-      if (this.#session !== session) return;
-      this.#report(`getchaintxstats: ${errorText(e)}`);
+    } catch {
+      // No answer (the connection ending, the exporter stopping, a timeout): left out, not logged;
+      // the same read's getblockstats reports a node that stopped answering (collector_success 0).
     }
-    this.#chainTxs = txs;
+    if (this.#session === session) this.#chainTxs = txs;
   }
 
   #report(problem: string): void {
