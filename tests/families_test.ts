@@ -375,3 +375,33 @@ Deno.test("pr-ipc (2024 layout): block intervals from blockConnected's header at
     assertEquals(await peer.stop(), 0);
   }
 });
+
+for (const flavour of ["branch-notrace", "chain5-node", "chain5"]) {
+  Deno.test(`${flavour}: three blocks connected before one tip update give three intervals, none read per tip`, async () => {
+    const peer = await TestPeer.start({ flavour });
+    const t0 = 1795483001;
+    await peer.ok(`rpc getblockchaininfo ${chainInfo(105, t0, false, H(105))}`);
+    const exp = ExporterProc.start({ socketPath: peer.socketPath });
+    try {
+      await exp.waitLog(/subscribed to chain notifications/);
+      await waitFor("the read at connect", async () => await calls(peer, "rpc.getblockchaininfo") >= 1 || undefined);
+      const info0 = await calls(peer, "rpc.getblockchaininfo");
+      await peer.ok(`fire blockConnected 106 ${H(106)} 0 ${headerOnlyBlock(H(105), t0 + 700)}`);
+      await peer.ok(`fire blockConnected 107 ${H(107)} 0 ${headerOnlyBlock(H(106), t0 + 760)}`);
+      await peer.ok(`fire blockConnected 108 ${H(108)} 0 ${headerOnlyBlock(H(107), t0 + 765)}`);
+      await peer.ok("fire updatedBlockTip");
+      // The settled per-tip read (getblockstats, getchaintxstats) and nothing else before a scrape.
+      await waitFor("the settled read", async () => await calls(peer, "rpc.getchaintxstats") >= 2 || undefined);
+      assertEquals(await calls(peer, "rpc.getblockchaininfo"), info0);
+      const s = samples(
+        await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_tip_updates_total") === "1", "the tip"),
+      );
+      assertEquals(s.get("bitcoin_block_interval_seconds_count"), "3");
+      assertEquals(s.get("bitcoin_block_interval_seconds_sum"), "765");
+      assertEquals(s.get(`bitcoin_block_interval_seconds_bucket{le="60"}`), "2");
+    } finally {
+      assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+      assertEquals(await peer.stop(), 0);
+    }
+  });
+}

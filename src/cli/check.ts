@@ -84,7 +84,7 @@ const NEEDS: readonly { family: RegExp; has: (t: FlavourTraits) => boolean; what
     family: /^bitcoin_last_block_|^bitcoin_block_interval_seconds$/,
     has: (t) => t.gauges !== "mining",
     what:
-      "JSON-RPC (Rpc.executeRpc, or Node.executeRpc on the branches) for getblockstats/getblockchaininfo per tip (not on v30, v31)",
+      "JSON-RPC (Rpc.executeRpc, or Node.executeRpc on the branches) for getblockstats once tips settle and getblockchaininfo at connect (not on v30, v31)",
   },
   {
     family:
