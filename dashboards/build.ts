@@ -459,7 +459,7 @@ export const ROWS: RowSpec[] = [
     ],
   },
   {
-    title: "Last block (getblockstats, once per new tip)",
+    title: "Last block (getblockstats, once tips settle)",
     panels: [
       {
         title: "Transactions",
@@ -532,6 +532,15 @@ export const ROWS: RowSpec[] = [
         ],
         flavours: GAUGES,
         unit: "bytes",
+      },
+      {
+        title: "Confirmed transactions per second",
+        type: "timeseries",
+        description:
+          "rate(bitcoin_chain_transactions_total): transactions the active chain gained per second (getchaintxstats txcount, read once tips settle). A reorg to a chain with fewer transactions reads as a counter reset.",
+        targets: [{ expr: "rate(bitcoin_chain_transactions_total{$sel}[$__rate_interval])", legend: "tx/s" }],
+        flavours: GAUGES,
+        unit: "ops",
       },
     ],
   },

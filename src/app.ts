@@ -48,7 +48,7 @@ export async function run(o: RunOptions): Promise<number> {
   const log = o.log;
   const timing = defaultTiming(o.timing);
   const callbacks = new CallbackCost();
-  const events = new ChainEvents(timing.perTipIbdPauseMs);
+  const events = new ChainEvents(timing.perTipIbdPauseMs, timing.perTipSettleMs);
   const collectors = COLLECTORS
     .filter((spec) => o.collectors?.has(spec.name) ?? true)
     .map((spec) =>

@@ -50,11 +50,22 @@ Deno.test("--check on pr-trace: every family but those the node has no value for
     assertEquals(given.get("bitcoind_ipc_exporter_collector_success"), `(${COLLECTORS.length} series)`);
     assert(given.has("bitcoin_peers") && given.has("bitcoin_mempool_tx_added_total"), r.stdout);
     // getblockstats through Node.executeRpc, the build and process families, B's scrape collectors.
-    for (const f of ["bitcoin_last_block_inputs", "bitcoind_ipc_exporter_build_info", "process_cpu_seconds_total"]) {
+    for (
+      const f of [
+        "bitcoin_last_block_inputs",
+        "bitcoin_chain_transactions_total",
+        "bitcoind_ipc_exporter_build_info",
+        "process_cpu_seconds_total",
+      ]
+    ) {
       assertEquals(given.get(f), "(1 series)", r.stdout);
     }
     assertEquals(given.get("bitcoin_chain_tips"), "(5 series)", r.stdout);
-    assertMatch(collectors.get("last_block")!, /^on cost: one getblockstats per new tip/);
+    assertMatch(
+      collectors.get("last_block")!,
+      /^on cost: one getblockstats and one getchaintxstats .* once tips settle/,
+    );
+    assertMatch(collectors.get("block_events")!, /^on cost: none per tip outside IBD/);
     assertMatch(collectors.get("mempool")!, /^on cost: getmempoolfeeratediagram/);
     // The peer's defaults: no peers, no fee estimate, not pruned; each named for what it is.
     assertEquals([...missing.keys()], [
@@ -135,6 +146,7 @@ Deno.test("--check on v31 (Mining alone): every scrape-time and per-tip family s
     assertStringIncludes(missing.get("bitcoin_reorgs_total")!, "not on flavour v31: needs chain notifications, or");
     assertStringIncludes(missing.get("bitcoin_block_interval_seconds")!, "not on flavour v31: needs JSON-RPC");
     assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "not on flavour v31: needs JSON-RPC");
+    assertStringIncludes(missing.get("bitcoin_chain_transactions_total")!, "not on flavour v31: needs JSON-RPC");
     // No family is absent for want of a value: on v31 each absence is the flavour's.
     for (const [f, why] of missing) assertStringIncludes(why, "not on flavour v31: needs", f);
     const collectors = section(r.stdout, /^collectors:$/);

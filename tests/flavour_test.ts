@@ -414,21 +414,24 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
         assertEquals(calls[m], rounds, m);
       }
       assertEquals(calls["rpc.estimatesmartfee"], 5 * rounds, "one per conf target");
-      // getblockchaininfo is in every round, and read once per tip for its header time (block_events).
+      // getblockchaininfo is in every round, and read once at connect (block_events: the tip's
+      // header time, IBD); outside IBD never per tip (intervals come from the walk's headers).
       const tipReads = calls["rpc.getblockchaininfo"] - rounds;
-      assert(tipReads >= 2 && tipReads <= 1 + 5, st.calls);
+      assertEquals(tipReads, 1, st.calls);
       // Every executeRpc is one scrape's whole batch, one getblockheader of a walk, the probe, or a
-      // per-tip read: getbestblockhash at connect, then getblockstats and getblockchaininfo once per
-      // tip (never per scrape).
+      // per-tip read: getbestblockhash and getblockchaininfo at connect, then getblockstats and
+      // getchaintxstats once the tips settle (never per scrape).
       assertEquals(
         calls["executeRpc"],
         rounds + calls["rpc.getblockheader"] + calls["rpc.getblockcount"] + calls["rpc.getbestblockhash"] +
-          calls["rpc.getblockstats"] + tipReads,
+          calls["rpc.getblockstats"] + calls["rpc.getchaintxstats"] + tipReads,
         st.calls,
       );
+      // The chain's transaction count is read with each block's stats, of the same block.
+      assertEquals(calls["rpc.getchaintxstats"], calls["rpc.getblockstats"], st.calls);
       assertEquals(calls["rpc.getblockcount"], 1);
       assertEquals(calls["rpc.getbestblockhash"], 1);
-      // One at connect, then at most one per tip change (tips that arrive during a read are coalesced).
+      // One at connect, then at most one per tip change (tips that arrive before it settle are coalesced).
       assert(calls["rpc.getblockstats"] >= 2 && calls["rpc.getblockstats"] <= 1 + 5, st.calls);
       assertEquals([st.rpc_last_uri, st.rpc_last_user], [RPC_URI, RPC_USER]);
     } finally {

@@ -28,9 +28,9 @@ export const COLLECTOR_COST: Readonly<Record<string, string>> = {
   node:
     "a handful of getter calls (or one JSON-RPC batch) per scrape round, at most one round per second however often Prometheus scrapes",
   last_block:
-    "one getblockstats per new tip (and getbestblockhash where the tip event has no hash), through JSON-RPC over IPC or Node.executeRpc; never at scrape time; during IBD at most one per 2 s",
+    "one getblockstats and one getchaintxstats (no window) per new tip once tips settle (500 ms without a new tip, at most 10 s: a burst of blocks costs one read of the newest; and getbestblockhash where the tip event has no hash), through JSON-RPC over IPC or Node.executeRpc, never two per-tip reads at once; never at scrape time; during IBD at most one per 2 s",
   block_events:
-    "one getblockchaininfo per new tip, off the callback path (the header time for block intervals; during IBD at most one per 2 s); reorgs are counted from the tip events already pushed",
+    "none per tip outside IBD: block intervals from the headers the node already pushes (blockConnected on the branches, the tip walk's getblockheader on v32), reorgs from the tip events; one getblockchaininfo at connect, and while the node is in IBD one once tips settle (at most one per 2 s) to learn when it ends",
   chaininfo:
     "getblockchaininfo, getchaintips, getnetworkinfo and uptime in the scrape round's one JSON-RPC batch (v32, chain5); on the branches two getters (getLastBlockTime, getWarnings) and one Node.executeRpc per method; at most one round per second",
   network:
@@ -76,10 +76,15 @@ const NEEDS: readonly { family: RegExp; has: (t: FlavourTraits) => boolean; what
     what: "chain notifications, or JSON-RPC getblockheader to derive the tip walk (not on v30, v31)",
   },
   {
+    family: /^bitcoin_chain_transactions_total$/,
+    has: (t) => t.gauges !== "mining",
+    what: "JSON-RPC (Rpc.executeRpc, or Node.executeRpc on the branches) for getchaintxstats (not on v30, v31)",
+  },
+  {
     family: /^bitcoin_last_block_|^bitcoin_block_interval_seconds$/,
     has: (t) => t.gauges !== "mining",
     what:
-      "JSON-RPC (Rpc.executeRpc, or Node.executeRpc on the branches) for getblockstats/getblockchaininfo per tip (not on v30, v31)",
+      "JSON-RPC (Rpc.executeRpc, or Node.executeRpc on the branches) for getblockstats once tips settle and getblockchaininfo at connect (not on v30, v31)",
   },
   {
     family:
@@ -102,6 +107,8 @@ const NEEDS: readonly { family: RegExp; has: (t: FlavourTraits) => boolean; what
  * absent when the flavour has what it needs and the collector read everything without an error.
  */
 const WHILE: Readonly<Record<string, string>> = {
+  bitcoin_chain_transactions_total:
+    "the node knows the chain's transaction count (getchaintxstats leaves txcount out after an assumeutxo load until the background sync ends)",
   bitcoin_prune_height: "the node is not pruned (present only while it runs with -prune)",
   bitcoin_peer_connections: "the node has no peers now (a label set appears per kind of peer connected)",
   bitcoin_fee_estimate_sat_per_vbyte:

@@ -23,6 +23,11 @@ export const DEFAULTS = {
    * sooner than this after the previous one: one read per pause, not one per block of the sync.
    */
   perTipIbdPauseMs: 2000,
+  /**
+   * A per-tip read that still needs the node (getblockstats, getchaintxstats, IBD) waits until no
+   * new tip came for this long (at most 10 s): a burst of blocks costs one read of the newest.
+   */
+  perTipSettleMs: 500,
   /** How long each Mining.waitTipChanged waits where Mining.interrupt can end it (v31+). */
   tipWaitMs: 30_000,
   /** Pause after a failed tip wait before the next. */

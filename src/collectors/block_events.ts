@@ -9,28 +9,37 @@
  * depth is the number disconnected. A tip that only goes back (invalidateblock) is not a reorg,
  * and a change the walk could not resolve is not counted (never guessed).
  *
- * The interval needs each new tip's header time: read off the callback path, once per tip (tips
- * that arrive during a read are coalesced into the next). It is observed only when the tip read is
- * exactly one block above the previous one read, with no disconnect in between, and the node is
- * not in initial block download (IBD's intervals are history, not the network's pace now). A block
- * whose header time is before its parent's (allowed within Core's rules) counts as 0 s.
+ * The interval is taken from what the node already pushes, with no read per tip: each connected
+ * block's header (the branches' blockConnected carries the serialized block; v32's tip walk reads
+ * every header it passes) gives its time and its parent's hash, and the interval is observed when
+ * the parent's time is known (a block connected before, or the tip read at connect), once per block
+ * however many blocks connect before the next tip event, so bursts (`generatetoaddress 3`) lose
+ * none. Not observed in initial block download (IBD's intervals are history, not the network's pace
+ * now; IBD as last read, here or by the node collector) nor for a block already observed (connected
+ * again after a reorg). A block whose header time is before its parent's counts as 0 s. While the
+ * node is in IBD (or that is not known) its getblockchaininfo is read once tips settle, to learn when
+ * IBD ends; after it, no read per tip at all.
  */
 import { FLAVOUR_TRAITS } from "../flavour.ts";
 import type { Session } from "../ipc/session.ts";
 import { type Family, Histogram } from "../metrics/registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
-import type { TipEvent } from "./events.ts";
+import type { BlockEvent, TipEvent } from "./events.ts";
 import { Answer, Reporter, rpcCall } from "./rpc_round.ts";
 
 export const REORG_DEPTH_BUCKETS: readonly number[] = [1, 2, 3, 4, 5, 6, 10, 20, 50, 100];
 export const BLOCK_INTERVAL_BUCKETS: readonly number[] = [60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 7200];
+/** Header times remembered (by block hash): deeper reorgs lose the interval of their first block. */
+const RECENT_BLOCKS = 2048;
 
 /** The active tip as one read saw it. */
 export interface TipTime {
   height: number;
   time: number;
   ibd: boolean;
+  /** Display hex, where the answer had it. */
+  hash?: string;
 }
 
 /** How a flavour's node tells the active tip's height, header time and IBD, or undefined if it cannot. */
@@ -43,9 +52,8 @@ export class BlockEventsCollector implements Collector {
   readonly interval = new Histogram(BLOCK_INTERVAL_BUCKETS);
   #session: Session | undefined;
   #read: TipTimeRead | undefined;
-  #prev: TipTime | undefined;
-  /** A disconnect (or an unresolved change) since the previous read: the next read starts afresh. */
-  #broken = false;
+  /** Recent blocks' header times by hash, and whether each one's interval was considered already. */
+  readonly #times = new Map<string, { time: number; done: boolean }>();
   #reading: Promise<void> | undefined;
   /** The read itself, without the pause after it (what a scrape waits for). */
   #inflight: Promise<void> | undefined;
@@ -62,6 +70,7 @@ export class BlockEventsCollector implements Collector {
     this.#ctx = ctx;
     this.#reporter = new Reporter(ctx.log);
     ctx.events.onTip((t) => this.#tip(t));
+    ctx.events.onBlock((b) => this.#block(b));
   }
 
   /** Where reorgs are known on the connected flavour. */
@@ -75,8 +84,7 @@ export class BlockEventsCollector implements Collector {
   async attach(session: Session): Promise<void> {
     this.#session = session;
     this.#ended = new AbortController();
-    this.#prev = undefined;
-    this.#broken = false;
+    this.#times.clear();
     this.#failure = undefined;
     // getblockchaininfo through Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
     this.#read = session.rpc || session.node ? (s, ms) => this.#readRpc(s, ms) : undefined;
@@ -87,26 +95,37 @@ export class BlockEventsCollector implements Collector {
 
   detach(): void {
     this.#session = undefined;
-    this.#prev = undefined;
+    this.#times.clear();
     this.#ended.abort();
+  }
+
+  /** A connected block, on the node's callback path: a map lookup and an observation at most. */
+  #block(b: BlockEvent): void {
+    if (!this.#session || !this.#read || b.time === undefined) return;
+    const known = this.#times.get(b.hash);
+    const parent = b.prevHash === undefined ? undefined : this.#times.get(b.prevHash);
+    if (parent && !known?.done && this.#ctx.events.ibd !== true) {
+      this.interval.observe(Math.max(0, b.time - parent.time));
+    }
+    this.#remember(b.hash, b.time, known?.done || parent !== undefined);
+  }
+
+  #remember(hash: string, time: number, done: boolean): void {
+    this.#times.delete(hash);
+    if (this.#times.size >= RECENT_BLOCKS) this.#times.delete(this.#times.keys().next().value!);
+    this.#times.set(hash, { time, done });
   }
 
   /** On the node's callback path (via the chain collector): counts only, the read is scheduled. */
   #tip(t: TipEvent): void {
     const session = this.#session;
     if (!session) return;
-    if (!t.blocks) {
-      this.#broken = true;
-    } else {
-      if (t.blocks.disconnected > 0) {
-        this.#broken = true;
-        if (t.blocks.connected > 0) {
-          this.reorgs++;
-          this.reorgDepth.observe(t.blocks.disconnected);
-        }
-      }
+    if (t.blocks && t.blocks.disconnected > 0 && t.blocks.connected > 0) {
+      this.reorgs++;
+      this.reorgDepth.observe(t.blocks.disconnected);
     }
-    if (!this.#read) return;
+    // Outside IBD nothing is read per tip; in it (or not knowing), IBD's end is read once tips settle.
+    if (!this.#read || this.#ctx.events.ibd === false) return;
     if (this.#reading) {
       this.#again = true;
       return;
@@ -115,45 +134,37 @@ export class BlockEventsCollector implements Collector {
     this.#reading = (async () => {
       do {
         this.#again = false;
-        // During IBD one read per pause, not one per block (events.ts); tips meanwhile coalesce.
-        await this.#ctx.events.perTipWait(this.#lastReadAt, ended);
-        if (this.#session !== session) break;
-        this.#inflight = (async () => {
+        await this.#ctx.events.perTipRead(this.#lastReadAt, ended, async () => {
           // Off the callback path: the read starts once the node has its answer (a call begun
           // here would be encoded and written before the callback returns).
           await new Promise((r) => setTimeout(r, 0));
-          await this.#readTip(session);
-        })();
-        await this.#inflight;
-        this.#inflight = undefined;
-        this.#lastReadAt = performance.now();
-      } while (this.#again && this.#session === session);
+          if (this.#session !== session) return;
+          this.#inflight = this.#readTip(session);
+          await this.#inflight;
+          this.#inflight = undefined;
+          this.#lastReadAt = performance.now();
+        });
+      } while (this.#again && this.#session === session && this.#ctx.events.ibd !== false);
     })().finally(() => this.#reading = undefined);
   }
 
   async #readTip(session: Session): Promise<void> {
     let now: TipTime;
-    const broken = this.#broken;
-    this.#broken = false;
     try {
       now = await this.#read!(session, this.#ctx.timing.scrapeTimeoutMs);
     } catch (e) {
       if (this.#session !== session) return;
-      this.#prev = undefined;
       this.#failure = `reading the tip's header time: ${errorText(e)}`;
       return;
     }
     if (this.#session !== session) return;
     this.#failure = undefined;
     this.#ctx.events.ibd = now.ibd;
-    const prev = this.#prev;
-    if (prev && !broken && !now.ibd && now.height === prev.height + 1) {
-      this.interval.observe(Math.max(0, now.time - prev.time));
-    }
-    this.#prev = now;
+    // The tip's own interval is the block event's to observe (or was before this read).
+    if (now.hash !== undefined && !this.#times.has(now.hash)) this.#remember(now.hash, now.time, true);
   }
 
-  /** getblockchaininfo: height, header time and IBD of one tip, in one answer. */
+  /** getblockchaininfo: height, header time, hash and IBD of one tip, in one answer. */
   async #readRpc(session: Session, timeoutMs: number): Promise<TipTime> {
     const reply = await rpcCall(session, "getblockchaininfo", undefined, timeoutMs);
     const a = new Answer(reply, "getblockchaininfo", this.#reporter);
@@ -161,7 +172,8 @@ export class BlockEventsCollector implements Collector {
     if (height === undefined || time === undefined || ibd === undefined) {
       throw new Error("getblockchaininfo lacks blocks, time or initialblockdownload");
     }
-    return { height, time, ibd };
+    const hash = (reply.result as { bestblockhash?: unknown } | undefined)?.bestblockhash;
+    return { height, time, ibd, hash: typeof hash === "string" ? hash.toLowerCase() : undefined };
   }
 
   /** Fails the scrape (collector_success 0) while the last tip read failed. */
@@ -197,6 +209,7 @@ export class BlockEventsCollector implements Collector {
 
 export const blockEventsCollector: CollectorSpec = {
   name: "block_events",
-  help: "reorgs (count, depth histogram) and the interval between blocks' header times, from tip events",
+  help:
+    "reorgs (count, depth histogram) and the interval between blocks' header times, from tip events and pushed headers",
   create: (ctx) => new BlockEventsCollector(ctx),
 };

@@ -97,6 +97,7 @@ export class ChainCollector implements Collector, LocalServer {
 
   /** A tip change seen by the tip source; connects/disconnects when it could resolve them. */
   #tipChanged(c: TipChange): void {
+    for (const h of c.headers ?? []) this.#ctx.events.block(h);
     this.#ctx.events.tip({ hash: c.hash, height: c.height, blocks: c.blocks });
     this.tipUpdates++;
     this.blockHeight = c.height;
@@ -111,8 +112,10 @@ export class ChainCollector implements Collector, LocalServer {
    * removal reason of transactionRemovedFromMempool and the height of blockConnected; `t0` when
    * handling began (for the callback cost).
    */
-  #record(methodId: number, arg: number, t0: number): boolean {
+  #record(methodId: number, arg: number, t0: number, header?: branch.ConnectedHeader): boolean {
     const known = this.#count(methodId, arg);
+    // The block's header for block_events (its interval): what the node pushed, no read.
+    if (header && known) this.#ctx.events.block({ height: arg, ...header });
     if (known) this.#cost.record(this.#slots[methodId], (performance.now() - t0) / 1000);
     return known;
   }
@@ -157,13 +160,19 @@ export class ChainCollector implements Collector, LocalServer {
   fastDispatch(methodId: number, w: WireMessage, params: WireStruct | null): boolean {
     if (this.#log.debugEnabled || methodId > M.chainStateFlushed) return false; // debug lines decode payloads
     const t0 = performance.now();
-    return this.#record(methodId, this.#read.argWire(methodId, w, params), t0);
+    const header = methodId === M.blockConnected && this.#ctx.events.wantsBlocks
+      ? this.#read.headerWire(w, params)
+      : undefined;
+    return this.#record(methodId, this.#read.argWire(methodId, w, params), t0, header);
   }
 
   dispatch(call: IncomingCall): Results {
     const t0 = performance.now();
     try {
-      if (!this.#record(call.methodId, this.#read.arg(call), t0)) {
+      const header = call.methodId === M.blockConnected && this.#ctx.events.wantsBlocks
+        ? this.#read.header(call)
+        : undefined;
+      if (!this.#record(call.methodId, this.#read.arg(call), t0, header)) {
         this.#log.warn(`chain notification with unknown method ${call.methodId} answered as done`);
       } else if (this.#log.debugEnabled) {
         this.#debug(call);

@@ -1,11 +1,12 @@
 /**
- * The active tip's block as `getblockstats` describes it, read once per new tip (never at scrape
- * time): its transactions, size, weight, fees, fee-rate percentiles and subsidy, how much it grew
+ * The active tip's block as `getblockstats` describes it, read for the newest tip once tips settle
+ * (events.ts: a burst of blocks costs one read; never at scrape time): its transactions, size, weight, fees, fee-rate percentiles and subsidy, how much it grew
  * the UTXO set, and its inputs and outputs. Where the node speaks
  * JSON-RPC over IPC (v32) this answers "what does each block do to the UTXO set" without the
  * UTXO-cache trace subscription and its per-coin round trips; it never runs `gettxoutsetinfo` (a
  * scan of the whole UTXO set). On the branches the same getblockstats goes through
- * `Node.executeRpc` (Chain.findBlock carries no fee, size or UTXO statistics). Absent on v30/v31.
+ * `Node.executeRpc` (Chain.findBlock carries no fee, size or UTXO statistics). With it, the chain's
+ * transaction count (getchaintxstats of the same block, no window). Absent on v30/v31.
  */
 import type { Session } from "../ipc/session.ts";
 import type { RpcReply } from "../ipc/stock.ts";
@@ -41,6 +42,8 @@ export class LastBlockCollector implements Collector {
   #session: Session | undefined;
   #stats: Partial<Record<Field, number>> | undefined;
   #percentiles: number[] | undefined;
+  /** getchaintxstats' txcount at the block read (undefined where unknown or not read). */
+  #chainTxs: number | undefined;
   #reading: Promise<void> | undefined;
   /** The read itself, without the pause after it (what a scrape waits for). */
   #inflight: Promise<void> | undefined;
@@ -70,6 +73,7 @@ export class LastBlockCollector implements Collector {
   async attach(session: Session): Promise<void> {
     this.#stats = undefined;
     this.#percentiles = undefined;
+    this.#chainTxs = undefined;
     this.#failure = undefined;
     this.#next = undefined;
     // JSON-RPC: Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
@@ -80,8 +84,8 @@ export class LastBlockCollector implements Collector {
   }
 
   /**
-   * Reads the block of a new tip. Tips that arrive while a read is in flight are coalesced: one
-   * more read follows, of the newest (a burst of tips costs the node two reads, not one per tip).
+   * Reads the block of a new tip once tips settle. Tips that arrive meanwhile are coalesced into
+   * the newest (a burst of tips costs the node one read, or two when one arrives during the read).
    */
   #schedule(session: Session, hash: string | undefined): void {
     if (this.#reading) {
@@ -92,25 +96,23 @@ export class LastBlockCollector implements Collector {
     this.#reading = (async () => {
       let h = hash;
       for (;;) {
-        // During IBD one getblockstats per pause, not one per block (events.ts); tips meanwhile
-        // coalesce into the newest.
-        await this.#events.perTipWait(this.#lastReadAt, ended);
-        if (this.#session !== session) break;
-        if (this.#next) {
-          h = this.#next.hash;
-          this.#next = undefined;
-        }
-        const tip = h;
-        this.#inflight = (async () => {
+        // Once the tips settle (a burst of blocks costs one read of the newest; during IBD one per
+        // pause) and no other per-tip read runs (events.ts).
+        await this.#events.perTipRead(this.#lastReadAt, ended, async () => {
           // Off the callback path: the read starts once the node has its answer (a call begun
           // here would be encoded and written before the callback returns).
           await new Promise((r) => setTimeout(r, 0));
-          await this.#read(session, tip);
-        })();
-        await this.#inflight;
-        this.#inflight = undefined;
-        this.#lastReadAt = performance.now();
-        // A tip that arrived during the read is taken at the top of the loop.
+          if (this.#session !== session) return;
+          if (this.#next) {
+            h = this.#next.hash;
+            this.#next = undefined;
+          }
+          this.#inflight = this.#read(session, h);
+          await this.#inflight;
+          this.#inflight = undefined;
+          this.#lastReadAt = performance.now();
+        });
+        // A tip that arrived during the read is read next.
         if (!this.#next || this.#session !== session) break;
       }
     })().finally(() => this.#reading = undefined);
@@ -161,6 +163,32 @@ export class LastBlockCollector implements Collector {
       this.#percentiles = undefined;
       this.#failure = `getblockstats ${hash}: ${errorText(e)}`;
     }
+    if (hash !== "best block" && this.#session === session) await this.#readChainTxs(session, hash);
+  }
+
+  /**
+   * getchaintxstats with no window (nblocks 0: the block's own nChainTx, no walk back through the
+   * block index) for the same block: the chain's transaction count. Absent where the node does not
+   * know it (txcount is left out after an assumeutxo load until the background sync ends) or the
+   * read failed (a refusal logged once); it does not fail the collector.
+   */
+  async #readChainTxs(session: Session, hash: string): Promise<void> {
+    let txs: number | undefined;
+    try {
+      const reply = await rpcCall(session, "getchaintxstats", [0, hash], this.#timing.scrapeTimeoutMs);
+      if (this.#session !== session) return;
+      if (reply.error) {
+        this.#report(`getchaintxstats: ${reply.error.message ?? "failed"}`);
+      } else {
+        const v = (reply.result as { txcount?: unknown } | undefined)?.txcount;
+        if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) txs = v;
+        else if (v !== undefined) this.#report("getchaintxstats.txcount is not a count in the node's answer");
+      }
+    } catch {
+      // No answer (the connection ending, the exporter stopping, a timeout): left out, not logged;
+      // the same read's getblockstats reports a node that stopped answering (collector_success 0).
+    }
+    if (this.#session === session) this.#chainTxs = txs;
   }
 
   #report(problem: string): void {
@@ -178,6 +206,13 @@ export class LastBlockCollector implements Collector {
       read: () => this.#stats?.[field],
     });
     return [
+      {
+        name: "bitcoin_chain_transactions_total",
+        help:
+          "Transactions in the active chain up to its tip, coinbases included (getchaintxstats txcount), read once tips settle; rate() gives confirmed transactions per second. A reorg to a chain with fewer transactions lowers it (a counter reset to rate()).",
+        type: "counter",
+        read: () => this.#chainTxs,
+      },
       g("txs", "Transactions in the active tip's block, coinbase included (getblockstats txs)."),
       g(
         "total_size",
@@ -232,6 +267,7 @@ function percentiles(reply: RpcReply, report: (problem: string) => void): number
 
 export const lastBlockCollector: CollectorSpec = {
   name: "last_block",
-  help: "the active tip's block from getblockstats, read once per new tip (v32: JSON-RPC over IPC)",
+  help:
+    "the active tip's block from getblockstats and the chain's transaction count from getchaintxstats, read once tips settle (JSON-RPC over IPC, or Node.executeRpc)",
   create: (ctx) => new LastBlockCollector(ctx),
 };

@@ -21,6 +21,7 @@ import type { Logger } from "../log.ts";
 import { delay, settleWithin } from "../util/async.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../cli/defaults.ts";
+import type { BlockEvent } from "./events.ts";
 
 /** Deeper tip changes are not walked (one getblockheader per block); they are logged instead. */
 export const MAX_WALK = 1000;
@@ -30,6 +31,8 @@ export interface TipChange {
   hash: string;
   /** Blocks connected and disconnected since the previous tip, where they could be resolved. */
   blocks?: { connected: number; disconnected: number };
+  /** The connected blocks' headers as the walk read them, oldest first (block_events' intervals). */
+  headers?: BlockEvent[];
 }
 
 /** What walking between two tips needs: the parent of a block. */
@@ -99,11 +102,12 @@ export class TipSource {
       if (!next || next.hash === this.#tip?.hash) continue; // interrupted, or the wait timed out
       const prev = this.#tip;
       this.#tip = next;
-      const blocks = prev && FLAVOUR_TRAITS[session.flavour].derivedBlocks
+      const resolved = prev && FLAVOUR_TRAITS[session.flavour].derivedBlocks
         ? await this.#resolve(prev, next)
         : undefined;
       if (!this.#running) return;
-      this.onChange({ height: next.height, hash: next.hash, blocks });
+      const blocks = resolved?.blocks;
+      this.onChange({ height: next.height, hash: next.hash, blocks, headers: resolved?.headers });
       if (this.#log.debugEnabled) {
         const what = blocks ? ` (+${blocks.connected} connected, -${blocks.disconnected} disconnected)` : "";
         this.#log.debug(`tip changed to height=${next.height} hash=${next.hash}${what}`);
@@ -111,21 +115,36 @@ export class TipSource {
     }
   }
 
-  async #resolve(from: BlockRef, to: BlockRef): Promise<TipChange["blocks"]> {
+  async #resolve(
+    from: BlockRef,
+    to: BlockRef,
+  ): Promise<{ blocks: NonNullable<TipChange["blocks"]>; headers: BlockEvent[] } | undefined> {
     const parents = new Map<string, string>();
+    const times = new Map<string, number>();
     const parentOf: ParentOf = async (hash) => {
       const known = parents.get(hash);
       if (known) return known;
       const [reply] = await rpcBatch(this.session, [{ method: "getblockheader", params: [hash] }]);
-      const prev = (reply.result as { previousblockhash?: unknown } | undefined)?.previousblockhash;
+      const r = reply.result as { previousblockhash?: unknown; time?: unknown } | undefined;
+      const prev = r?.previousblockhash;
       if (reply.error || typeof prev !== "string") {
         throw new Error(`getblockheader ${hash}: ${reply.error?.message ?? "no previousblockhash"}`);
       }
       parents.set(hash, prev);
+      if (typeof r?.time === "number") times.set(hash, r.time);
       return prev;
     };
     try {
-      return await walkTips(from, to, parentOf);
+      const blocks = await walkTips(from, to, parentOf);
+      // The connected blocks are the new tip and its ancestors the walk passed: newest first here.
+      const headers: BlockEvent[] = [];
+      let hash = to.hash;
+      for (let i = 0; i < blocks.connected; i++) {
+        const prevHash = parents.get(hash)!;
+        headers.push({ height: to.height - i, hash, prevHash, time: times.get(hash) });
+        hash = prevHash;
+      }
+      return { blocks, headers: headers.reverse() };
     } catch (e) {
       if (this.#running) {
         this.#log.error(

@@ -921,8 +921,110 @@ export function flushedHistorical(call: IncomingCall): boolean {
   return call.params(ChainNotifications_ChainStateFlushed$Params).role.historical;
 }
 
+// ---- The connected block's header (block_events' intervals), read in place ----
+
+/** BlockInfo's pointers: hash @0 (0), prevHash @1 (1), data @5 (2: the serialized block). */
+const BLOCK_INFO_HASH_PTR = 0;
+const BLOCK_INFO_DATA_PTR = 2;
+/** A block header: version 4, prevHash 32, merkle root 32, time 4, bits 4, nonce 4. */
+const HEADER_BYTES = 80;
+const HEADER_PREV_AT = 4;
+const HEADER_TIME_AT = 68;
+
+/** What block_events takes from blockConnected: the block's hash, its parent's and its header time. */
+export interface ConnectedHeader {
+  hash: string;
+  prevHash?: string;
+  time?: number;
+}
+
+/**
+ * The Data (byte list) that pointer `index` of `s` points to, as a view into the frame (no copy),
+ * at most `max` bytes of it; null for a null or non-byte-list pointer. Follows single and double far
+ * pointers (libcapnp puts a large Data, a whole block, in a segment of its own); every offset is
+ * checked against its segment.
+ */
+export function bytesAtWire(w: WireMessage, s: WireStruct, index: number, max: number): Uint8Array | null {
+  if (index >= s.ptrCount) return null;
+  let v = w.views[s.seg];
+  let at = s.ptrs + 8 * index;
+  let lo = v.getUint32(at, true), hi = v.getUint32(at + 4, true);
+  let start: number;
+  if ((lo & 3) === 2) {
+    const pv = w.views[hi];
+    const pad = (lo >>> 3) * 8;
+    if (!pv || pad + ((lo & 4) ? 16 : 8) > pv.byteLength) return null;
+    if ((lo & 4) === 0) {
+      v = pv;
+      at = pad;
+      lo = v.getUint32(at, true);
+      hi = v.getUint32(at + 4, true);
+      if ((lo & 3) !== 1) return null;
+      start = at + 8 + (lo >> 2) * 8;
+    } else {
+      const far = pv.getUint32(pad, true);
+      v = w.views[pv.getUint32(pad + 4, true)];
+      if (!v || (far & 7) !== 2) return null;
+      start = (far >>> 3) * 8;
+      lo = pv.getUint32(pad + 8, true);
+      hi = pv.getUint32(pad + 12, true);
+      if ((lo & 3) !== 1) return null;
+    }
+  } else {
+    if ((lo & 3) !== 1) return null;
+    start = at + 8 + (lo >> 2) * 8;
+  }
+  if ((hi & 7) !== 2) return null; // not a byte list
+  const count = hi >>> 3;
+  if (start < 0 || start + count > v.byteLength) return null;
+  return new Uint8Array(v.buffer, v.byteOffset + start, Math.min(count, max));
+}
+
+/** The header of a blockConnected's block: its hash always, its parent and time where data holds a header. */
+export function headerOf(hash: Uint8Array, data: Uint8Array | null): ConnectedHeader {
+  const out: ConnectedHeader = { hash: displayHash(hash) };
+  if (data && data.length >= HEADER_BYTES) {
+    out.prevHash = displayHash(data.subarray(HEADER_PREV_AT, HEADER_PREV_AT + 32));
+    out.time = new DataView(data.buffer, data.byteOffset + HEADER_TIME_AT, 4).getUint32(0, true);
+  }
+  return out;
+}
+
+/** blockConnected params' role (pr/trace, chain5): ChainstateRole at pointer 1, `historical` its bit 1. */
+const BLOCK_CONNECTED_ROLE_PTR = 1;
+const ROLE_HISTORICAL_BIT = 2;
+
+/**
+ * blockConnected's header read in place (undefined without a block or hash, and for a block of the
+ * historical chainstate: assumeutxo's background sync connects old blocks, whose intervals are history).
+ */
+function connectedHeaderWire(w: WireMessage, params: WireStruct | null, blockPtr: number): ConnectedHeader | undefined {
+  if (!params) return undefined;
+  if (blockPtr === PR_IPC_BLOCK_CONNECTED_BLOCK_PTR) {
+    // pr/ipc of 2024: the role is a UInt32 in the data section (the block is pointer 1).
+    if (w.u32(params, 0) === PR_IPC_ROLE_BACKGROUND) return undefined;
+  } else {
+    const role = w.structAt(params, BLOCK_CONNECTED_ROLE_PTR);
+    if (role && (w.u32(role, 0) & ROLE_HISTORICAL_BIT)) return undefined;
+  }
+  const block = w.structAt(params, blockPtr);
+  const hash = block ? bytesAtWire(w, block, BLOCK_INFO_HASH_PTR, 32) : null;
+  if (!block || !hash || hash.length !== 32) return undefined;
+  return headerOf(hash, bytesAtWire(w, block, BLOCK_INFO_DATA_PTR, HEADER_BYTES));
+}
+
+/** The same through capnp-es. */
+function connectedHeader(b: { hash: $.Data; data: $.Data; _hasData(): boolean }): ConnectedHeader | undefined {
+  const hash = b.hash.toUint8Array();
+  if (hash.length !== 32) return undefined;
+  return headerOf(hash, b._hasData() ? b.data.toUint8Array().subarray(0, HEADER_BYTES) : null);
+}
+
 /** The readers of chain notifications in one Chain generation's params layouts. */
 export interface ChainNotificationReader {
+  /** blockConnected's header, read in place (the general path: `header`). */
+  headerWire(w: WireMessage, params: WireStruct | null): ConnectedHeader | undefined;
+  header(call: IncomingCall): ConnectedHeader | undefined;
   /** chainNotificationArgWire: the number a notification is counted by, read in place. */
   argWire(methodId: number, w: WireMessage, params: WireStruct | null): number;
   /** chainNotificationArg: the same through capnp-es. */
@@ -939,6 +1041,11 @@ const prTraceReader: ChainNotificationReader = Object.freeze({
   arg: chainNotificationArg,
   block: notificationBlock,
   flushedHistorical,
+  headerWire: (w: WireMessage, params: WireStruct | null) => connectedHeaderWire(w, params, BLOCK_CONNECTED_BLOCK_PTR),
+  header: (call: IncomingCall) => {
+    const p = call.params(ChainNotifications_BlockConnected$Params);
+    return p._hasBlock() && !p.role.historical ? connectedHeader(p.block) : undefined;
+  },
 });
 
 // pr/ipc of 2024: the role is a UInt32 (no struct), and blockConnected's block is pointer 1.
@@ -961,6 +1068,12 @@ const prIpcReader: ChainNotificationReader = Object.freeze({
     };
   },
   flushedHistorical: (call: IncomingCall) => call.params(PrIpcChainStateFlushed$Params).role === PR_IPC_ROLE_BACKGROUND,
+  headerWire: (w: WireMessage, params: WireStruct | null) =>
+    connectedHeaderWire(w, params, PR_IPC_BLOCK_CONNECTED_BLOCK_PTR),
+  header: (call: IncomingCall) => {
+    const p = call.params(PrIpcBlockConnected$Params);
+    return p._hasBlock() && p.role !== PR_IPC_ROLE_BACKGROUND ? connectedHeader(p.block) : undefined;
+  },
 });
 
 /**

@@ -189,6 +189,7 @@ kj::Array<capnp::byte> serialize(FeeRate r) {
 struct BlockEntry {
   int32_t height;
   std::string prev;  // display hex; empty when unknown
+  int64_t time = -1;  // header time (`set tips`); -1 when unknown
 };
 
 // How a waitTipChanged wait ended.
@@ -395,6 +396,10 @@ struct Peer {
   // ---- chain model ----
 
   // `set tip`: remember the block, make it the active tip, wake the waits it answers.
+  // getchaintxstats' txcount: transactions in the chain up to the tip (-1: unknown). The default
+  // is the model's, not recorded: one coinbase per block of the default tip's chain (0..105).
+  int64_t chainTxCount = 106;
+
   void setTip(int32_t height, const std::string& hash, const std::string& prev) {
     auto& b = blocks[hash];
     b.height = height;
@@ -1399,7 +1404,31 @@ static std::string rpcMethod(Peer& p, const rpc::Request& r) {
     std::string out = "{\"hash\":" + rpc::quote(hash) + ",\"confirmations\":" + std::to_string(confirmations) +
                       ",\"height\":" + std::to_string(b.height);
     if (!b.prev.empty()) out += ",\"previousblockhash\":" + rpc::quote(b.prev);
+    // blockheaderToJSON's "time", where `set tips` gave one.
+    if (b.time >= 0) out += ",\"time\":" + std::to_string(b.time);
     return out + "}";
+  }
+  if (r.method == "getchaintxstats") {
+    // getchaintxstats ( nblocks "blockhash" ), modelled for nblocks=0 (no window; what the exporter
+    // asks): Core's shape for it, txcount from `set chainTxCount` (omitted when unknown, as Core
+    // does after an assumeutxo load), time the block's (`set tips`) or the recorded tip's.
+    auto a = rpc::args(r, "getchaintxstats ( nblocks \"blockhash\" )",
+                       {{"nblocks", false, capnp::JsonValue::NUMBER}, {"blockhash", false, capnp::JsonValue::STRING}});
+    std::string hash = rpc::isNull(a[1]) ? p.v.tipHash : rpc::parseHash(*a[1], "blockhash");
+    auto it = p.blocks.find(hash);
+    if (it == p.blocks.end() && hash != p.v.tipHash) throw Error{rpc::RPC_INVALID_ADDRESS_OR_KEY, "Block not found"};
+    if (!p.onActiveChain(hash)) throw Error{rpc::RPC_INVALID_PARAMETER, "Block is not in main chain"};
+    int32_t height = it == p.blocks.end() ? p.v.tipHeight : it->second.height;
+    double n = rpc::isNull(a[0]) ? -1 : a[0]->getNumber();
+    if (!rpc::isNull(a[0]) && (n < 0 || (n > 0 && n >= height))) {
+      throw Error{rpc::RPC_INVALID_PARAMETER, "Invalid block count: should be between 0 and the block's height - 1"};
+    }
+    if (n != 0) throw Error{rpc::RPC_INTERNAL_ERROR, "test peer: getchaintxstats with a window is not modelled"};
+    int64_t time = it != p.blocks.end() && it->second.time >= 0 ? it->second.time : 1795483001;
+    std::string out = "{\"time\":" + std::to_string(time);
+    if (p.chainTxCount >= 0) out += ",\"txcount\":" + std::to_string(p.chainTxCount);
+    return out + ",\"window_final_block_hash\":" + rpc::quote(hash) +
+           ",\"window_final_block_height\":" + std::to_string(height) + ",\"window_block_count\":0}";
   }
   bool plainName = !r.method.empty() && std::all_of(r.method.begin(), r.method.end(), [](char ch) {
     return isalnum((unsigned char)ch) || ch == '_';
@@ -1688,7 +1717,9 @@ kj::Promise<double> Peer::fire(const std::vector<std::string>& a) {
         b.setFileNumber(3);
         b.setDataPos(4000000000u);
         b.setChainTimeMax(4000000001u);
-        if (connected && a.size() > 4) b.initData(std::stoul(a.at(4)));
+        // [dataBytes]: that many zero bytes; [hex:<block>]: that serialized block.
+        if (connected && a.size() > 4 && a.at(4).rfind("hex:", 0) == 0) b.setData(fromHex(a.at(4).substr(4)));
+        else if (connected && a.size() > 4) b.initData(std::stoul(a.at(4)));
       };
       if (connected && flavour == "pr-ipc") {
         // pr/ipc of 2024: blockConnected(context, role :UInt32, block), kernel::ChainstateRole
@@ -1983,6 +2014,28 @@ static int runServer(const std::string& path, bool noCrash, const std::string& f
               throw std::invalid_argument("set tip: hashes are 64 hex digits");
             }
             p.setTip(std::stoi(x), hash, prev);
+          } else if (m == "chainTxCount") {
+            // getchaintxstats' txcount (the chain model's), `none`: unknown (left out of the answer).
+            p.chainTxCount = x == "none" ? -1 : std::stoll(x);
+          } else if (m == "tips") {
+            // Several blocks connected in one go (as `generatetoaddress 3`): each remembered with its
+            // header time, the last made the tip, the waiters woken once.
+            // `set tips <height> <hash>:<prevhash>:<time> ...`: the first at <height>, then one up each.
+            if (a.size() < 4) throw std::invalid_argument("usage: set tips <height> <hash>:<prevhash>:<time>...");
+            int32_t h = std::stoi(x);
+            for (size_t i = 3; i < a.size(); i++, h++) {
+              std::string spec = lower(a[i]);
+              if (spec.size() < 130 || spec[64] != ':' || spec[129] != ':') {
+                throw std::invalid_argument("set tips: each block is <hash>:<prevhash>:<time>");
+              }
+              std::string hash = spec.substr(0, 64), prev = spec.substr(65, 64);
+              if (!isHex(hash) || !isHex(prev)) throw std::invalid_argument("set tips: hashes are 64 hex digits");
+              auto& b = p.blocks[hash];
+              b.height = h;
+              b.prev = prev;
+              b.time = std::stoll(spec.substr(130));
+              if (i + 1 == a.size()) p.setTip(h, hash, prev);
+            }
           } else throw std::invalid_argument("unknown setting " + m);
           say("ok");
         } else if (cmd == "rpc" && a.size() >= 3) {

@@ -303,9 +303,15 @@ export function fixtureLine(path: string): string {
   return JSON.stringify(JSON.parse(Deno.readTextFileSync(FIXTURES + path)));
 }
 
-/** The recorded real node's getblockstats (tests/fixtures/stock-master-regtest/rpc/getblockstats.json). */
+/**
+ * The recorded real node's getblockstats (tests/fixtures/stock-master-regtest/rpc/getblockstats.json),
+ * after the chain's transaction count as the peer's chain model answers getchaintxstats (106).
+ */
 export const LAST_BLOCK_BODY: string =
-  `# HELP bitcoin_last_block_transactions Transactions in the active tip's block, coinbase included (getblockstats txs).
+  `# HELP bitcoin_chain_transactions_total Transactions in the active chain up to its tip, coinbases included (getchaintxstats txcount), read once tips settle; rate() gives confirmed transactions per second. A reorg to a chain with fewer transactions lowers it (a counter reset to rate()).
+# TYPE bitcoin_chain_transactions_total counter
+bitcoin_chain_transactions_total 106
+# HELP bitcoin_last_block_transactions Transactions in the active tip's block, coinbase included (getblockstats txs).
 # TYPE bitcoin_last_block_transactions gauge
 bitcoin_last_block_transactions 9
 # HELP bitcoin_last_block_size_bytes Serialized size of the active tip's block's transactions, coinbase excluded (getblockstats total_size).
