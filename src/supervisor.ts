@@ -34,6 +34,8 @@ interface CollectorHealth {
   attached: boolean;
   scrapeOk: boolean;
   scrapeSeconds: number;
+  /** Why its last scrape failed, while it keeps failing (logged once, not once per scrape). */
+  failure?: string;
 }
 
 export class ConnectionSupervisor {
@@ -145,6 +147,7 @@ export class ConnectionSupervisor {
       }
       h.attached = true;
       h.scrapeOk = true;
+      h.failure = undefined;
     }
   }
 
@@ -170,10 +173,15 @@ export class ConnectionSupervisor {
       try {
         await deadline(c.scrape(), limit, `collector ${c.name}`);
         h.scrapeOk = true;
+        if (h.failure !== undefined) this.#o.log.info(`collector ${c.name}: scrapes succeed again`);
+        h.failure = undefined;
       } catch (e) {
         h.scrapeOk = false;
-        // Reads cut short by a stop are no failure worth a line.
-        if (!this.#stopping) this.#o.log.warn(`collector ${c.name}: ${errorText(e)}`);
+        const why = errorText(e);
+        // Reads cut short by a stop are no failure worth a line; a failure that persists is one
+        // line, not one per scrape (collector_success says it goes on); a new reason is a new line.
+        if (!this.#stopping && why !== h.failure) this.#o.log.warn(`collector ${c.name}: ${why}`);
+        h.failure = why;
       } finally {
         h.scrapeSeconds = (performance.now() - start) / 1000;
       }
