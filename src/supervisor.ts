@@ -32,6 +32,13 @@ export interface SupervisorOptions {
 /** Per collector: did its attach and its last scrape succeed, and how long did the scrape take. */
 interface CollectorHealth {
   attached: boolean;
+  /**
+   * Whether its scrape-time work has run since it attached: one still attaching, or attached while
+   * a scrape was in flight (that scrape skipped it), has not read its values yet and is no success.
+   */
+  scraped: boolean;
+  /** Counts attaches, so a scrape that began before a reattach does not vouch for it. */
+  generation: number;
   scrapeOk: boolean;
   scrapeSeconds: number;
   /** Why its last scrape failed, while it keeps failing (logged once, not once per scrape). */
@@ -54,7 +61,15 @@ export class ConnectionSupervisor {
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
-    for (const c of options.collectors) this.#health.set(c, { attached: false, scrapeOk: true, scrapeSeconds: 0 });
+    for (const c of options.collectors) {
+      this.#health.set(c, {
+        attached: false,
+        scraped: false,
+        generation: 0,
+        scrapeOk: true,
+        scrapeSeconds: 0,
+      });
+    }
   }
 
   get collectors(): readonly Collector[] {
@@ -140,6 +155,8 @@ export class ConnectionSupervisor {
     for (const c of this.#o.collectors) {
       const h = this.#health.get(c)!;
       h.attached = false;
+      h.scraped = false;
+      h.generation++;
       try {
         await c.attach?.(session);
       } catch (e) {
@@ -170,9 +187,11 @@ export class ConnectionSupervisor {
       const h = this.#health.get(c)!;
       if (!c.scrape || !h.attached) return;
       const start = performance.now();
+      const generation = h.generation;
       try {
         await deadline(c.scrape(), limit, `collector ${c.name}`);
         h.scrapeOk = true;
+        if (h.generation === generation && h.attached) h.scraped = true;
         if (h.failure !== undefined) this.#o.log.info(`collector ${c.name}: scrapes succeed again`);
         h.failure = undefined;
       } catch (e) {
@@ -244,12 +263,14 @@ export class ConnectionSupervisor {
       {
         name: "bitcoind_ipc_exporter_collector_success",
         help:
-          "1 when the collector is attached to the node and its last scrape-time work succeeded, 0 otherwise (see the log for why).",
+          "1 when the collector is attached to the node and its last scrape-time work (since it attached) succeeded, 0 otherwise: while attaching, disconnected, or failing (see the log for why).",
         type: "gauge",
         read: () =>
           this.#o.collectors.map((c) => {
             const h = this.#health.get(c)!;
-            return { labels: { collector: c.name }, value: h.attached && h.scrapeOk ? 1 : 0 };
+            // Attached, and (for one with scrape-time work) read since then without failing.
+            const ok = h.attached && (!c.scrape || (h.scraped && h.scrapeOk));
+            return { labels: { collector: c.name }, value: ok ? 1 : 0 };
           }),
       },
       {
