@@ -263,7 +263,7 @@ export class ConnectionSupervisor {
       {
         name: "bitcoind_ipc_exporter_collector_success",
         help:
-          "1 when the collector is attached to the node and its last scrape-time work (since it attached) succeeded, 0 otherwise: while attaching, disconnected, or failing (see the log for why).",
+          "1 when the collector is attached to the node and its last scrape-time work succeeded, 0 otherwise (see the log for why).",
         type: "gauge",
         read: () =>
           this.#o.collectors.map((c) => {
