@@ -32,8 +32,17 @@ export interface SupervisorOptions {
 /** Per collector: did its attach and its last scrape succeed, and how long did the scrape take. */
 interface CollectorHealth {
   attached: boolean;
+  /**
+   * Whether its scrape-time work has run since it attached: one still attaching, or attached while
+   * a scrape was in flight (that scrape skipped it), has not read its values yet and is no success.
+   */
+  scraped: boolean;
+  /** Counts attaches, so a scrape that began before a reattach does not vouch for it. */
+  generation: number;
   scrapeOk: boolean;
   scrapeSeconds: number;
+  /** Why its last scrape failed, while it keeps failing (logged once, not once per scrape). */
+  failure?: string;
 }
 
 export class ConnectionSupervisor {
@@ -52,7 +61,15 @@ export class ConnectionSupervisor {
 
   constructor(options: SupervisorOptions) {
     this.#o = options;
-    for (const c of options.collectors) this.#health.set(c, { attached: false, scrapeOk: true, scrapeSeconds: 0 });
+    for (const c of options.collectors) {
+      this.#health.set(c, {
+        attached: false,
+        scraped: false,
+        generation: 0,
+        scrapeOk: true,
+        scrapeSeconds: 0,
+      });
+    }
   }
 
   get collectors(): readonly Collector[] {
@@ -138,6 +155,8 @@ export class ConnectionSupervisor {
     for (const c of this.#o.collectors) {
       const h = this.#health.get(c)!;
       h.attached = false;
+      h.scraped = false;
+      h.generation++;
       try {
         await c.attach?.(session);
       } catch (e) {
@@ -145,6 +164,7 @@ export class ConnectionSupervisor {
       }
       h.attached = true;
       h.scrapeOk = true;
+      h.failure = undefined;
     }
   }
 
@@ -167,13 +187,20 @@ export class ConnectionSupervisor {
       const h = this.#health.get(c)!;
       if (!c.scrape || !h.attached) return;
       const start = performance.now();
+      const generation = h.generation;
       try {
         await deadline(c.scrape(), limit, `collector ${c.name}`);
         h.scrapeOk = true;
+        if (h.generation === generation && h.attached) h.scraped = true;
+        if (h.failure !== undefined) this.#o.log.info(`collector ${c.name}: scrapes succeed again`);
+        h.failure = undefined;
       } catch (e) {
         h.scrapeOk = false;
-        // Reads cut short by a stop are no failure worth a line.
-        if (!this.#stopping) this.#o.log.warn(`collector ${c.name}: ${errorText(e)}`);
+        const why = errorText(e);
+        // Reads cut short by a stop are no failure worth a line; a failure that persists is one
+        // line, not one per scrape (collector_success says it goes on); a new reason is a new line.
+        if (!this.#stopping && why !== h.failure) this.#o.log.warn(`collector ${c.name}: ${why}`);
+        h.failure = why;
       } finally {
         h.scrapeSeconds = (performance.now() - start) / 1000;
       }
@@ -241,7 +268,9 @@ export class ConnectionSupervisor {
         read: () =>
           this.#o.collectors.map((c) => {
             const h = this.#health.get(c)!;
-            return { labels: { collector: c.name }, value: h.attached && h.scrapeOk ? 1 : 0 };
+            // Attached, and (for one with scrape-time work) read since then without failing.
+            const ok = h.attached && (!c.scrape || (h.scraped && h.scrapeOk));
+            return { labels: { collector: c.name }, value: ok ? 1 : 0 };
           }),
       },
       {

@@ -65,10 +65,21 @@ export class ChainInfoCollector extends ScrapedCollector<ChainInfoReadings> {
         // On the branches all four go through Node.executeRpc (no getter gives difficulty, size on
         // disk, chain tips, versions or uptime); `pruned` too, as Chain.havePruned answers another
         // question (has any block file been pruned yet, not whether the node prunes).
-        const chain = round.add("getblockchaininfo", undefined, { node: true });
-        const tips = round.add("getchaintips", undefined, { node: true });
-        const net = round.add("getnetworkinfo", undefined, { node: true });
-        const uptime = round.add("uptime", undefined, { node: true });
+        const chain = round.add("getblockchaininfo", undefined, {
+          node: true,
+          feeds: [
+            "bitcoin_block_timestamp_seconds",
+            "bitcoin_difficulty",
+            "bitcoin_blockchain_size_bytes",
+            "bitcoin_pruned",
+            "bitcoin_prune_height",
+            "bitcoin_node_info",
+            "bitcoin_warnings",
+          ],
+        });
+        const tips = round.add("getchaintips", undefined, { node: true, feeds: ["bitcoin_chain_tips"] });
+        const net = round.add("getnetworkinfo", undefined, { node: true, feeds: ["bitcoin_node_info"] });
+        const uptime = round.add("uptime", undefined, { node: true, feeds: ["bitcoin_node_start_time_seconds"] });
         return (answer) => {
           const c = answer(chain, "getblockchaininfo");
           const n = answer(net, "getnetworkinfo");

@@ -39,8 +39,16 @@ export class FeesCollector extends ScrapedCollector<FeeReadings> {
     const targets = ctx.feeConfTargets ?? DEFAULT_FEE_CONF_TARGETS;
     super(ctx, {
       rpc: (round) => {
-        const estimates = targets.map((t) => round.add("estimatesmartfee", [t]));
-        const mempool = round.add("getmempoolinfo");
+        const estimates = targets.map((t) =>
+          round.add("estimatesmartfee", [t], { feeds: ["bitcoin_fee_estimate_sat_per_vbyte"] })
+        );
+        const mempool = round.add("getmempoolinfo", undefined, {
+          feeds: [
+            "bitcoin_mempool_min_fee_sat_per_vbyte",
+            "bitcoin_min_relay_fee_sat_per_vbyte",
+            "bitcoin_incremental_relay_fee_sat_per_vbyte",
+          ],
+        });
         return (answer) => {
           const m = answer(mempool, "getmempoolinfo");
           const fee = (field: string) => {

@@ -17,7 +17,7 @@ import type { Timing } from "../cli/defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
 import type { ChainEvents } from "./events.ts";
 import { pickField } from "./node_gauges.ts";
-import { rpcCall } from "./rpc_round.ts";
+import { rpcCall, rpcFailures } from "./rpc_round.ts";
 
 /** getblockstats fields read, and the metric each feeds. */
 const FIELDS = {
@@ -148,14 +148,19 @@ export class LastBlockCollector implements Collector {
         timeoutMs,
       );
       if (this.#session !== session) return;
+      // A refused getblockstats (an -rpcwhitelist without it) is one line naming what it feeds.
+      if (reply.error) {
+        rpcFailures(this.#log).feeds("getblockstats", this.families().map((f) => f.name));
+        rpcFailures(this.#log).failed("getblockstats", reply.error);
+      }
       const stats: Partial<Record<Field, number>> = {};
-      for (const f of Object.keys(FIELDS) as Field[]) {
+      for (const f of reply.error ? [] : Object.keys(FIELDS) as Field[]) {
         const v = pickField(reply, "getblockstats", f, "number");
         if (typeof v === "string") this.#report(v);
         else stats[f] = v.value as number;
       }
       this.#stats = stats;
-      this.#percentiles = percentiles(reply, (p) => this.#report(p));
+      this.#percentiles = reply.error ? undefined : percentiles(reply, (p) => this.#report(p));
       this.#failure = undefined;
     } catch (e) {
       if (this.#session !== session) return;

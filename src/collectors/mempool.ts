@@ -92,8 +92,14 @@ export class MempoolCollector extends ScrapedCollector<MempoolReadings> {
     super(ctx, {
       rpc: (round) => {
         // No getter gives these on the branches: both through Node.executeRpc there.
-        const diagram = round.add("getmempoolfeeratediagram", undefined, { node: true });
-        const info = round.add("getmempoolinfo", undefined, { node: true });
+        const diagram = round.add("getmempoolfeeratediagram", undefined, {
+          node: true,
+          feeds: ["bitcoin_mempool_fee_rate_sat_per_vbyte"],
+        });
+        const info = round.add("getmempoolinfo", undefined, {
+          node: true,
+          feeds: ["bitcoin_mempool_vsize_vbytes", "bitcoin_mempool_fees_satoshis"],
+        });
         return (answer) => {
           const d = answer(diagram, "getmempoolfeeratediagram");
           const points = diagramFromRpc(d);

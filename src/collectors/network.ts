@@ -87,10 +87,13 @@ export class NetworkCollector extends ScrapedCollector<NetworkReadings> {
   constructor(ctx: CollectorContext) {
     super(ctx, {
       rpc: (round) => {
-        const peers = round.add("getpeerinfo");
-        const banned = round.add("listbanned");
+        const peers = round.add("getpeerinfo", undefined, { feeds: ["bitcoin_peer_connections"] });
+        const banned = round.add("listbanned", undefined, { feeds: ["bitcoin_banned_addresses"] });
         // The branches: getnetworkinfo through Node.executeRpc for timeoffset (no getter has it).
-        const net = round.add("getnetworkinfo", undefined, { node: true });
+        const net = round.add("getnetworkinfo", undefined, {
+          node: true,
+          feeds: ["bitcoin_network_active", "bitcoin_connections", "bitcoin_time_offset_seconds"],
+        });
         return (answer) => {
           const n = answer(net, "getnetworkinfo");
           const p = peersFromRpc(answer(peers, "getpeerinfo"));

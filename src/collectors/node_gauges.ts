@@ -36,10 +36,16 @@ export class NodeGaugesCollector extends ScrapedCollector<NodeReadings> {
       // another type) leaves its metric out and is logged once, so a renamed field never shows up as
       // a zero.
       rpc: (round) => {
-        const chain = round.add("getblockchaininfo");
-        const mempool = round.add("getmempoolinfo");
-        const peers = round.add("getconnectioncount");
-        const totals = round.add("getnettotals");
+        const chain = round.add("getblockchaininfo", undefined, {
+          feeds: ["bitcoin_header_height", "bitcoin_ibd", "bitcoin_verification_progress"],
+        });
+        const mempool = round.add("getmempoolinfo", undefined, {
+          feeds: ["bitcoin_mempool_size", "bitcoin_mempool_bytes", "bitcoin_mempool_max_bytes"],
+        });
+        const peers = round.add("getconnectioncount", undefined, { feeds: ["bitcoin_peers"] });
+        const totals = round.add("getnettotals", undefined, {
+          feeds: ["bitcoin_bytes_recv_total", "bitcoin_bytes_sent_total"],
+        });
         return (answer) => {
           const c = answer(chain, "getblockchaininfo");
           const m = answer(mempool, "getmempoolinfo");

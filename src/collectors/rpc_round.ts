@@ -36,6 +36,14 @@ export interface RoundReplies {
   readonly at: number;
 }
 
+/** How a collector declares a request into the round. */
+export interface RpcDeclaration {
+  /** Also read on the branches, through Node.executeRpc (no getter gives what it answers). */
+  node?: boolean;
+  /** The metrics its answer feeds: named in the one log line when the node refuses the method. */
+  feeds?: readonly string[];
+}
+
 export class RpcRound {
   readonly #requests: { method: string; params?: unknown[] }[] = [];
   /** The slots also read on the branches (through Node.executeRpc). */
@@ -52,7 +60,7 @@ export class RpcRound {
    * Declares a request sent in every round; identical requests share one slot. `node`: also read on
    * the branches, through Node.executeRpc (no getter gives what it answers).
    */
-  add(method: string, params?: unknown[], o: { node?: boolean } = {}): RpcSlot {
+  add(method: string, params?: unknown[], o: RpcDeclaration = {}): RpcSlot {
     const key = JSON.stringify([method, params ?? []]);
     let slot = this.#keys.get(key);
     if (slot === undefined) {
@@ -161,18 +169,72 @@ export function sharedRound(ctx: { events: ChainEvents; timing: Timing; rpc?: Rp
 /** How many distinct problems with the node's answers are remembered per collector (each logged once). */
 const MAX_REPORTED = 64;
 
+/** Adds `key` to a bounded set (the oldest forgotten when full); false if it was there already. */
+function remember(seen: Set<string>, key: string): boolean {
+  if (seen.has(key)) return false;
+  if (seen.size >= MAX_REPORTED) seen.delete(seen.values().next().value!);
+  seen.add(key);
+  return true;
+}
+
+/**
+ * Methods the node refused, per exporter: one log line per method and distinct error, naming every
+ * metric the method feeds (what each collector declared), whichever collector met it first and
+ * however many fields it would have read from the answer. A node with an -rpcwhitelist that leaves
+ * methods out, or an older build without them, otherwise logs a line per field read (issue 20).
+ */
+export class RpcFailures {
+  readonly #feeds = new Map<string, Set<string>>();
+  readonly #seen = new Set<string>();
+  constructor(readonly log: Logger) {}
+
+  /** Declares that `method`'s answer feeds `metrics`. */
+  feeds(method: string, metrics: Iterable<string>): void {
+    let set = this.#feeds.get(method);
+    if (!set) this.#feeds.set(method, set = new Set());
+    for (const m of metrics) set.add(m);
+  }
+
+  /** The metrics declared for `method` (`estimatesmartfee(6)` is `estimatesmartfee`'s). */
+  fed(method: string): string[] {
+    return [...this.#feeds.get(method.replace(/\(.*$/, "")) ?? []];
+  }
+
+  /** Logs `method`'s failure once per distinct error (a bounded set, as Reporter's). */
+  failed(method: string, error: { code?: unknown; message?: unknown }, prefix = "JSON-RPC over IPC"): void {
+    const message = String(error.message ?? "error").slice(0, 200);
+    const code = typeof error.code === "number" ? ` (code ${error.code})` : "";
+    if (!remember(this.#seen, `${method}\u0000${code}\u0000${message}`)) return;
+    const fed = this.fed(method);
+    const out = fed.length > 0 ? `left out: ${fed.join(", ")}` : "the metrics it feeds are left out";
+    this.log.error(`${prefix}: ${method} failed: ${message}${code}; ${out}`);
+  }
+}
+
+/** The failure log of the exporter `log` belongs to (every collector of one exporter shares its logger). */
+const failureLogs = new WeakMap<Logger, RpcFailures>();
+export function rpcFailures(log: Logger): RpcFailures {
+  let f = failureLogs.get(log);
+  if (!f) failureLogs.set(log, f = new RpcFailures(log));
+  return f;
+}
+
 /**
  * Problems with the node's answers, each logged once per collector: a bounded set (the oldest is
- * forgotten when full, so a long-running exporter's memory stays flat).
+ * forgotten when full, so a long-running exporter's memory stays flat). A method that failed as a
+ * whole is logged once per exporter (RpcFailures), not once per field read from it.
  */
 export class Reporter {
   readonly #seen = new Set<string>();
   constructor(readonly log: Logger, readonly prefix = "JSON-RPC over IPC") {}
   report(problem: string): void {
-    if (this.#seen.has(problem)) return;
-    if (this.#seen.size >= MAX_REPORTED) this.#seen.delete(this.#seen.values().next().value!);
-    this.#seen.add(problem);
+    if (!remember(this.#seen, problem)) return;
     this.log.error(`${this.prefix}: ${problem}; the metric it feeds is left out`);
+  }
+  /** The node answered `method` with an error: one line per method and error, naming what it feeds. */
+  failed(method: string, error: { code?: unknown; message?: unknown }): undefined {
+    rpcFailures(this.log).failed(method, error, this.prefix);
+    return undefined;
   }
 }
 
@@ -183,21 +245,15 @@ export class Answer {
   /** The result, or undefined (reported) when the call failed; undefined, silently, when not asked. */
   result(): unknown {
     if (this.reply.skipped) return undefined;
-    if (this.reply.error) {
-      this.reporter.report(
-        `${this.method}: ${this.method} failed: ${String(this.reply.error.message ?? "error").slice(0, 200)}`,
-      );
-      return undefined;
-    }
+    if (this.reply.error) return this.reporter.failed(this.method, this.reply.error);
     return this.reply.result;
   }
 
   #field(field: string | undefined): { ok: true; v: unknown } | { ok: false } {
     if (this.reply.skipped) return { ok: false };
+    // A refused method is one line, whatever fields were to be read from it.
     if (this.reply.error) {
-      this.reporter.report(
-        `${this.where(field)}: ${this.method} failed: ${String(this.reply.error.message ?? "error").slice(0, 200)}`,
-      );
+      this.reporter.failed(this.method, this.reply.error);
       return { ok: false };
     }
     const r = this.reply.result;
@@ -251,6 +307,7 @@ export class Answer {
   /** A problem with this answer found by the caller (a shape check beyond one field). */
   problem(text: string): undefined {
     if (this.reply.skipped) return undefined;
+    if (this.reply.error) return this.reporter.failed(this.method, this.reply.error);
     this.reporter.report(`${this.method}: ${text}`);
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { assertEquals } from "../../tests/support/assert.ts";
 import { timing } from "../cli/defaults.ts";
-import { Answer, Reporter, RpcRound, satoshis, satPerVbyte } from "./rpc_round.ts";
+import { Answer, Reporter, rpcFailures, RpcRound, satoshis, satPerVbyte } from "./rpc_round.ts";
 import type { Logger } from "../log.ts";
 
 Deno.test("satPerVbyte: BTC/kvB as Core prints it, exactly through integer sat/kvB", () => {
@@ -33,4 +33,24 @@ Deno.test("Answer: a missing or retyped field is reported once and read as absen
   const skipped = new Answer({ skipped: true }, "getpeerinfo", rep);
   assertEquals([skipped.array(), skipped.result(), skipped.problem("x")], [undefined, undefined, undefined]);
   assertEquals(lines.length, 2);
+});
+
+Deno.test("Answer: a failed method is one line per method and error, naming the metrics declared for it", () => {
+  const lines: string[] = [];
+  const log = { error: (m: string) => lines.push(m) } as unknown as Logger;
+  rpcFailures(log).feeds("getblockchaininfo", ["bitcoin_header_height", "bitcoin_ibd"]);
+  rpcFailures(log).feeds("getblockchaininfo", ["bitcoin_difficulty", "bitcoin_ibd"]);
+  const refused = { error: { code: -32601, message: "Method not found" } };
+  // Two collectors (two Reporters) reading three fields each from the same refused answer.
+  for (const rep of [new Reporter(log), new Reporter(log)]) {
+    const a = new Answer(refused, "getblockchaininfo", rep);
+    assertEquals([a.num("headers"), a.bool("initialblockdownload"), a.result()], [undefined, undefined, undefined]);
+  }
+  new Answer({ error: { code: -28, message: "Loading block index" } }, "getblockchaininfo", new Reporter(log)).num("x");
+  new Answer(refused, "estimatesmartfee(6)", new Reporter(log)).result();
+  assertEquals(lines, [
+    "JSON-RPC over IPC: getblockchaininfo failed: Method not found (code -32601); left out: bitcoin_header_height, bitcoin_ibd, bitcoin_difficulty",
+    "JSON-RPC over IPC: getblockchaininfo failed: Loading block index (code -28); left out: bitcoin_header_height, bitcoin_ibd, bitcoin_difficulty",
+    "JSON-RPC over IPC: estimatesmartfee(6) failed: Method not found (code -32601); the metrics it feeds are left out",
+  ]);
 });

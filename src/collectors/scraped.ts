@@ -18,7 +18,15 @@ import type { Family } from "../metrics/registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../cli/defaults.ts";
 import type { Collector, CollectorContext } from "./collector.ts";
-import { Answer, Reporter, type RoundReplies, type RpcRound, type RpcSlot, sharedRound } from "./rpc_round.ts";
+import {
+  Answer,
+  Reporter,
+  type RoundReplies,
+  rpcFailures,
+  type RpcRound,
+  type RpcSlot,
+  sharedRound,
+} from "./rpc_round.ts";
 
 /** Parses this collector's replies out of a round. */
 export type RpcParse<R> = (answer: (slot: RpcSlot, method: string) => Answer) => Partial<R>;
@@ -60,6 +68,8 @@ export abstract class ScrapedCollector<R extends object> implements Collector {
     const declare: Pick<RpcRound, "add"> = {
       add: (method, params, o = {}) => {
         viaNode ||= !!o.node;
+        // Named in the one line logged when the node refuses the method.
+        if (o.feeds) rpcFailures(ctx.log).feeds(method, o.feeds);
         return round.add(method, params, o);
       },
     };
