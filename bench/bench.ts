@@ -459,6 +459,7 @@ async function main() {
       await scrapeRow(peer, "utxo add + 1 scraper at 1/s", n(1_000_000, 2000), 1, false, limitAdd),
       await scrapeRow(peer, "utxo add + 5 scrapers at 1/s", n(400_000, 2000), 5, false, limitAdd),
       await scrapeRow(peer, "utxo add + 10 scrapers looping", n(200_000), 10, true, limitAdd),
+      await scrapeRow(peer, "utxo add + 50 scrapers looping", n(200_000), 50, true, limitAdd),
     ];
     const stallResult = await stall(peer);
     const start = await startToUp(peer, mode === "full" ? 7 : 3);
