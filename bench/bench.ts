@@ -122,7 +122,11 @@ async function withExporter<T>(
   extraFlags: string[] = [],
 ): Promise<T> {
   await peer.ok("set isInitialBlockDownload 0");
-  const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: [...EXPORTER_DENO_FLAGS, ...extraFlags] });
+  const exp = ExporterProc.start({
+    scrapeFloor: null,
+    socketPath: peer.socketPath,
+    denoFlags: [...EXPORTER_DENO_FLAGS, ...extraFlags],
+  });
   let result: T;
   try {
     await exp.waitLog(/subscribed to UTXO cache trace/);
@@ -407,7 +411,7 @@ async function startToUp(peer: TestPeer, runs: number): Promise<Start> {
   await peer.ok("set isInitialBlockDownload 0");
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: EXPORTER_DENO_FLAGS });
+    const exp = ExporterProc.start({ scrapeFloor: null, socketPath: peer.socketPath, denoFlags: EXPORTER_DENO_FLAGS });
     try {
       for (;;) {
         if (performance.now() - t0 > 30_000) throw new Error(`no bitcoin_up 1 within 30 s:\n${exp.lines.join("\n")}`);
@@ -455,6 +459,7 @@ async function main() {
       await scrapeRow(peer, "utxo add + 1 scraper at 1/s", n(1_000_000, 2000), 1, false, limitAdd),
       await scrapeRow(peer, "utxo add + 5 scrapers at 1/s", n(400_000, 2000), 5, false, limitAdd),
       await scrapeRow(peer, "utxo add + 10 scrapers looping", n(200_000), 10, true, limitAdd),
+      await scrapeRow(peer, "utxo add + 50 scrapers looping", n(200_000), 50, true, limitAdd),
     ];
     const stallResult = await stall(peer);
     const start = await startToUp(peer, mode === "full" ? 7 : 3);

@@ -79,6 +79,7 @@ console.log(JSON.stringify({ ...m, status: Deno.readTextFileSync("/proc/self/sta
 async function exporterSteps(peer: TestPeer, flags: string[], calls: number): Promise<string[]> {
   await peer.ok("set isInitialBlockDownload 0");
   const exp = ExporterProc.start({
+    scrapeFloor: null,
     socketPath: peer.socketPath,
     denoFlags: [...flags, `--preload=${root}bench/heap_report.ts`],
   });
@@ -140,7 +141,7 @@ const only = Deno.env.get("MEM_CANDIDATES")?.split(",").map(Number);
 /** Per flag set: RSS every second while `calls` UTXO callbacks arrive with a scrape a second; p50/p99; CPU. */
 async function flagRow(peer: TestPeer, c: Candidate, calls: number): Promise<string> {
   await peer.ok("set isInitialBlockDownload 0");
-  const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: c.flags, env: c.env });
+  const exp = ExporterProc.start({ scrapeFloor: null, socketPath: peer.socketPath, denoFlags: c.flags, env: c.env });
   try {
     await exp.waitLog(/subscribed to UTXO cache trace/);
     const pid = exp.child.pid;

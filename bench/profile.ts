@@ -39,6 +39,7 @@ const peer = await TestPeer.start();
 await peer.ok("set isInitialBlockDownload 0");
 const flags = (Deno.env.get("BENCH_EXPORTER_DENO_FLAGS") ?? "").split(" ").filter((f) => f);
 const exp = ExporterProc.start({
+  scrapeFloor: null,
   socketPath: peer.socketPath,
   denoFlags: [...flags, "--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=100"],
 });

@@ -30,6 +30,8 @@ export function goals(r: BenchResults): Goal[] {
   const mix = r.block_mix[0];
   const realistic = r.scraping.filter((s) => !s.loop);
   const storm = r.scraping.find((s) => s.loop)!;
+  // Results from before the 50-scraper row have none: its goal then reads as not measured.
+  const storm50 = r.scraping.find((s) => s.loop && s.scrapers === 50);
   const oneScraper = realistic[0];
   const cpu = worst(cb.map((x) => x.cpu_ratio ?? NaN));
   const list = (xs: number[]) => xs.map((x) => f(x, 2)).join(", ");
@@ -57,14 +59,21 @@ export function goals(r: BenchResults): Goal[] {
       met: realistic.every((s) => s.p99_ratio <= 2),
     },
     {
-      goal: "2. 10 scrapers looping: callback p50 ≤ 1.5×",
-      measured: f(storm.p50_ratio, 2),
-      met: storm.p50_ratio <= 1.5,
+      goal: "2. 10 scrapers looping: callback p50 ≤ 1.2× and p99 ≤ 2× the C++ client without scrapers (issue 21)",
+      measured: `p50 ${f(storm.p50_ratio, 2)}, p99 ${f(storm.p99_ratio, 2)}`,
+      met: storm.p50_ratio <= 1.2 && storm.p99_ratio <= 2,
     },
     {
-      goal: "2. 10 scrapers looping: exporter RSS ≤ 96 MiB",
-      measured: `${f(storm.rss_after_mib)} MiB (${f(storm.rss_before_mib)} before)`,
-      met: storm.rss_after_mib <= 96,
+      goal: "2. 50 scrapers looping: callback p50 ≤ 1.5× (issue 21)",
+      measured: storm50 ? `p50 ${f(storm50.p50_ratio, 2)}, p99 ${f(storm50.p99_ratio, 2)}` : "not measured",
+      met: storm50 !== undefined && storm50.p50_ratio <= 1.5,
+    },
+    {
+      goal: "2. looping scrapers: exporter RSS ≤ steady RSS (1 scraper at 1/s) + 10 MiB (issue 21)",
+      measured: `10: ${f(storm.rss_after_mib)} MiB${storm50 ? `, 50: ${f(storm50.rss_after_mib)} MiB` : ""} (steady ${
+        f(oneScraper.rss_steady_max_mib)
+      } MiB)`,
+      met: Math.max(storm.rss_after_mib, storm50?.rss_after_mib ?? Infinity) <= oneScraper.rss_steady_max_mib + 10,
     },
     {
       goal: "2. longest event-loop stall during a scrape (reported)",
@@ -74,16 +83,16 @@ export function goals(r: BenchResults): Goal[] {
       met: true,
     },
     {
-      goal: "3. RSS ≤ 50 MiB steady (after warm-up, 1 scrape/s)",
+      goal: "3. RSS ≤ 60 MiB steady (after warm-up, 1 scrape/s; issue 21)",
       measured: `${f(oneScraper.rss_steady_max_mib)} MiB (steady ${f(oneScraper.rss_steady_min_mib)}–${
         f(oneScraper.rss_steady_max_mib)
       } over ${oneScraper.ours.n} callbacks)`,
-      met: oneScraper.rss_steady_max_mib <= 50,
+      met: oneScraper.rss_steady_max_mib <= 60,
     },
     {
-      goal: "4. client → node call p50 ≤ 1.3×",
+      goal: "4. client → node call p50 ≤ 1.2× (issue 21)",
       measured: f(r.trivial.p50_ratio, 2),
-      met: r.trivial.p50_ratio <= 1.3,
+      met: r.trivial.p50_ratio <= 1.2,
     },
     {
       goal: "5. CPU per callback ≤ 1.2× the C++ client's",
@@ -111,6 +120,9 @@ export function summaryLines(r: BenchResults): string[] {
     `realistic scrape callback p99 ratio: ${f(worst(realistic.map((s) => s.p99_ratio)), 2)}`,
     `storm callback p50 ratio: ${f(storm.p50_ratio, 2)}`,
     `storm rss MiB: ${f(storm.rss_after_mib)}`,
+    ...r.scraping.filter((s) => s.loop && s.scrapers !== storm.scrapers).map((s) =>
+      `storm ${s.scrapers} scrapers callback p50 ratio: ${f(s.p50_ratio, 2)}`
+    ),
     `scrape stall ms: ${f(r.stall.scrape_max_late_ms, 2)}`,
     `trivial call p50 ratio: ${f(r.trivial.p50_ratio, 2)}`,
     `worst cpu per callback ratio: ${f(worst(r.callbacks.map((x) => x.cpu_ratio ?? NaN)), 2)}`,

@@ -8,7 +8,7 @@ import { ExporterProc } from "../tests/support/exporter.ts";
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;
 const peer = await TestPeer.start();
 await peer.ok("set isInitialBlockDownload 0");
-const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: Deno.args });
+const exp = ExporterProc.start({ scrapeFloor: null, socketPath: peer.socketPath, denoFlags: Deno.args });
 await exp.waitLog(/subscribed to UTXO cache trace/);
 const samples = [rssMiB(exp.child.pid).toFixed(1)];
 const rounds = Number(Deno.env.get("RSS_ROUNDS") ?? "6");

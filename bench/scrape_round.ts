@@ -125,7 +125,7 @@ async function bigNode(peer: TestPeer, flavour: string): Promise<void> {
 async function measure(peerFlavour: string, name: string, scrapes: number): Promise<FlavourRow> {
   const peer = await TestPeer.start({ flavour: peerFlavour });
   const relay = new CountingRelay(peer.socketPath);
-  const exp = ExporterProc.start({ socketPath: relay.path });
+  const exp = ExporterProc.start({ scrapeFloor: null, socketPath: relay.path });
   try {
     await bigNode(peer, peerFlavour);
     await exp.waitLog(/connected to /);

@@ -62,7 +62,7 @@ async function traced(pid: number, run: () => Promise<unknown>): Promise<string>
 
 const peer = await TestPeer.start();
 await peer.ok("set isInitialBlockDownload 0");
-const exp = ExporterProc.start({ socketPath: peer.socketPath, denoFlags: flags });
+const exp = ExporterProc.start({ scrapeFloor: null, socketPath: peer.socketPath, denoFlags: flags });
 await exp.waitLog(/subscribed to UTXO cache trace/);
 await peer.ok(`repeat 20000 ${event}`, 600_000);
 console.log(

@@ -40,7 +40,7 @@ async function counts(peer: TestPeer): Promise<Record<string, number>> {
 
 const peer = await TestPeer.start(flavour === "branch" ? {} : { flavour: "master" });
 if (flavour !== "branch") await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
-const exp = ExporterProc.start({ socketPath: peer.socketPath });
+const exp = ExporterProc.start({ scrapeFloor: null, socketPath: peer.socketPath });
 try {
   await exp.waitLog(flavour === "branch" ? /subscribed to chain notifications/ : /watching the chain tip/);
   await new Promise((r) => setTimeout(r, 1500)); // the reads at connect

@@ -82,6 +82,7 @@ export async function run(o: RunOptions): Promise<number> {
       handler: webHandler({
         registry,
         refresh: () => supervisor.scrape(),
+        floorMs: timing.scrapeFloorMs,
         log,
         telemetryPath,
         auth,
@@ -94,6 +95,8 @@ export async function run(o: RunOptions): Promise<number> {
         }),
       }),
       onError: (m) => log.error(`http: ${m}`),
+      requestsPerSecond: timing.httpRequestsPerSecond,
+      onPaced: (m) => log.warn(`http: ${m}`),
       // A client's mistake (bad method, bad Host, malformed head) is its problem: debug only.
       onClientError: (m) => log.debug(`http: ${m}`),
     });

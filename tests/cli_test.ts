@@ -287,3 +287,22 @@ Deno.test("--check asks for the socket alone: main.ts, --print-permissions --che
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const floorOf = (args: string[]) => (parseCommandLine(args) as { timing?: unknown }).timing;
+
+Deno.test("--web.scrape-floor: a Prometheus duration, 0s to 60s; anything else is one line naming the flag", () => {
+  assertEquals(floorOf(["--web.scrape-floor", "1s", "/s"]), { scrapeFloorMs: 1000 });
+  assertEquals(floorOf(["--web.scrape-floor=250ms", "/s"]), { scrapeFloorMs: 250 });
+  assertEquals(floorOf(["--web.scrape-floor=0s", "/s"]), { scrapeFloorMs: 0 });
+  assertEquals(floorOf(["/s"]), undefined, "the default (DEFAULTS.scrapeFloorMs) when not given");
+  for (const bad of ["1", "-1s", "2m", "61s", "1e3ms", "", "0.0001s"]) {
+    let err: unknown;
+    try {
+      parseCommandLine([`--web.scrape-floor=${bad}`, "/s"]);
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof UsageError, bad);
+    assertStringIncludes(err.message, `invalid --web.scrape-floor "${bad}"`);
+  }
+});

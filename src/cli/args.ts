@@ -41,6 +41,7 @@ Options:
   --web.telemetry-path PATH     the path metrics are served at (default ${DEFAULTS.telemetryPath})
   --web.config.file FILE        exporter-toolkit web config: TLS (tls_server_config) and basic
                                 auth (basic_auth_users, bcrypt hashes)
+  --web.scrape-floor DURATION   the least time between two renders of the metrics (default ${DEFAULTS.scrapeFloorMs}ms): scrapes within it, or during a render, share the last one; 0s renders for every scrape
   --flavour auto|${FLAVOURS.join("|")}
                                 the node's IPC flavour (default auto: detected at every
                                 connection); a forced one that does not match is a fatal error
@@ -93,6 +94,8 @@ export interface RunCommand {
   flavour?: Flavour;
   /** The collectors switched on (--collector.NAME / --no-collector.NAME over each one's default). */
   collectors: Set<string>;
+  /** --web.scrape-floor, when given (the rest of the timing is the defaults'). */
+  timing?: { scrapeFloorMs: number };
   /** --fee-conf-targets, when given. */
   feeConfTargets?: number[];
   /** --check: report what this node gives, then exit (src/cli/check.ts). */
@@ -177,6 +180,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     );
   }
   const config = v["web.config.file"];
+  const floor = v["web.scrape-floor"];
   return {
     kind: v["print-permissions"] ? "print-permissions" : "run",
     socketPath,
@@ -189,6 +193,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     ...(flavour === "auto" ? {} : { flavour }),
     collectors: switches.enabled,
     ...(targets === undefined ? {} : { feeConfTargets: parseFeeConfTargets(targets) }),
+    ...(floor === undefined ? {} : { timing: { scrapeFloorMs: parseDurationMs(floor, "--web.scrape-floor", 60_000) } }),
     ...(v.check ? { check: true } : {}),
   };
 }
@@ -232,6 +237,18 @@ export function parseFeeConfTargets(text: string): number[] {
   return out;
 }
 
+/** A duration as Prometheus writes one (`500ms`, `1s`, `1.5s`, `0s`), in milliseconds, at most `maxMs`. */
+export function parseDurationMs(text: string, flag: string, maxMs: number): number {
+  const m = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s)$/.exec(text);
+  const ms = m ? Number(m[1]) * (m[2] === "s" ? 1000 : 1) : NaN;
+  if (!Number.isFinite(ms) || ms > maxMs || !Number.isInteger(Math.round(ms * 1000) / 1000)) {
+    throw new UsageError(
+      `invalid ${flag} "${text.slice(0, 40)}": expected a duration such as 500ms or 1s, at most ${maxMs / 1000}s`,
+    );
+  }
+  return ms;
+}
+
 /** The flags (node:util parseArgs options); one line each, so a flag added elsewhere merges cleanly. */
 const OPTIONS = {
   debug: { type: "boolean" },
@@ -239,6 +256,7 @@ const OPTIONS = {
   "web.listen-address": { type: "string" },
   "web.telemetry-path": { type: "string" },
   "web.config.file": { type: "string" },
+  "web.scrape-floor": { type: "string" },
   "log.level": { type: "string" },
   "log.format": { type: "string" },
   flavour: { type: "string" },

@@ -13,6 +13,11 @@ export const DEFAULTS = {
   scrapeTimeoutMs: 3000,
   /** A round of node reads is reused by scrapes within this window. */
   scrapeCacheMs: 1000,
+  /**
+   * /metrics renders at most once per this (src/http/shared_render.ts): requests within it, or
+   * during a render, share the last bodies, so a scrape loop costs bounded CPU whatever its rate.
+   */
+  scrapeFloorMs: 500,
   /** Reconnect backoff: first and longest wait. */
   backoffMinMs: 500,
   backoffMaxMs: 30_000,
@@ -61,6 +66,11 @@ export const DEFAULTS = {
   httpAcceptBackoffMaxMs: 1000,
   /** The same kind of HTTP error is reported at most once per this interval (the rest are counted). */
   httpReportIntervalMs: 10_000,
+  /**
+   * Requests per second one HTTP connection is answered at, on average (bursts of twice as many):
+   * faster clients are paced, not refused. Far above any scrape interval; a loop costs no more.
+   */
+  httpRequestsPerSecond: 5,
 } as const;
 
 export type Defaults = typeof DEFAULTS;

@@ -54,6 +54,14 @@ export interface HttpServerOptions {
   acceptBackoffMaxMs?: number;
   /** Each kind of report is passed on at most once per this interval; the rest are counted. */
   reportIntervalMs?: number;
+  /**
+   * Requests one connection may have answered per second, on average (a burst of twice as many
+   * is allowed): beyond it, the next request waits for its turn (paced, not refused), so one
+   * client's work per second is bounded whatever its rate. A Prometheus scrapes once per interval.
+   */
+  requestsPerSecond?: number;
+  /** A client being paced: reported once, then at most every 10 minutes with a count. */
+  onPaced?: (message: string) => void;
   /** Faults on our side: a handler that failed or timed out, accept() failing. */
   onError?: (message: string) => void;
   /**
@@ -78,6 +86,8 @@ export interface HttpServerStats {
   refused: number;
   /** accept() failures (each followed by a pause). */
   acceptFailures: number;
+  /** Requests that waited for their connection's share (#pace). */
+  paced: number;
 }
 
 const encoder = new TextEncoder();
@@ -142,7 +152,12 @@ class Connection {
   /** In the read phase: part of the request has arrived (a scraper's head arrives whole). */
   partial = false;
   closed = false;
-  constructor(readonly conn: Deno.Conn) {}
+  /** Requests this connection may still make now (src/http/server.ts #pace), and when last refilled. */
+  tokens: number;
+  refilled = performance.now();
+  constructor(readonly conn: Deno.Conn, rate: number) {
+    this.tokens = 2 * rate;
+  }
 
   enter(phase: Phase, partial = false): void {
     this.phase = phase;
@@ -172,9 +187,10 @@ class Connection {
 
 export class HttpServer {
   readonly #listener: Deno.Listener;
-  readonly #o: Required<Omit<HttpServerOptions, "onError" | "onClientError" | "tls">>;
+  readonly #o: Required<Omit<HttpServerOptions, "onError" | "onClientError" | "onPaced" | "tls">>;
   readonly #errors: ReportThrottle;
   readonly #clientErrors: ReportThrottle;
+  readonly #paced: ReportThrottle;
   readonly #conns = new Set<Connection>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #refusing = new Set<Deno.Conn>();
@@ -186,6 +202,7 @@ export class HttpServer {
     evicted: { idle: 0, read: 0, write: 0 },
     refused: 0,
     acceptFailures: 0,
+    paced: 0,
   };
   readonly #accepting: Promise<void>;
 
@@ -204,9 +221,11 @@ export class HttpServer {
       acceptBackoffMinMs: o.acceptBackoffMinMs ?? DEFAULTS.httpAcceptBackoffMinMs,
       acceptBackoffMaxMs: o.acceptBackoffMaxMs ?? DEFAULTS.httpAcceptBackoffMaxMs,
       reportIntervalMs: o.reportIntervalMs ?? DEFAULTS.httpReportIntervalMs,
+      requestsPerSecond: o.requestsPerSecond ?? DEFAULTS.httpRequestsPerSecond,
     };
     this.#errors = new ReportThrottle(this.#o.reportIntervalMs, options.onError);
     this.#clientErrors = new ReportThrottle(this.#o.reportIntervalMs, options.onClientError);
+    this.#paced = new ReportThrottle(600_000, options.onPaced);
     // Throws AddrInUse etc. synchronously, so the caller can report it.
     this.#listener = options.tls
       ? Deno.listenTls({ hostname: options.hostname, port: options.port, transport: "tcp", ...options.tls })
@@ -257,7 +276,7 @@ export class HttpServer {
       this.#refuse(conn);
       return;
     }
-    const c = new Connection(conn);
+    const c = new Connection(conn, this.#o.requestsPerSecond);
     this.#conns.add(c);
     this.#track(
       this.#serve(c)
@@ -318,6 +337,7 @@ export class HttpServer {
         return await this.#clientError(c, e);
       }
       if (!req) return; // the client went away, or stayed idle too long
+      if (!await this.#pace(c)) return;
       const until = performance.now() + this.#o.handlerTimeoutMs;
       try {
         await reader.discardBody(req.bodyLength, until); // still "read": a slow body can be evicted
@@ -331,6 +351,34 @@ export class HttpServer {
       c.enter("write");
       if (!await this.#write(c, bytes) || !keepAlive) return;
     }
+  }
+
+  /**
+   * One connection's share: a token bucket of `requestsPerSecond`, burst twice that. Without a
+   * token the request waits (as an idle connection: the first to go at the connection cap), so a
+   * client looping on /metrics gets its answers at the share's rate and costs no more. False when
+   * the connection closed or the server stopped meanwhile.
+   */
+  async #pace(c: Connection): Promise<boolean> {
+    const rate = this.#o.requestsPerSecond;
+    const now = performance.now();
+    c.tokens = Math.min(2 * rate, c.tokens + (now - c.refilled) * rate / 1000);
+    c.refilled = now;
+    if (c.tokens >= 1) {
+      c.tokens--;
+      return true;
+    }
+    this.#stats.paced++;
+    this.#paced.report(
+      "paced",
+      `a client at ${remote(c.conn)} asks more than ${rate} requests per second on one connection: ` +
+        `its answers are paced to that rate`,
+    );
+    c.enter("idle");
+    await delay((1 - c.tokens) * 1000 / rate, this.#stopping.signal);
+    c.tokens = 0;
+    c.refilled = performance.now();
+    return !c.closed && !this.#closing;
   }
 
   /** Answers a client's mistake (the connection closes after it); reported only to onClientError. */

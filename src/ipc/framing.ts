@@ -197,6 +197,12 @@ export class FrameWriter {
   #progress = 0;
   #watch: ReturnType<typeof setTimeout> | undefined;
   #writer: { write(p: Uint8Array): Promise<number> };
+  /**
+   * Messages that need not go out at once (a Finish for a call's Return), held until the next
+   * message, which carries them in its write, or the end of this turn of the event loop.
+   */
+  #later: Uint8Array[] = [];
+  #laterTimer: ReturnType<typeof setTimeout> | undefined;
   #onError: (e: Error) => void;
   #maxQueuedBytes: number;
   #stallMs: number;
@@ -221,9 +227,48 @@ export class FrameWriter {
     return this.#error;
   }
 
+  /**
+   * Queues a message that may wait for the next one (sent in the same write) or, at the latest,
+   * for a zero-delay timer: a call loop then writes once per call (its Finish with the next Call,
+   * as libcapnp's writev does), not twice. Never used for a callback's answer (the node waits).
+   */
+  sendLater(frame: Uint8Array): boolean {
+    if (this.#error) return false;
+    this.#later.push(frame);
+    this.#laterTimer ??= setTimeout(() => {
+      this.#laterTimer = undefined;
+      this.#sendHeld();
+    }, 0);
+    return true;
+  }
+
+  /** Sends what sendLater holds, alone. */
+  #sendHeld(): void {
+    if (this.#later.length === 0) return;
+    const held = this.#takeHeld([]);
+    this.send(held);
+  }
+
+  /** The held messages followed by `frames`, as one buffer; nothing is held after it. */
+  #takeHeld(frames: Uint8Array[]): Uint8Array {
+    const all = [...this.#later, ...frames];
+    this.#later = [];
+    if (this.#laterTimer !== undefined) clearTimeout(this.#laterTimer);
+    this.#laterTimer = undefined;
+    if (all.length === 1) return all[0];
+    const out = new Uint8Array(all.reduce((n, f) => n + f.byteLength, 0));
+    let off = 0;
+    for (const f of all) {
+      out.set(f, off);
+      off += f.byteLength;
+    }
+    return out;
+  }
+
   /** Queues one framed message. Returns false if the connection already failed (or fails now). */
   send(frame: Uint8Array): boolean {
     if (this.#error) return false;
+    if (this.#later.length > 0) frame = this.#takeHeld([frame]); // in order, in one write
     if (!this.#writing) {
       void this.#drain(frame);
       return true;
@@ -259,6 +304,7 @@ export class FrameWriter {
 
   /** Resolves once everything queued so far has been written (or the connection failed). */
   flushed(): Promise<void> {
+    this.#sendHeld();
     if (!this.#writing || this.#error) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
@@ -294,6 +340,9 @@ export class FrameWriter {
     this.#error = e;
     this.#queue = undefined;
     this.#queuedBytes = 0;
+    this.#later = [];
+    if (this.#laterTimer !== undefined) clearTimeout(this.#laterTimer);
+    this.#laterTimer = undefined;
     if (this.#watch !== undefined) clearTimeout(this.#watch);
     this.#watch = undefined;
     for (const r of this.#idle.splice(0)) r();

@@ -467,11 +467,10 @@ export class RpcConnection {
   }
 
   #sendFinish(questionId: number, releaseResultCaps: boolean): void {
-    const msg = new $.Message();
-    const f = msg.initRoot(RpcMessage)._initFinish();
-    f.questionId = questionId;
-    f.releaseResultCaps = releaseResultCaps;
-    this.#send(msg);
+    // One per call we make: pre-encoded, as the empty Return is (no capnp-es message per call), and
+    // held for the next message we send in this turn (the next call, usually): one write per call.
+    if (this.#closed && this.#writer.failed) return;
+    this.#writer.sendLater((releaseResultCaps ? FINISH_RELEASE : FINISH_KEEP).with(questionId));
   }
 
   #sendRelease(id: number, count: number): void {
@@ -938,6 +937,17 @@ const EMPTY_RETURN = template(4, (id) => {
   ret._initResults();
   return encodeMessage(msg);
 });
+/** Finish for a question of ours, by whether the peer is to release the results' capabilities. */
+const finishTemplate = (release: boolean) =>
+  template(4, (id) => {
+    const msg = new $.Message();
+    const f = msg.initRoot(RpcMessage)._initFinish();
+    f.questionId = id;
+    f.releaseResultCaps = release;
+    return encodeMessage(msg);
+  });
+const FINISH_RELEASE = finishTemplate(true);
+const FINISH_KEEP = finishTemplate(false);
 const NO_BOOTSTRAP = template(4, (id) => exceptionReturn(id, "this vat offers no bootstrap interface", "failed"));
 const UNKNOWN_CAPABILITY = template(4, (id) => exceptionReturn(id, "call on an unknown capability", "failed"));
 /** Unimplemented, echoing the kind of message only (see #sendUnimplemented). */

@@ -183,3 +183,47 @@ Deno.test("a peer that floods requests and never reads: the connection fails at 
   assert(sent < 2000, `${sent} requests before the cap`);
   assert(t.closedAt !== undefined, "closed at once, not after a flush that never comes");
 });
+
+Deno.test("a loop of calls writes once per call: each Finish goes out in the write of the next call, in order", async () => {
+  const t = new FakeTransport();
+  const conn = new RpcConnection(t);
+  const n = 5;
+  for (let i = 0; i < n; i++) {
+    const pending = conn.bootstrap();
+    await Promise.resolve(); // the question is written in this turn
+    const q = t.messages().filter((m) => m.which() === Which.BOOTSTRAP).at(-1)!.bootstrap.questionId;
+    conn.receive(returnCap(q, 100 + i));
+    (await pending).release(); // the next message: its Release carries the Finish along
+  }
+  await settle();
+  const kinds = t.messages().map((m) => m.which());
+  // Bootstrap, then per round: Finish, Release (one write), Bootstrap (the next round's).
+  assertEquals(kinds.filter((k) => k === Which.FINISH).length, n);
+  for (let i = 0; i < kinds.length; i++) {
+    if (kinds[i] === Which.FINISH) assertEquals(kinds[i + 1], Which.RELEASE, "each Finish travels before its Release");
+  }
+  // Without holding the Finish: 3 writes per round (Bootstrap, Finish, Release); with it, 2.
+  assertEquals(t.written.length, 2 * n);
+  conn.close();
+});
+
+Deno.test("a Finish with nothing after it goes out alone by the end of the turn, and before the socket closes", async () => {
+  const t = new FakeTransport();
+  const conn = new RpcConnection(t);
+  const pending = conn.bootstrap();
+  await Promise.resolve();
+  const q = t.messages()[0].bootstrap.questionId;
+  conn.receive(returnCap(q, 9));
+  await pending;
+  assertEquals(t.messages().filter((m) => m.which() === Which.FINISH).length, 0, "held for the next message");
+  await settle();
+  assertEquals(t.messages().filter((m) => m.which() === Which.FINISH).length, 1, "sent by the end of the turn");
+  const p2 = conn.bootstrap();
+  await Promise.resolve();
+  conn.receive(returnCap(t.messages().at(-1)!.bootstrap.questionId, 10));
+  await p2;
+  conn.close(); // the held Finish is written before the transport closes
+  await settle();
+  assertEquals(t.messages().filter((m) => m.which() === Which.FINISH).length, 2);
+  assert(t.closed);
+});

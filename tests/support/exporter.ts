@@ -30,6 +30,16 @@ export interface ExporterProcOptions {
   raw?: string[];
   /** Extra environment variables for the exporter process (benchmarks: allocator settings). */
   env?: Record<string, string>;
+  /**
+   * The exporter's --web.scrape-floor. Tests default to 0s: they scrape right after an event and
+   * expect to see it (the floor has tests of its own, src/http/shared_render_test.ts); benchmarks
+   * give null, to run the exporter with its own default as deployed.
+   */
+  scrapeFloor?: string | null;
+}
+
+function floorArgs(floor: string | null | undefined): string[] {
+  return floor === null ? [] : [`--web.scrape-floor=${floor ?? "0s"}`];
 }
 
 export class ExporterProc {
@@ -56,7 +66,7 @@ export class ExporterProc {
       ...(o.permissions ?? narrowFlags(o.socketPath, listen)),
       ...(o.denoFlags ?? []),
       o.entry ?? `${root}main.ts`,
-      ...(o.raw ?? ["--metrics-addr", listen, ...(o.args ?? []), o.socketPath]),
+      ...(o.raw ?? ["--metrics-addr", listen, ...floorArgs(o.scrapeFloor), ...(o.args ?? []), o.socketPath]),
     ];
     const child = new Deno.Command(Deno.execPath(), {
       args,

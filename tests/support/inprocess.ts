@@ -32,7 +32,8 @@ export class InProcessExporter {
       log: this.log,
       version: "test",
       stop,
-      timing: o.timing,
+      // Tests scrape right after an event and expect it: no floor unless the test sets one.
+      timing: { scrapeFloorMs: 0, ...o.timing },
     });
   }
 
