@@ -83,6 +83,8 @@ export async function run(o: RunOptions): Promise<number> {
         registry,
         refresh: () => supervisor.scrape(),
         floorMs: timing.scrapeFloorMs,
+        // A scrape right after the node connects, goes away or stops answering shows it at once.
+        state: () => supervisor.up === 1 ? supervisor.flavour : undefined,
         log,
         telemetryPath,
         auth,

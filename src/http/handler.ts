@@ -45,6 +45,8 @@ export interface WebHandlerOptions {
   headers?: [string, string][];
   /** The least time between two refreshes and renders (DEFAULTS.scrapeFloorMs). */
   floorMs?: number;
+  /** The exporter's state; a render made in another is not reused (SharedRenderOptions.state). */
+  state?: () => unknown;
   /** Receives the shared render, for its counters (tests and benchmarks). */
   onRender?: (r: SharedRender) => void;
 }
@@ -95,6 +97,7 @@ export interface MetricsHandlerOptions {
   maxInFlight?: number;
   /** The least time between two refreshes and renders (DEFAULTS.scrapeFloorMs). */
   floorMs?: number;
+  state?: () => unknown;
   onRender?: (r: SharedRender) => void;
 }
 
@@ -107,6 +110,7 @@ export function metricsHandler(o: MetricsHandlerOptions): (req: Request) => Prom
     refresh: o.refresh,
     render: (f) => o.registry.render(f),
     floorMs: o.floorMs ?? DEFAULTS.scrapeFloorMs,
+    state: o.state,
   });
   o.onRender?.(shared);
   return async (req) => {

@@ -23,6 +23,11 @@ export interface SharedRenderOptions {
   render: (format: Format) => string;
   /** The least time between two refreshes; bodies are reused within it. */
   floorMs: number;
+  /**
+   * The exporter's state in one cheap value (whether the node is up, its flavour): bodies made in
+   * another state are never reused, so a scrape right after the node connects or goes away shows it.
+   */
+  state?: () => unknown;
   /** The clock (tests give their own). */
   now?: () => number;
 }
@@ -33,6 +38,8 @@ export const GZIP_MIN_BYTES = 256;
 interface Snapshot {
   /** When its refresh settled. */
   at: number;
+  /** The state it was made in (SharedRenderOptions.state). */
+  state: unknown;
   /** Rendered bodies by `format` + gzip. */
   bodies: Map<string, { body: Uint8Array; gzip: boolean }>;
 }
@@ -83,10 +90,12 @@ export class SharedRender {
   #snapshot(): Promise<Snapshot> {
     if (this.#refreshing) return this.#refreshing;
     const last = this.#last;
-    if (last && this.#now() - last.at < this.#o.floorMs) return Promise.resolve(last);
+    if (last && this.#now() - last.at < this.#o.floorMs && last.state === this.#o.state?.()) {
+      return Promise.resolve(last);
+    }
     this.refreshes++;
     const p = this.#o.refresh().then(() => {
-      const snap: Snapshot = { at: this.#now(), bodies: new Map() };
+      const snap: Snapshot = { at: this.#now(), state: this.#o.state?.(), bodies: new Map() };
       this.#last = snap;
       return snap;
     });

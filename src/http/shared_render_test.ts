@@ -139,3 +139,21 @@ Deno.test("HTTP: a client looping on /metrics is paced to its share and cannot r
     await s.server.shutdown();
   }
 });
+
+Deno.test("shared render: a change of state (the node connects or goes away) is rendered at once, floor or not", async () => {
+  let up = 0;
+  let n = 0;
+  const r = new SharedRender({
+    refresh: () => Promise.resolve(),
+    render: () => `bitcoin_up ${up} ${++n}\n`,
+    floorMs: 60_000,
+    now: () => 0,
+    state: () => up,
+  });
+  const text = async () => new TextDecoder().decode((await r.body("text", false)).body);
+  assertEquals(await text(), "bitcoin_up 0 1\n");
+  assertEquals(await text(), "bitcoin_up 0 1\n", "within the floor, in the same state: reused");
+  up = 1;
+  assertEquals(await text(), "bitcoin_up 1 2\n");
+  assertEquals(r.refreshes, 2);
+});
