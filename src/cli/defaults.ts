@@ -56,6 +56,8 @@ export const DEFAULTS = {
   httpAcceptBackoffMaxMs: 1000,
   /** The same kind of HTTP error is reported at most once per this interval (the rest are counted). */
   httpReportIntervalMs: 10_000,
+  /** The template collector builds a block template (Mining.createNewBlock) once per new tip and once per this. */
+  templateIntervalMs: 60_000,
 } as const;
 
 export type Defaults = typeof DEFAULTS;

@@ -215,6 +215,9 @@ export async function readBlockTemplate(
     o.useMempool = true;
     o.blockReservedWeight = 8000n;
     o.coinbaseOutputMaxAdditionalSigops = 400n;
+    // 32.x: `cooldown` (default true) makes createNewBlock wait for the tip to settle after IBD; a
+    // wait in progress when we disconnect is the hazard of bitcoin/bitcoin#34250, so never wait.
+    if (m.generation === "v32") p.cooldown = false;
   };
   const template = m.generation === "v30"
     // v30 has no Context on createNewBlock: a plain call, bounded by the same timeout.
