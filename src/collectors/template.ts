@@ -33,18 +33,18 @@ export class TemplateCollector implements Collector {
     this.#log = ctx.log;
     this.#timing = ctx.timing;
     // One read per new tip; tips that arrive during a read are coalesced into one more read.
-    ctx.events.onTip(() => this.#read());
+    ctx.events.onTip(() => void this.#read());
   }
 
-  attach(session: Session): Promise<void> {
+  /** The first template is read before attach settles (a failed read is logged, not an attach failure). */
+  async attach(session: Session): Promise<void> {
     if (!session.mining) {
       this.#log.info("the node offers no Mining interface: block template metrics are not available");
-      return Promise.resolve();
+      return;
     }
     this.#session = session;
-    this.#timer = setInterval(() => this.#read(), this.#timing.templateIntervalMs);
-    this.#read();
-    return Promise.resolve();
+    this.#timer = setInterval(() => void this.#read(), this.#timing.templateIntervalMs);
+    await this.#read();
   }
 
   detach(): void {
@@ -54,15 +54,15 @@ export class TemplateCollector implements Collector {
     this.#timer = undefined;
   }
 
-  #read(): void {
+  #read(): Promise<void> {
     const session = this.#session;
-    if (!session) return;
+    if (!session) return Promise.resolve();
     if (this.#reading) {
       this.#again = true;
-      return;
+      return Promise.resolve();
     }
     this.#reading = true;
-    readBlockTemplate(session, { timeoutMs: this.#timing.callTimeoutMs })
+    return readBlockTemplate(session, { timeoutMs: this.#timing.callTimeoutMs })
       .then((summary) => {
         if (this.#session === session) this.#last = { summary, at: Date.now() };
         this.#failSaid = false;
@@ -78,7 +78,7 @@ export class TemplateCollector implements Collector {
         this.#reading = false;
         if (this.#again) {
           this.#again = false;
-          this.#read();
+          void this.#read();
         }
       });
   }
