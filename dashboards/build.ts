@@ -597,6 +597,43 @@ export const ROWS: RowSpec[] = [
     ],
   },
   {
+    title: "Next block (collector template, off by default)",
+    panels: [
+      {
+        title: "Next block's fees",
+        type: "timeseries",
+        description:
+          "bitcoin_block_template_fees_satoshis: the fees of the block the node would mine now (Mining.createNewBlock, read per new tip and per minute): the reward on top of the subsidy.",
+        targets: [{ expr: "bitcoin_block_template_fees_satoshis{$sel}", legend: "fees" }],
+        flavours: ["v32", "v31", "v30"],
+        requires: "--collector.template",
+        unit: "suffix: sat",
+      },
+      {
+        title: "Next block's transactions and sigops",
+        type: "timeseries",
+        description:
+          "bitcoin_block_template_transactions and bitcoin_block_template_sigops: the template's transactions and sigop cost, coinbase excluded.",
+        targets: [
+          { expr: "bitcoin_block_template_transactions{$sel}", legend: "transactions" },
+          { expr: "bitcoin_block_template_sigops{$sel}", legend: "sigops" },
+        ],
+        flavours: ["v32", "v31", "v30"],
+        requires: "--collector.template",
+        decimals: 0,
+      },
+      {
+        title: "Template age",
+        type: "timeseries",
+        description: "bitcoin_block_template_age_seconds: how old the template behind these values is.",
+        targets: [{ expr: "bitcoin_block_template_age_seconds{$sel}", legend: "age" }],
+        flavours: ["v32", "v31", "v30"],
+        requires: "--collector.template",
+        unit: "s",
+      },
+    ],
+  },
+  {
     title: "What the callbacks cost the node",
     panels: [
       {

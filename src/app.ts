@@ -54,7 +54,11 @@ export async function run(o: RunOptions): Promise<number> {
     .map((spec) =>
       spec.create({ log, timing, flavour: o.flavour, callbacks, events, feeConfTargets: o.feeConfTargets })
     );
-  const off = COLLECTORS.filter((spec) => !collectors.some((c) => c.name === spec.name)).map((s) => s.name);
+  // Only those switched off against their default (a collector off by default is not news).
+  const off = COLLECTORS.filter((spec) =>
+    spec.defaultEnabled !== false && !collectors.some((c) => c.name === spec.name)
+  )
+    .map((s) => s.name);
   if (off.length > 0) log.info(`collectors switched off: ${off.join(", ")}`);
   const supervisor = new ConnectionSupervisor({
     socketPath: o.socketPath,

@@ -47,7 +47,8 @@ Deno.test("--check on pr-trace: every family but those the node has no value for
     const given = section(r.stdout, /^metric families this node gives \(\d+\):$/);
     const missing = section(r.stdout, /^metric families it does not give \(\d+\):$/);
     assertEquals(given.get("bitcoin_utxo_cache_add_total"), "(1 series)");
-    assertEquals(given.get("bitcoind_ipc_exporter_collector_success"), `(${COLLECTORS.length} series)`);
+    const onByDefault = COLLECTORS.filter((c) => c.defaultEnabled !== false);
+    assertEquals(given.get("bitcoind_ipc_exporter_collector_success"), `(${onByDefault.length} series)`);
     assert(given.has("bitcoin_peers") && given.has("bitcoin_mempool_tx_added_total"), r.stdout);
     // getblockstats through Node.executeRpc, the build and process families, B's scrape collectors.
     for (
@@ -67,6 +68,13 @@ Deno.test("--check on pr-trace: every family but those the node has no value for
     );
     assertMatch(collectors.get("block_events")!, /^on cost: none per tip outside IBD/);
     assertMatch(collectors.get("mempool")!, /^on cost: getmempoolfeeratediagram/);
+    // The template collector is off by default: its families say so.
+    const template = [...missing.keys()].filter((f) => f.startsWith("bitcoin_block_template_"));
+    assertEquals(template.length, 4, r.stdout);
+    for (const f of template) {
+      assertStringIncludes(missing.get(f)!, "collector template is switched off (--collector.template");
+      missing.delete(f);
+    }
     // The peer's defaults: no peers, no fee estimate, not pruned; each named for what it is.
     assertEquals([...missing.keys()], [
       "bitcoin_prune_height",
@@ -77,7 +85,7 @@ Deno.test("--check on pr-trace: every family but those the node has no value for
     assertStringIncludes(missing.get("bitcoin_peer_connections")!, "the node has no peers now");
     assertStringIncludes(missing.get("bitcoin_fee_estimate_sat_per_vbyte")!, "no fee estimate");
     // Every family this build has is in one list or the other.
-    assertEquals(given.size + missing.size, familyCatalogue().length);
+    assertEquals(given.size + missing.size + template.length, familyCatalogue().length);
     // Subscribed, then disconnected before the socket closed.
     await peer.waitNotice(/^subscribed utxo/);
     await peer.waitNotice(/^unsubscribed utxo/);
@@ -147,14 +155,42 @@ Deno.test("--check on v31 (Mining alone): every scrape-time and per-tip family s
     assertStringIncludes(missing.get("bitcoin_block_interval_seconds")!, "not on flavour v31: needs JSON-RPC");
     assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "not on flavour v31: needs JSON-RPC");
     assertStringIncludes(missing.get("bitcoin_chain_transactions_total")!, "not on flavour v31: needs JSON-RPC");
-    // No family is absent for want of a value: on v31 each absence is the flavour's.
-    for (const [f, why] of missing) assertStringIncludes(why, "not on flavour v31: needs", f);
+    // No family is absent for want of a value: on v31 each absence is the flavour's (the template
+    // collector's are switched off by default).
+    for (const [f, why] of missing) {
+      if (f.startsWith("bitcoin_block_template_")) assertStringIncludes(why, "collector template is switched off", f);
+      else assertStringIncludes(why, "not on flavour v31: needs", f);
+    }
     const collectors = section(r.stdout, /^collectors:$/);
     for (const c of ["last_block", "block_events", "chaininfo", "network", "fees", "mempool"]) {
       assertMatch(collectors.get(c)!, /^on, nothing to read on this flavour/, c);
     }
   } finally {
     assertEquals(await peer.stop(), 0);
+  }
+});
+
+Deno.test("--check --collector.template: given on v31 with its cost; on pr-trace absent, naming why", async () => {
+  for (const [flavour, shown] of [["v31", "v31"], ["branch", "pr-trace"]] as const) {
+    const peer = await TestPeer.start({ flavour });
+    try {
+      const r = await check(peer.socketPath, ["--collector.template"]);
+      assertEquals(r.code, 0, r.stderr);
+      const collectors = section(r.stdout, /^collectors:$/);
+      assertMatch(
+        collectors.get("template")!,
+        shown === "v31" ? /^on cost: one Mining\.createNewBlock/ : /^on, nothing to read on this flavour/,
+      );
+      const given = section(r.stdout, /^metric families this node gives \(\d+\):$/);
+      const missing = section(r.stdout, /^metric families it does not give \(\d+\):$/);
+      for (const f of ["fees_satoshis", "transactions", "sigops", "age_seconds"]) {
+        const name = `bitcoin_block_template_${f}`;
+        if (shown === "v31") assertEquals(given.get(name), "(1 series)", r.stdout);
+        else assertStringIncludes(missing.get(name)!, "not on flavour pr-trace: needs stock Mining", r.stdout);
+      }
+    } finally {
+      assertEquals(await peer.stop(), 0);
+    }
   }
 });
 

@@ -167,7 +167,7 @@ async function startTarget(flavour: Running): Promise<Target> {
   await peer.ok("set getMempoolDynamicUsage 1000000");
   await peer.ok("set getMempoolMaxUsage 300000000");
   if (STOCK(flavour)) await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
-  const exporter = ExporterProc.start({ socketPath: peer.socketPath });
+  const exporter = ExporterProc.start({ socketPath: peer.socketPath, args: ["--collector.template"] }); // off by default: checked too
   await exporter.waitLog(/connected to .* \(flavour /);
   return { peer, exporter, instance: `127.0.0.1:${exporter.port}` };
 }
@@ -331,7 +331,7 @@ Deno.test("promtool check metrics on every flavour's exposition: zero warnings, 
   for (const flavour of FLAVOURS) {
     const peer = await TestPeer.start({ flavour: PEER_NAME[flavour] });
     await everyValue(peer, flavour);
-    const exporter = ExporterProc.start({ socketPath: peer.socketPath });
+    const exporter = ExporterProc.start({ socketPath: peer.socketPath, args: ["--collector.template"] }); // off by default: checked too
     try {
       await exporter.waitLog(/connected to .* \(flavour /);
       if (flavour === "pr-trace" || flavour === "pr-ipc" || flavour.startsWith("chain5")) {

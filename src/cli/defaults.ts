@@ -71,6 +71,8 @@ export const DEFAULTS = {
    * faster clients are paced, not refused. Far above any scrape interval; a loop costs no more.
    */
   httpRequestsPerSecond: 5,
+  /** The template collector builds a block template (Mining.createNewBlock) once per new tip and once per this. */
+  templateIntervalMs: 60_000,
 } as const;
 
 export type Defaults = typeof DEFAULTS;

@@ -12,6 +12,7 @@ import { feesCollector } from "./fees.ts";
 import { mempoolCollector } from "./mempool.ts";
 import { chainInfoCollector } from "./chaininfo.ts";
 import { blockEventsCollector } from "./block_events.ts";
+import { templateCollector } from "./template.ts";
 
 export const COLLECTORS: readonly CollectorSpec[] = [
   chainCollector,
@@ -23,4 +24,5 @@ export const COLLECTORS: readonly CollectorSpec[] = [
   networkCollector,
   feesCollector,
   mempoolCollector,
+  templateCollector,
 ];

@@ -5,14 +5,24 @@
  * schema generation the node's Init served (gen/v30, gen/v31 or gen/ for 32.x), because v30 encodes
  * waitTipChanged's timeout differently from the later ones.
  */
+import type * as $ from "capnp-es";
 import type { BlockRef as BlockRefStruct } from "../../gen/common.ts";
 import { displayHash } from "../bitcoin/tx.ts";
-import { Mining$Client } from "../../gen/mining.ts";
-import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
-import { Mining$Client as MiningV31$Client } from "../../gen/v31/mining.ts";
+import { BlockTemplate$Client, Mining$Client } from "../../gen/mining.ts";
+import {
+  BlockTemplate$Client as BlockTemplateV30$Client,
+  Mining$Client as MiningV30$Client,
+} from "../../gen/v30/mining.ts";
+import {
+  BlockTemplate$Client as BlockTemplateV31$Client,
+  Mining$Client as MiningV31$Client,
+} from "../../gen/v31/mining.ts";
 import { Rpc$Client } from "../../gen/rpc.ts";
 import type { MiningGeneration } from "./detect.ts";
 import { named } from "./methods.ts";
+import { capIndexAt } from "./capnp.ts";
+import { RemoteCap, type ResultCaps } from "./rpc.ts";
+import { RemoteError } from "./errors.ts";
 import { RPC_URI, RPC_USER, type Session, type SessionCallOptions } from "./session.ts";
 
 /** The Mining calls the exporter makes, as stock 32.x declares them (schemas/mining.capnp). */
@@ -135,6 +145,106 @@ export function interruptMining(session: Session, timeoutMs: number): Promise<vo
   const interrupt = m && miningCalls(m.generation).interrupt;
   if (!m || !interrupt) return Promise.resolve();
   return session.conn.call(m.cap, interrupt, undefined, () => undefined, { timeoutMs });
+}
+
+// --- Mining.createNewBlock and BlockTemplate (the next block a miner would get now) ---
+
+/** createNewBlock @4 and the BlockTemplate reads, per generation (each its own schema). */
+const templateV32 = {
+  createNewBlock: named(Mining$Client.methods, 4, "createNewBlock"),
+  destroy: named(BlockTemplate$Client.methods, 0, "destroy"),
+  getBlock: named(BlockTemplate$Client.methods, 2, "getBlock"),
+  getTxFees: named(BlockTemplate$Client.methods, 3, "getTxFees"),
+  getTxSigops: named(BlockTemplate$Client.methods, 4, "getTxSigops"),
+};
+const templateV31 = {
+  createNewBlock: named(MiningV31$Client.methods, 4, "createNewBlock"),
+  destroy: named(BlockTemplateV31$Client.methods, 0, "destroy"),
+  getBlock: named(BlockTemplateV31$Client.methods, 2, "getBlock"),
+  getTxFees: named(BlockTemplateV31$Client.methods, 3, "getTxFees"),
+  getTxSigops: named(BlockTemplateV31$Client.methods, 4, "getTxSigops"),
+};
+/** v30: createNewBlock takes no Context (the node runs it on its event loop thread). */
+const templateV30 = {
+  createNewBlock: named(MiningV30$Client.methods, 4, "createNewBlock"),
+  destroy: named(BlockTemplateV30$Client.methods, 0, "destroy"),
+  getBlock: named(BlockTemplateV30$Client.methods, 2, "getBlock"),
+  getTxFees: named(BlockTemplateV30$Client.methods, 3, "getTxFees"),
+  getTxSigops: named(BlockTemplateV30$Client.methods, 4, "getTxSigops"),
+};
+
+export interface BlockTemplateSummary {
+  /** Sum of getTxFees (the coinbase is not in the list): what a miner collects on top of the subsidy. */
+  feesSat: bigint;
+  /** Transactions besides the coinbase (getTxFees' length). */
+  transactions: number;
+  /** Sum of getTxSigops (sigop cost, coinbase excluded). */
+  sigops: number;
+  /** Serialized size of getBlock's answer, when asked for (it carries the whole block). */
+  blockBytes?: number;
+}
+
+function sumInt64(list: { length: number; get(i: number): bigint }): bigint {
+  let total = 0n;
+  for (let i = 0; i < list.length; i++) total += list.get(i);
+  return total;
+}
+
+/**
+ * One `Mining.createNewBlock` with the node's default options, its fees, sigops and transaction
+ * count read, then `BlockTemplate.destroy` so the node frees the template (it holds the block and
+ * its transactions until then) — in a finally, so a failed read still frees it.
+ */
+export async function readBlockTemplate(
+  session: Session,
+  options: SessionCallOptions & { withBlock?: boolean } = {},
+): Promise<BlockTemplateSummary> {
+  const m = session.mining;
+  if (!m) throw new Error("the node offers no Mining interface");
+  const calls =
+    (m.generation === "v30" ? templateV30 : m.generation === "v31" ? templateV31 : templateV32) as typeof templateV32;
+  const takeTemplate = (r: $.Struct, caps: ResultCaps): RemoteCap => {
+    const cap = caps.cap(capIndexAt(r, 0));
+    if (!(cap instanceof RemoteCap)) throw new RemoteError("Mining.createNewBlock returned no template");
+    return cap;
+  };
+  // The options are written out in full: v30's schema has no defaults, so an unset struct would
+  // ask v30 for a block without the mempool.
+  const build = (p: InstanceType<typeof templateV32.createNewBlock.ParamsClass>) => {
+    const o = p._initOptions();
+    o.useMempool = true;
+    o.blockReservedWeight = 8000n;
+    o.coinbaseOutputMaxAdditionalSigops = 400n;
+    // 32.x: `cooldown` (default true) makes createNewBlock wait for the tip to settle after IBD; a
+    // wait in progress when we disconnect is the hazard of bitcoin/bitcoin#34250, so never wait.
+    if (m.generation === "v32") p.cooldown = false;
+  };
+  const template = m.generation === "v30"
+    // v30 has no Context on createNewBlock: a plain call, bounded by the same timeout.
+    ? await session.conn.call(m.cap, calls.createNewBlock, build, takeTemplate, { timeoutMs: options.timeoutMs })
+    : await session.callWithContext(m.cap, calls.createNewBlock, build, takeTemplate, options);
+  try {
+    const fees = await session.callWithContext(template, calls.getTxFees, undefined, (r) => {
+      return { total: sumInt64(r.result), count: r.result.length };
+    }, options);
+    const sigops = await session.callWithContext(
+      template,
+      calls.getTxSigops,
+      undefined,
+      (r) => Number(sumInt64(r.result)),
+      options,
+    );
+    const blockBytes = options.withBlock
+      ? await session.callWithContext(template, calls.getBlock, undefined, (r) => r.result.length, options)
+      : undefined;
+    return { feesSat: fees.total, transactions: fees.count, sigops, blockBytes };
+  } finally {
+    try {
+      await session.callWithContext(template, calls.destroy, undefined, () => undefined, options);
+    } finally {
+      template.release();
+    }
+  }
 }
 
 /** One JSON-RPC request (or batch) through `Rpc.executeRpc`; returns the node's response text. */

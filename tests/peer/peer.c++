@@ -262,6 +262,8 @@ struct Peer {
   std::map<std::string, BlockEntry> blocks;
   std::map<uint64_t, TipWaiter> tipWaiters;
   uint64_t nextWaiterId = 0, nextMiningId = 0;
+  // BlockTemplates made by createNewBlock and not yet destroyed (or released) by the client.
+  int64_t templatesLive = 0;
   kj::Maybe<double> lastWaitTimeoutMs;
   // JSON-RPC over IPC (stock master).
   std::string rpcFixturesDir;
@@ -774,6 +776,37 @@ class EchoImpl final : public Echo::Server {
   Peer& p;
 };
 
+// A BlockTemplate as Mining.createNewBlock returns it: a fixed next block of three transactions
+// whose fees and sigop costs are known (tests/template_test.ts asserts the sums), the coinbase
+// excluded from both lists as upstream's getTxFees/getTxSigops do. `destroy @0` and the reads keep
+// their ordinals in every generation (v30's differ only from @5 on). Counted in `status`
+// (templates_live=, calls=createNewBlock:N,BlockTemplate.destroy:N).
+class BlockTemplateImpl final : public BlockTemplate::Server {
+ public:
+  explicit BlockTemplateImpl(Peer& p) : p(p) { p.templatesLive++; }
+  ~BlockTemplateImpl() noexcept(false) { if (!destroyed) p.templatesLive--; }
+  kj::Promise<void> destroy(DestroyContext c) override {
+    return p.onThread(c.getParams().getContext(), "BlockTemplate.destroy", [this] {
+      if (!destroyed) p.templatesLive--;
+      destroyed = true;
+    });
+  }
+  kj::Promise<void> getTxFees(GetTxFeesContext c) override {
+    return p.onThread(c.getParams().getContext(), "BlockTemplate.getTxFees", [c]() mutable {
+      auto l = c.getResults().initResult(3);
+      l.set(0, 1000); l.set(1, 2500); l.set(2, 4000);
+    });
+  }
+  kj::Promise<void> getTxSigops(GetTxSigopsContext c) override {
+    return p.onThread(c.getParams().getContext(), "BlockTemplate.getTxSigops", [c]() mutable {
+      auto l = c.getResults().initResult(3);
+      l.set(0, 1); l.set(1, 4); l.set(2, 8);
+    });
+  }
+  Peer& p;
+  bool destroyed = false;
+};
+
 // Mining, as stock nodes serve it (and the branches, through makeMining @3). The interface ID and
 // the methods the exporter uses are the same in every generation; what differs is v30's encoding of
 // waitTipChanged's timeout and v30 lacking `interrupt` (see below).
@@ -867,6 +900,15 @@ class MiningImpl final : public Mining::Server {
           })
           .attach(kj::defer([peer, wid] { peer->tipWaiters.erase(wid); }));
     });
+  }
+
+  // createNewBlock @4: v31 and master take (context, options[, cooldown]); v30 takes only
+  // (options), no Context, so a v30 node runs it on its event loop thread (p.plain here). The
+  // options are not interpreted: the template is the same fixed block either way.
+  kj::Promise<void> createNewBlock(CreateNewBlockContext c) override {
+    auto make = [this, c]() mutable { c.getResults().setResult(kj::heap<BlockTemplateImpl>(p)); };
+    if (v30) return p.plain("createNewBlock", make);
+    return p.onThread(c.getParams().getContext(), "createNewBlock", make);
   }
 
   // v31+: `interrupt @6 () -> ()` has no Context, so libmultiprocess runs it on its event loop,
@@ -1825,7 +1867,7 @@ void Peer::status() {
       " calls=" + (callsText.empty() ? "-" : callsText) + " flavour=" + flavour + " waiters=" +
       std::to_string(tipWaiters.size()) + " last_wait_timeout_ms=" + waitTimeout + " rpc_last_uri=" +
       statusText(rpcLastUri) + " rpc_last_user=" + statusText(rpcLastUser) +
-      " fee_estimate_last=" + statusText(b.lastFeeEstimate));
+      " fee_estimate_last=" + statusText(b.lastFeeEstimate) + " templates_live=" + std::to_string(templatesLive));
 }
 
 // Repeats `fire` n times back to back.
