@@ -91,7 +91,7 @@ for arg in "$@"; do
         ;;
       # --check serves nothing: the socket alone is granted (main.ts asks for no more).
       --check) check=1 ;;
-      --flavour | --fee-conf-targets | --web.telemetry-path | --web.scrape-floor | --log.level | --log.format) expect_value=skip ;;
+      --flavour | --fee-conf-targets | --web.telemetry-path | --web.scrape-floor | --collector.template.interval | --log.level | --log.format) expect_value=skip ;;
       # --datadir/--chain name the socket (src/cli/datadir.ts): resolved here, and main.ts gets the
       # socket path itself instead, so the permissions name exactly the path it uses.
       --datadir) expect_value=datadir && continue ;;

@@ -306,3 +306,28 @@ Deno.test("--web.scrape-floor: a Prometheus duration, 0s to 60s; anything else i
     assertStringIncludes(err.message, `invalid --web.scrape-floor "${bad}"`);
   }
 });
+
+Deno.test("--collector.template.interval: a duration from 1s to 1h, beside the switches; anything else is one line", () => {
+  assertEquals(floorOf(["--collector.template.interval=5m", "/s"]), { templateIntervalMs: 300_000 });
+  assertEquals(floorOf(["--collector.template", "--collector.template.interval", "30s", "/s"]), {
+    templateIntervalMs: 30_000,
+  });
+  for (const bad of ["0s", "500ms", "2h", "5", "soon"]) {
+    let err: unknown;
+    try {
+      parseCommandLine([`--collector.template.interval=${bad}`, "/s"]);
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof UsageError, bad);
+    assertStringIncludes(err.message, `invalid --collector.template.interval "${bad}"`);
+  }
+  // A setting of a collector that has none is an unknown flag, not a switch.
+  let err: unknown;
+  try {
+    parseCommandLine(["--collector.node.interval=5s", "/s"]);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof UsageError);
+});

@@ -42,6 +42,10 @@ Options:
   --web.config.file FILE        exporter-toolkit web config: TLS (tls_server_config) and basic
                                 auth (basic_auth_users, bcrypt hashes)
   --web.scrape-floor DURATION   the least time between two renders of the metrics (default ${DEFAULTS.scrapeFloorMs}ms): scrapes within it, or during a render, share the last one; 0s renders for every scrape
+  --collector.template.interval DURATION
+                                the template collector's read besides one per new tip (default ${
+  DEFAULTS.templateIntervalMs / 1000
+}s; 1s to 1h)
   --flavour auto|${FLAVOURS.join("|")}
                                 the node's IPC flavour (default auto: detected at every
                                 connection); a forced one that does not match is a fatal error
@@ -94,8 +98,8 @@ export interface RunCommand {
   flavour?: Flavour;
   /** The collectors switched on (--collector.NAME / --no-collector.NAME over each one's default). */
   collectors: Set<string>;
-  /** --web.scrape-floor, when given (the rest of the timing is the defaults'). */
-  timing?: { scrapeFloorMs: number };
+  /** --web.scrape-floor and --collector.template.interval, when given (the rest of the timing is the defaults'). */
+  timing?: { scrapeFloorMs?: number; templateIntervalMs?: number };
   /** --fee-conf-targets, when given. */
   feeConfTargets?: number[];
   /** --check: report what this node gives, then exit (src/cli/check.ts). */
@@ -181,6 +185,13 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
   }
   const config = v["web.config.file"];
   const floor = v["web.scrape-floor"];
+  const templateInterval = v["collector.template.interval"];
+  const timing = {
+    ...(floor === undefined ? {} : { scrapeFloorMs: parseDurationMs(floor, "--web.scrape-floor", 60_000) }),
+    ...(templateInterval === undefined ? {} : {
+      templateIntervalMs: parseDurationMs(templateInterval, "--collector.template.interval", 3_600_000, 1000),
+    }),
+  };
   return {
     kind: v["print-permissions"] ? "print-permissions" : "run",
     socketPath,
@@ -193,7 +204,7 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
     ...(flavour === "auto" ? {} : { flavour }),
     collectors: switches.enabled,
     ...(targets === undefined ? {} : { feeConfTargets: parseFeeConfTargets(targets) }),
-    ...(floor === undefined ? {} : { timing: { scrapeFloorMs: parseDurationMs(floor, "--web.scrape-floor", 60_000) } }),
+    ...(Object.keys(timing).length === 0 ? {} : { timing }),
     ...(v.check ? { check: true } : {}),
   };
 }
@@ -237,13 +248,15 @@ export function parseFeeConfTargets(text: string): number[] {
   return out;
 }
 
-/** A duration as Prometheus writes one (`500ms`, `1s`, `1.5s`, `0s`), in milliseconds, at most `maxMs`. */
-export function parseDurationMs(text: string, flag: string, maxMs: number): number {
-  const m = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s)$/.exec(text);
-  const ms = m ? Number(m[1]) * (m[2] === "s" ? 1000 : 1) : NaN;
-  if (!Number.isFinite(ms) || ms > maxMs || !Number.isInteger(Math.round(ms * 1000) / 1000)) {
+/** A duration as Prometheus writes one (`500ms`, `1s`, `1.5s`, `5m`, `1h`, `0s`), in milliseconds, from `minMs` to `maxMs`. */
+export function parseDurationMs(text: string, flag: string, maxMs: number, minMs = 0): number {
+  const m = /^(\d{1,9}(?:\.\d{1,3})?)(ms|s|m|h)$/.exec(text);
+  const ms = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"] : NaN;
+  if (!Number.isFinite(ms) || ms > maxMs || ms < minMs || !Number.isInteger(Math.round(ms * 1000) / 1000)) {
     throw new UsageError(
-      `invalid ${flag} "${text.slice(0, 40)}": expected a duration such as 500ms or 1s, at most ${maxMs / 1000}s`,
+      `invalid ${flag} "${text.slice(0, 40)}": expected a duration such as ${minMs ? "30s or 5m" : "500ms or 1s"}${
+        minMs ? `, at least ${minMs / 1000}s` : ""
+      }, at most ${maxMs / 1000}s`,
     );
   }
   return ms;
@@ -257,6 +270,7 @@ const OPTIONS = {
   "web.telemetry-path": { type: "string" },
   "web.config.file": { type: "string" },
   "web.scrape-floor": { type: "string" },
+  "collector.template.interval": { type: "string" },
   "log.level": { type: "string" },
   "log.format": { type: "string" },
   flavour: { type: "string" },

@@ -31,7 +31,11 @@ export function collectorSwitches(
     }
     const m = FLAG.exec(arg);
     if (!m) {
-      if (/^--(no-)?collector\./.test(arg)) throw new CollectorFlagError(`invalid collector flag: ${arg.slice(0, 80)}`);
+      // `--collector.NAME.SETTING` is a collector's setting (e.g. --collector.template.interval), parsed
+      // with the other flags; anything else that starts like a switch is a mistake.
+      if (/^--(no-)?collector\./.test(arg) && !/^--collector\.[a-z0-9_]+\.[a-z0-9_-]+(=|$)/.test(arg)) {
+        throw new CollectorFlagError(`invalid collector flag: ${arg.slice(0, 80)}`);
+      }
       rest.push(arg);
       continue;
     }
