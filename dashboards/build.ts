@@ -586,6 +586,34 @@ export const ROWS: RowSpec[] = [
         decimals: 0,
         stack: true,
       })),
+      // Peer quality by network (snapshot histogram: quantiles of the buckets as they are, never rate()).
+      {
+        title: "Peer ping by network",
+        type: "timeseries",
+        description:
+          "Median and p90 of the connected peers' minimum ping, by network (bitcoin_peer_ping_seconds: a snapshot of the peers connected now; peers without a ping yet are not counted).",
+        targets: [
+          {
+            expr: "histogram_quantile(0.5, sum by (network, le) (bitcoin_peer_ping_seconds_bucket{$sel}))",
+            legend: "{{network}} median",
+          },
+          {
+            expr: "histogram_quantile(0.9, sum by (network, le) (bitcoin_peer_ping_seconds_bucket{$sel}))",
+            legend: "{{network}} p90",
+          },
+        ],
+        flavours: GAUGES,
+        unit: "s",
+      },
+      {
+        title: "BIP152 high-bandwidth peers",
+        type: "timeseries",
+        description:
+          "Compact-block high-bandwidth peers (bitcoin_peers_high_bandwidth): to = peers we asked to push new blocks to us (Core keeps at most 3), from = peers that asked us.",
+        targets: [{ expr: "sum by (direction) (bitcoin_peers_high_bandwidth{$sel})", legend: "{{direction}}" }],
+        flavours: GAUGES,
+        decimals: 0,
+      },
       {
         title: "Banned",
         type: "timeseries",

@@ -51,6 +51,21 @@ function checkBounds(body: string, labelSets: number): void {
   const peers = [...body.matchAll(/^bitcoin_peer_connections\{[^}]*\} (\d+)$/gm)];
   assertEquals(peers.reduce((a, m) => a + Number(m[1]), 0), 125);
   assertEquals(peers.length, labelSets);
+  // Peer quality: every peer that has a ping observed once, the BIP152 flags counted (big_node.ts: i % 5, 3, 4).
+  const sum = (re: RegExp) => [...body.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  assertEquals(sum(/^bitcoin_peer_ping_seconds_count\{[^}]*\} (\d+)$/gm), 100);
+  // Pings of 10^(i % 8 - 4) s (µs on the branches): the same buckets either way, so the unit is right.
+  const pinged = Array.from({ length: 125 }, (_, i) => i).filter((i) => i % 5 !== 0);
+  assertEquals(
+    sum(/^bitcoin_peer_ping_seconds_bucket\{[^}]*le="0.001"\} (\d+)$/gm),
+    pinged.filter((i) => i % 8 <= 1).length,
+  );
+  assertEquals(
+    sum(/^bitcoin_peer_ping_seconds_bucket\{[^}]*le="10"\} (\d+)$/gm),
+    pinged.filter((i) => i % 8 <= 5).length,
+  );
+  assertEquals(sum(/^bitcoin_peers_high_bandwidth\{direction="to",[^}]*\} (\d+)$/gm), 42);
+  assertEquals(sum(/^bitcoin_peers_high_bandwidth\{direction="from",[^}]*\} (\d+)$/gm), 32);
   assert(!/203\.0\.113|10\.0\.\d+\.\d+|session/.test(body), "an address in a label");
   const total = [...series.values()].reduce((a, b) => a + b, 0);
   assert(total <= [...bounds.values()].reduce((a, b) => a + b, 0), `${total} series`);
@@ -94,7 +109,13 @@ Deno.test("a large branch node (125 peers through Node.getNodesStats, 10,000 ban
       const net = i === 124 ? 9 : i % NETWORK_NAMES.length;
       const type = Math.floor(i / NETWORK_NAMES.length) % CONNECTION_TYPE_NAMES.length;
       const transport = i % TRANSPORT_NAMES.length;
-      await peer.ok(`set peers 1 ${type === 0 ? 1 : 0} ${net} ${type} ${transport}`);
+      // Peer quality as big_node.ts gives it on v32: no ping yet on every fifth, BIP152 flags by i % 3 and i % 4.
+      const ping = i % 5 === 0 ? "none" : String(10 ** ((i % 8) + 2));
+      await peer.ok(
+        `set peers 1 ${type === 0 ? 1 : 0} ${net} ${type} ${transport} ${ping} ${i % 3 === 0 ? 1 : 0} ${
+          i % 4 === 0 ? 1 : 0
+        }`,
+      );
       sets.add(`${net === 9 ? "unknown" : net}/${type}/${transport}`);
     }
     await peer.ok("set banned 10000");

@@ -79,6 +79,8 @@ Deno.test("--check on pr-trace: every family but those the node has no value for
     assertEquals([...missing.keys()], [
       "bitcoin_prune_height",
       "bitcoin_peer_connections",
+      "bitcoin_peer_ping_seconds",
+      "bitcoin_peers_high_bandwidth",
       "bitcoin_fee_estimate_sat_per_vbyte",
     ], r.stdout);
     assertStringIncludes(missing.get("bitcoin_prune_height")!, "the node is not pruned");
@@ -151,6 +153,9 @@ Deno.test("--check on v31 (Mining alone): every scrape-time and per-tip family s
       assertStringIncludes(missing.get(f)!, lacks);
     }
     assertStringIncludes(missing.get("bitcoin_mempool_fee_rate_sat_per_vbyte")!, lacks);
+    for (const f of ["bitcoin_peer_ping_seconds", "bitcoin_peers_high_bandwidth"]) {
+      assertStringIncludes(missing.get(f)!, "not on flavour v31: needs getpeerinfo or Node.getNodesStats");
+    }
     assertStringIncludes(missing.get("bitcoin_reorgs_total")!, "not on flavour v31: needs chain notifications, or");
     assertStringIncludes(missing.get("bitcoin_block_interval_seconds")!, "not on flavour v31: needs JSON-RPC");
     assertStringIncludes(missing.get("bitcoin_last_block_inputs")!, "not on flavour v31: needs JSON-RPC");

@@ -476,6 +476,7 @@ bitcoin_bytes_sent_total 38030
 ${LAST_BLOCK_BODY}${blockEvents([1], [])}${rpcChainInfo()}${
   network({
     peers: { "outbound,not_publicly_routable,manual,v2": 1 },
+    quality: { not_publicly_routable: { pings: [0.000514586], hbTo: 0, hbFrom: 1 } },
     banned: 2,
     active: 1,
     inbound: 0,

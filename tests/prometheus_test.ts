@@ -148,8 +148,9 @@ function pending(q: Query): string[] {
  */
 async function everyValue(peer: TestPeer, flavour: Flavour): Promise<void> {
   if (STOCK(flavour) && flavour !== "v32") return; // v30/v31: Mining alone
-  await peer.ok("set peers 6 0 1 1 2"); // outbound-full-relay ipv4 v2 (Node.getNodesStats)
-  await peer.ok("set peers 2 1 2 0 1"); // inbound ipv6 v1
+  // outbound-full-relay ipv4 v2 (Node.getNodesStats), 40 ms min ping, high-bandwidth to us
+  await peer.ok("set peers 6 0 1 1 2 40000 1 0");
+  await peer.ok("set peers 2 1 2 0 1 150000 0 1"); // inbound ipv6 v1, 150 ms, high-bandwidth from
   await peer.ok("set feeEstimate 2 25000"); // Chain.estimateSmartFee: 25 sat/vB
   await peer.ok(`rpc estimatesmartfee {"feerate":0.00025,"blocks":2}`);
   const chain = JSON.parse(

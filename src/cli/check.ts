@@ -109,6 +109,12 @@ const NEEDS: readonly { family: RegExp; has: (t: FlavourTraits) => boolean; what
     has: (t) => t.tipWatch !== undefined,
     what: "stock Mining (Mining.createNewBlock: v30, v31, v32 only; the branches' Mining is not proven)",
   },
+  {
+    // Peer quality (network collector): getpeerinfo or Node.getNodesStats, neither on stock v30/v31.
+    family: /^bitcoin_(peer_ping_seconds|peers_high_bandwidth)$/,
+    has: (t) => t.gauges !== "mining",
+    what: "getpeerinfo or Node.getNodesStats (stock v30/v31 have only Mining: no peer list)",
+  },
 ];
 
 /**
@@ -120,6 +126,8 @@ const WHILE: Readonly<Record<string, string>> = {
     "the node knows the chain's transaction count (getchaintxstats leaves txcount out after an assumeutxo load until the background sync ends)",
   bitcoin_prune_height: "the node is not pruned (present only while it runs with -prune)",
   bitcoin_peer_connections: "the node has no peers now (a label set appears per kind of peer connected)",
+  bitcoin_peer_ping_seconds: "the node has no peers now (a histogram appears per network with a connected peer)",
+  bitcoin_peers_high_bandwidth: "the node has no peers now (a label set appears per network with a connected peer)",
   bitcoin_fee_estimate_sat_per_vbyte:
     "the node has no fee estimate for any --fee-conf-targets entry yet (Insufficient data: a fresh node, or a short mempool history)",
 };

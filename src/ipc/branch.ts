@@ -336,13 +336,21 @@ export interface PeerSummary {
   connectionType: string;
   /** getpeerinfo's `transport_protocol_type`, or "unknown". */
   transport: string;
+  /** getpeerinfo's `minping` in seconds; undefined while the peer has not answered a ping. */
+  minPingSeconds?: number;
+  /** getpeerinfo's `bip152_hb_to` / `bip152_hb_from` (BIP152 high-bandwidth compact blocks). */
+  hbTo?: boolean;
+  hbFrom?: boolean;
 }
 
+/** CNodeStats::m_min_ping_time before the first pong: std::chrono::microseconds::max() (src/net.h). */
+const NO_PING_US = 0x7fff_ffff_ffff_ffffn;
+
 /**
- * `Node.getNodesStats`: every connected peer's direction, network, connection type and transport.
- * Reads four fields of each NodeStats and nothing else (addresses, per-message byte maps and the
- * state stats are never decoded). Rejects when the node has no connection manager (`result`
- * false) or reports more than MAX_PEERS peers.
+ * `Node.getNodesStats`: every connected peer's direction, network, connection type, transport,
+ * minimum ping and BIP152 high-bandwidth flags. Reads those seven fields of each NodeStats and
+ * nothing else (addresses, per-message byte maps and the state stats are never decoded). Rejects
+ * when the node has no connection manager (`result` false) or reports more than MAX_PEERS peers.
  */
 export function getNodesStats(session: Session, o?: SessionCallOptions): Promise<PeerSummary[]> {
   const n = nodeOf(session);
@@ -364,9 +372,22 @@ export function decodeNodesStats(r: Node_GetNodesStats$Results): PeerSummary[] {
       network: enumName(NETWORK_NAMES, s.network),
       connectionType: enumName(CONNECTION_TYPE_NAMES, s.connType),
       transport: enumName(TRANSPORT_NAMES, s.transportType),
+      minPingSeconds: pingSeconds(s.minPingTime),
+      hbTo: s.bip152HighbandwidthTo,
+      hbFrom: s.bip152HighbandwidthFrom,
     };
   }
   return out;
+}
+
+/**
+ * NodeStats.minPingTime in seconds: libmultiprocess sends a std::chrono::duration as its count()
+ * (mp/type-chrono.h), so microseconds here. The no-ping sentinel (microseconds::max(), which
+ * getpeerinfo leaves out as `minping`) and a negative value are no reading.
+ */
+export function pingSeconds(us: bigint): number | undefined {
+  if (us >= NO_PING_US || us < 0n) return undefined;
+  return Number(us) / 1e6;
 }
 
 /**

@@ -20,7 +20,13 @@ export interface Family {
   name: string;
   help: string;
   type: MetricType;
-  read(): Sample[] | number | bigint | HistogramValue | undefined;
+  read(): Sample[] | number | bigint | HistogramValue | HistogramSample[] | undefined;
+}
+
+/** One labelled histogram of a histogram family that has several (e.g. one per network). */
+export interface HistogramSample {
+  labels: Labels;
+  value: HistogramValue;
 }
 
 /** A histogram's state: `counts[i]` observations fell in (bounds[i-1], bounds[i]]; the last slot is +Inf. */
@@ -102,7 +108,11 @@ export class MetricsRegistry {
         out += renderHistogram(f, v, format);
         continue;
       }
-      const samples: Sample[] = typeof v === "number" || typeof v === "bigint" ? [{ value: v as number }] : v;
+      if (f.type === "histogram" && Array.isArray(v)) {
+        out += renderLabelledHistograms(f, v as HistogramSample[], format);
+        continue;
+      }
+      const samples = (typeof v === "number" || typeof v === "bigint" ? [{ value: v as number }] : v) as Sample[];
       if (samples.length === 0) continue;
       const t = this.#template(f, samples, format);
       out += t.head;
@@ -127,6 +137,27 @@ export class MetricsRegistry {
     }
     return t;
   }
+}
+
+/**
+ * Labelled histograms of one family (none: the family is left out): each label set's cumulative
+ * `_bucket` series (its labels, then `le`), `_sum` and `_count`.
+ */
+function renderLabelledHistograms(f: Family, hs: HistogramSample[], format: Format): string {
+  if (hs.length === 0) return "";
+  let out = familyHead(f, format, "histogram");
+  for (const { labels, value: h } of hs) {
+    const l = formatLabels(labels);
+    const inner = l === "" ? "" : l.slice(1, -1) + ",";
+    let cumulative = 0;
+    for (let i = 0; i <= h.bounds.length; i++) {
+      cumulative += h.counts[i];
+      const le = i < h.bounds.length ? formatValue(h.bounds[i]) : "+Inf";
+      out += `${f.name}_bucket{${inner}le="${le}"} ${cumulative}\n`;
+    }
+    out += `${f.name}_sum${l} ${formatValue(h.sum)}\n${f.name}_count${l} ${cumulative}\n`;
+  }
+  return out;
 }
 
 /** `# HELP`, `# TYPE` (and for OpenMetrics `# UNIT`) lines of a family. */

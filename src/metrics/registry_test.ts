@@ -64,3 +64,34 @@ Deno.test("render: a histogram as cumulative le buckets, _sum and _count", async
     ].join("\n"),
   );
 });
+
+Deno.test("render: labelled histograms, each label set's buckets (le last), _sum and _count; none leaves the family out", async () => {
+  const a = new Histogram([0.01, 1]), b = new Histogram([0.01, 1]);
+  for (const v of [0.005, 2]) a.observe(v);
+  let hs: { labels: Record<string, string>; value: Histogram }[] = [
+    { labels: { network: "ipv4" }, value: a },
+    { labels: { network: "onion" }, value: b },
+  ];
+  const r = new MetricsRegistry();
+  r.add({ name: "ping_seconds", help: "Ping.", type: "histogram", read: () => hs });
+  assertEquals(
+    await r.render(),
+    [
+      "# HELP ping_seconds Ping.",
+      "# TYPE ping_seconds histogram",
+      'ping_seconds_bucket{network="ipv4",le="0.01"} 1',
+      'ping_seconds_bucket{network="ipv4",le="1"} 1',
+      'ping_seconds_bucket{network="ipv4",le="+Inf"} 2',
+      'ping_seconds_sum{network="ipv4"} 2.005',
+      'ping_seconds_count{network="ipv4"} 2',
+      'ping_seconds_bucket{network="onion",le="0.01"} 0',
+      'ping_seconds_bucket{network="onion",le="1"} 0',
+      'ping_seconds_bucket{network="onion",le="+Inf"} 0',
+      'ping_seconds_sum{network="onion"} 0',
+      'ping_seconds_count{network="onion"} 0',
+      "",
+    ].join("\n"),
+  );
+  hs = [];
+  assertEquals(await r.render(), "");
+});

@@ -150,6 +150,11 @@ struct PeerGroup {
   int32_t network;
   int32_t connType;
   uint8_t transport;
+  // Peer quality (optional words after the transport): the minimum ping in microseconds, as
+  // CNodeStats::m_min_ping_time (microseconds::max() before the first pong), and BIP152 flags.
+  int64_t minPingUs = INT64_MAX;
+  bool hbTo = false;
+  bool hbFrom = false;
 };
 
 // A CFeeRate as Core serializes it since v30 (its FeeFrac: fee Int64 LE, size Int32 LE).
@@ -1579,6 +1584,9 @@ kj::Promise<void> NodeImpl::getNodesStats(GetNodesStatsContext c) {
         s.setNetwork(g.network);
         s.setConnType(g.connType);
         s.setTransportType(g.transport);
+        s.setMinPingTime(g.minPingUs);
+        s.setBip152HighbandwidthTo(g.hbTo);
+        s.setBip152HighbandwidthFrom(g.hbFrom);
         s.setSessionId(g.transport == 2 ? std::string(64, 'a') : "");
         auto st = s.initStateStats();
         st.setSyncHeight(105);
@@ -1658,10 +1666,17 @@ static bool setBranchValue(Peer& p, const std::vector<std::string>& a) {
     if (arg(2) == "none") {
       b.peers.clear();
     } else {
-      if (a.size() != 7) {
-        throw std::invalid_argument("usage: set peers <count> <inbound 0|1> <network> <connType> <transport> | none");
+      if (a.size() != 7 && a.size() != 10) {
+        throw std::invalid_argument(
+            "usage: set peers <count> <inbound 0|1> <network> <connType> <transport> "
+            "[<minPingUs|none> <hbTo 0|1> <hbFrom 0|1>] | none");
       }
       PeerGroup g{std::stoul(a[2]), a[3] == "1", std::stoi(a[4]), std::stoi(a[5]), (uint8_t)std::stoul(a[6])};
+      if (a.size() == 10) {
+        g.minPingUs = a[7] == "none" ? INT64_MAX : std::stoll(a[7]);
+        g.hbTo = a[8] == "1";
+        g.hbFrom = a[9] == "1";
+      }
       b.peers.push_back(g);
     }
   } else if (m == "nodesStatsResult") {

@@ -8,8 +8,13 @@ export function bigPeerInfo(n: number): unknown[] {
   const real = JSON.parse(Deno.readTextFileSync(FIXTURES + "getpeerinfo.json"))[0];
   return Array.from({ length: n }, (_, i) => {
     const connectionType = CONNECTION_TYPES[i % CONNECTION_TYPES.length];
+    const { minping: _minping, ...rest } = real;
     return {
-      ...real,
+      ...rest,
+      // Every fifth peer has not answered a ping yet (Core leaves minping out); the others span 100 µs … 1000 s.
+      ...(i % 5 === 0 ? {} : { minping: 10 ** ((i % 8) - 4) }),
+      bip152_hb_to: i % 3 === 0,
+      bip152_hb_from: i % 4 === 0,
       id: i,
       addr: `203.0.113.${i % 256}:${8333 + i}`,
       network: PEER_NETWORKS[Math.floor(i / CONNECTION_TYPES.length) % PEER_NETWORKS.length],

@@ -203,9 +203,43 @@ export function peerConnections(peers: Record<string, number>): string {
 ${rows.join("")}`;
 }
 
+/** Ping bucket bounds, seconds (src/collectors/network.ts PING_BUCKETS, repeated here on purpose). */
+const PING_BOUNDS = ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10"];
+
+/**
+ * The peer-quality families: per network (in the order given), the minimum pings observed (a
+ * snapshot histogram) and the BIP152 high-bandwidth counts to, then from.
+ */
+export function peerQuality(q: Record<string, { pings: number[]; hbTo: number; hbFrom: number }>): string {
+  const nets = Object.entries(q);
+  if (nets.length === 0) return "";
+  let out =
+    `# HELP bitcoin_peer_ping_seconds Connected peers' minimum ping (getpeerinfo minping) by network: a snapshot of the peers connected now, one observation per peer that has answered a ping (not cumulative: do not rate() it).
+# TYPE bitcoin_peer_ping_seconds histogram
+`;
+  for (const [net, { pings }] of nets) {
+    for (const le of [...PING_BOUNDS, "+Inf"]) {
+      const n = le === "+Inf" ? pings.length : pings.filter((p) => p <= Number(le)).length;
+      out += `bitcoin_peer_ping_seconds_bucket{network="${net}",le="${le}"} ${n}\n`;
+    }
+    out += `bitcoin_peer_ping_seconds_sum{network="${net}"} ${pings.reduce((a, b) => a + b, 0)}\n`;
+    out += `bitcoin_peer_ping_seconds_count{network="${net}"} ${pings.length}\n`;
+  }
+  out +=
+    `# HELP bitcoin_peers_high_bandwidth Connected BIP152 high-bandwidth compact-block peers by network: direction=to those we asked to push us new blocks (bip152_hb_to), from those that asked us (bip152_hb_from).
+# TYPE bitcoin_peers_high_bandwidth gauge
+`;
+  for (const [net, { hbTo }] of nets) out += `bitcoin_peers_high_bandwidth{direction="to",network="${net}"} ${hbTo}\n`;
+  for (const [net, { hbFrom }] of nets) {
+    out += `bitcoin_peers_high_bandwidth{direction="from",network="${net}"} ${hbFrom}\n`;
+  }
+  return out;
+}
+
 /** The network families; a field left undefined is a family the flavour does not serve. */
 export function network(n: {
   peers?: Record<string, number>;
+  quality?: Record<string, { pings: number[]; hbTo: number; hbFrom: number }>;
   banned?: number;
   active?: number;
   inbound?: number;
@@ -221,7 +255,7 @@ export function network(n: {
 ${n.inbound === undefined ? "" : `bitcoin_connections{direction="inbound"} ${n.inbound}\n`}${
       n.outbound === undefined ? "" : `bitcoin_connections{direction="outbound"} ${n.outbound}\n`
     }`;
-  return (n.peers ? peerConnections(n.peers) : "") +
+  return (n.peers ? peerConnections(n.peers) : "") + (n.quality ? peerQuality(n.quality) : "") +
     g("bitcoin_banned_addresses", "Entries in the node's ban list (addresses and subnets).", n.banned) +
     g(
       "bitcoin_network_active",
@@ -238,6 +272,7 @@ ${n.inbound === undefined ? "" : `bitcoin_connections{direction="inbound"} ${n.i
 /** The recorded node's network answers (getpeerinfo: one outbound manual v2 peer; listbanned: none). */
 export const RPC_NETWORK: string = network({
   peers: { "outbound,not_publicly_routable,manual,v2": 1 },
+  quality: { not_publicly_routable: { pings: [0.000514586], hbTo: 0, hbFrom: 1 } },
   banned: 0,
   active: 1,
   inbound: 0,
