@@ -41,7 +41,9 @@ Options:
   --web.telemetry-path PATH     the path metrics are served at (default ${DEFAULTS.telemetryPath})
   --web.config.file FILE        exporter-toolkit web config: TLS (tls_server_config) and basic
                                 auth (basic_auth_users, bcrypt hashes)
-  --web.scrape-floor DURATION   the least time between two renders of the metrics (default ${DEFAULTS.scrapeFloorMs}ms): scrapes within it, or during a render, share the last one; 0s renders for every scrape
+  --web.scrape-floor DURATION   the least time between two renders of the metrics (default
+                                ${DEFAULTS.scrapeFloorMs}ms): scrapes within it, or during a render, share the
+                                last one; 0s renders for every scrape
   --collector.template.interval DURATION
                                 the template collector's read besides one per new tip (default ${
   DEFAULTS.templateIntervalMs / 1000
