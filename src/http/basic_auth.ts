@@ -14,7 +14,6 @@
  * - a user not in the table is checked against a dummy hash of the same cost, so the time taken
  *   does not tell which user names exist.
  */
-import bcrypt from "bcryptjs";
 
 export type AuthResult = "ok" | "denied" | "busy";
 
@@ -93,7 +92,10 @@ export class BasicAuth {
     }
     if (this.#checks >= this.#max) return "busy";
     this.#checks++;
-    const run = this.#queue.then(() => {
+    const run = this.#queue.then(async () => {
+      // Loaded on the first check, not imported at the top: bcryptjs is an npm package that loads
+      // node:crypto, and most exporters have no users (RSS, issue 21).
+      const bcrypt = (await import("bcryptjs")).default;
       this.checks++;
       return bcrypt.compare(c.password, hash ?? this.#dummy);
     });

@@ -15,7 +15,6 @@
  *
  * Every mistake is one line naming the field (main.ts exits 2).
  */
-import { load } from "js-yaml";
 import { errorText } from "../util/errors.ts";
 
 export interface TlsConfig {
@@ -62,11 +61,11 @@ export async function loadWebConfig(path: string): Promise<WebConfig> {
   } catch (e) {
     throw new WebConfigError(`--web.config.file ${path}: cannot read it (${errorText(e)})`);
   }
-  return parseWebConfig(text, path);
+  return await parseWebConfig(text, path);
 }
 
 /** Parses config text; `path` (absolute) names it in errors and anchors relative paths. */
-export function parseWebConfig(text: string, path: string): WebConfig {
+export async function parseWebConfig(text: string, path: string): Promise<WebConfig> {
   const where = `--web.config.file ${path}`;
   const fail = (field: string, what: string): never => {
     throw new WebConfigError(`${where}: ${field}: ${what}`);
@@ -75,6 +74,9 @@ export function parseWebConfig(text: string, path: string): WebConfig {
   // An empty file (comments at most) is an empty config; js-yaml 5 calls it an error.
   if (text.split("\n").every((line) => /^\s*(?:#.*)?$/.test(line))) doc = null;
   else {
+    // Loaded here, not imported at the top: js-yaml is an npm package, and most exporters run
+    // without a web config (RSS, issue 21).
+    const { load } = await import("js-yaml");
     try {
       // The default schema of YAML 1.2 core types; no custom tags, nothing executable.
       doc = load(text, { filename: path });

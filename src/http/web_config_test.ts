@@ -3,8 +3,8 @@ import { parseWebConfig, WebConfigError, webConfigReads } from "./web_config.ts"
 
 const HASH = "$2b$10$x6LZkQm0UjoMmbXq/ahJZ.3EtYoDvvXPZ37xcY4v/6SJZqX6V1/Gy";
 
-Deno.test("web config: exporter-toolkit's fields, relative paths against the config's directory", () => {
-  const c = parseWebConfig(
+Deno.test("web config: exporter-toolkit's fields, relative paths against the config's directory", async () => {
+  const c = await parseWebConfig(
     `tls_server_config:
   cert_file: tls/cert.pem
   key_file: /etc/x/key.pem
@@ -26,12 +26,12 @@ basic_auth_users:
   assertEquals(webConfigReads(c), ["/etc/exporter/web.yml", "/etc/exporter/tls/cert.pem", "/etc/x/key.pem"]);
   // An empty file, or empty sections: plain HTTP, no auth (as exporter-toolkit).
   for (const text of ["", "tls_server_config:\nbasic_auth_users:\n", "tls_server_config: {}\n"]) {
-    const e = parseWebConfig(text, "/w.yml");
+    const e = await parseWebConfig(text, "/w.yml");
     assertEquals([e.tls, e.users.size, webConfigReads(e)], [undefined, 0, ["/w.yml"]]);
   }
 });
 
-Deno.test("web config: every mistake is one line naming the field", () => {
+Deno.test("web config: every mistake is one line naming the field", async () => {
   const cases: [string, string][] = [
     ["tls_server_config: [1]", "tls_server_config: expected a mapping"],
     ["tls_config:\n  cert_file: a", "tls_config: unknown field"],
@@ -66,7 +66,7 @@ Deno.test("web config: every mistake is one line naming the field", () => {
   for (const [text, message] of cases) {
     let err: unknown;
     try {
-      parseWebConfig(text, "/etc/web.yml");
+      await parseWebConfig(text, "/etc/web.yml");
     } catch (e) {
       err = e;
     }
