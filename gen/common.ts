@@ -173,73 +173,6 @@ export class BilingualStr extends $.Struct {
   }
   toString(): string { return "BilingualStr_" + super.toString(); }
 }
-export class Result extends $.Struct {
-  static readonly _capnp = {
-    displayName: "Result",
-    id: "e9ccda4c4ecfcc58",
-    size: new $.ObjectSize(0, 2),
-  };
-  _adoptValue(value: $.Orphan<$.Pointer>): void {
-    $.utils.adopt(value, $.utils.getPointer(0, this));
-  }
-  _disownValue(): $.Orphan<$.Pointer> {
-    return $.utils.disown(this.value);
-  }
-  get value(): $.Pointer {
-    return $.utils.getPointer(0, this);
-  }
-  _hasValue(): boolean {
-    return !$.utils.isNull($.utils.getPointer(0, this));
-  }
-  set value(value: $.Pointer) {
-    $.utils.copyFrom(value, $.utils.getPointer(0, this));
-  }
-  _adoptError(value: $.Orphan<BilingualStr>): void {
-    $.utils.adopt(value, $.utils.getPointer(1, this));
-  }
-  _disownError(): $.Orphan<BilingualStr> {
-    return $.utils.disown(this.error);
-  }
-  get error(): BilingualStr {
-    return $.utils.getStruct(1, BilingualStr, this);
-  }
-  _hasError(): boolean {
-    return !$.utils.isNull($.utils.getPointer(1, this));
-  }
-  _initError(): BilingualStr {
-    return $.utils.initStructAt(1, BilingualStr, this);
-  }
-  set error(value: BilingualStr) {
-    $.utils.copyFrom(value, $.utils.getPointer(1, this));
-  }
-  toString(): string { return "Result_" + super.toString(); }
-}
-export class ResultVoid extends $.Struct {
-  static readonly _capnp = {
-    displayName: "ResultVoid",
-    id: "c55a33a945f4410c",
-    size: new $.ObjectSize(0, 1),
-  };
-  _adoptError(value: $.Orphan<BilingualStr>): void {
-    $.utils.adopt(value, $.utils.getPointer(0, this));
-  }
-  _disownError(): $.Orphan<BilingualStr> {
-    return $.utils.disown(this.error);
-  }
-  get error(): BilingualStr {
-    return $.utils.getStruct(0, BilingualStr, this);
-  }
-  _hasError(): boolean {
-    return !$.utils.isNull($.utils.getPointer(0, this));
-  }
-  _initError(): BilingualStr {
-    return $.utils.initStructAt(0, BilingualStr, this);
-  }
-  set error(value: BilingualStr) {
-    $.utils.copyFrom(value, $.utils.getPointer(0, this));
-  }
-  toString(): string { return "ResultVoid_" + super.toString(); }
-}
 export class Pair extends $.Struct {
   static readonly _capnp = {
     displayName: "Pair",
@@ -277,35 +210,6 @@ export class Pair extends $.Struct {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   toString(): string { return "Pair_" + super.toString(); }
-}
-export class PairInt64 extends $.Struct {
-  static readonly _capnp = {
-    displayName: "PairInt64",
-    id: "b6061f707b66a314",
-    size: new $.ObjectSize(8, 1),
-  };
-  _adoptKey(value: $.Orphan<$.Pointer>): void {
-    $.utils.adopt(value, $.utils.getPointer(0, this));
-  }
-  _disownKey(): $.Orphan<$.Pointer> {
-    return $.utils.disown(this.key);
-  }
-  get key(): $.Pointer {
-    return $.utils.getPointer(0, this);
-  }
-  _hasKey(): boolean {
-    return !$.utils.isNull($.utils.getPointer(0, this));
-  }
-  set key(value: $.Pointer) {
-    $.utils.copyFrom(value, $.utils.getPointer(0, this));
-  }
-  get value(): bigint {
-    return $.utils.getInt64(0, this);
-  }
-  set value(value: bigint) {
-    $.utils.setInt64(0, value, this);
-  }
-  toString(): string { return "PairInt64_" + super.toString(); }
 }
 export class PairUInt64 extends $.Struct {
   static readonly _capnp = {

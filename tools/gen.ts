@@ -22,6 +22,8 @@ try {
   Deno.exit(2);
 }
 
+import { trim, usesOf } from "./gen/trim.ts";
+
 const root = new URL("..", import.meta.url).pathname;
 const schemaDir = `${root}schemas`;
 const outDir = `${root}gen`;
@@ -83,6 +85,23 @@ for (const rel of await schemaFiles(schemaDir)) {
     if (name === rel.replace(/\.capnp$/, ".ts")) wanted.set(name, content);
   }
 }
+
+// Trimmed to what the code uses (tools/gen/trim.ts): the exporter's, and that of its tests, which
+// also call what the exporter never does (the hazards the peer plays, e.g. makeWalletLoader).
+async function sources(dir: string, rel: string, out: Map<string, string>): Promise<Map<string, string>> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory && e.name !== "node_modules" && e.name !== "fixtures") {
+      await sources(`${dir}/${e.name}`, `${rel}${e.name}/`, out);
+    } else if (e.isFile && e.name.endsWith(".ts")) {
+      out.set(`${rel}${e.name}`, await Deno.readTextFile(`${dir}/${e.name}`));
+    }
+  }
+  return out;
+}
+const code = new Map<string, string>();
+for (const dir of ["src", "tests", "bench", "tools"]) await sources(`${root}${dir}`, `${dir}/`, code);
+const trimmed = trim(wanted, usesOf(code));
+for (const [name, content] of trimmed) wanted.set(name, content);
 
 let stale = 0;
 for (const [name, content] of wanted) {

@@ -25,25 +25,7 @@ export class ThreadMap_MakeThread$Results extends $.Struct {
     id: "bbafb2ed83f6268d",
     size: new $.ObjectSize(0, 1),
   };
-  get result(): Thread$Client {
-    return new Thread$Client($.utils.getInterfaceClientOrNullAt(0, this));
-  }
-  set result(value: Thread$Client) {
-    $.utils.setInterfacePointer(this.segment.message.addCap(value.client), $.utils.getPointer(0, this));
-  }
   toString(): string { return "ThreadMap_MakeThread$Results_" + super.toString(); }
-}
-export class ThreadMap_MakeThread$Results$Promise {
-  pipeline: $.Pipeline<any, any, ThreadMap_MakeThread$Results>;
-  constructor(pipeline: $.Pipeline<any, any, ThreadMap_MakeThread$Results>) {
-    this.pipeline = pipeline;
-  }
-  getResult(): Thread$Client {
-    return new Thread$Client(this.pipeline.getPipeline(Thread, 0).client());
-  }
-  async promise(): Promise<ThreadMap_MakeThread$Results> {
-    return await this.pipeline.struct();
-  }
 }
 export class ThreadMap$Client {
   client: $.Client;
@@ -63,52 +45,8 @@ export class ThreadMap$Client {
       methodName: "makeThread"
     }
   ];
-  makeThread(paramsFunc?: (params: ThreadMap_MakeThread$Params) => void): ThreadMap_MakeThread$Results$Promise {
-    const answer = this.client.call({
-      method: ThreadMap$Client.methods[0],
-      paramsFunc: paramsFunc
-    });
-    const pipeline = new $.Pipeline(ThreadMap_MakeThread$Results, answer);
-    return new ThreadMap_MakeThread$Results$Promise(pipeline);
-  }
 }
 $.Registry.register(ThreadMap$Client.interfaceId, ThreadMap$Client);
-export interface ThreadMap$Server$Target {
-  makeThread(params: ThreadMap_MakeThread$Params, results: ThreadMap_MakeThread$Results): Promise<void>;
-}
-export class ThreadMap$Server extends $.Server {
-  readonly target: ThreadMap$Server$Target;
-  constructor(target: ThreadMap$Server$Target) {
-    super(target, [
-      {
-        ...ThreadMap$Client.methods[0],
-        impl: target.makeThread
-      }
-    ]);
-    this.target = target;
-  }
-  client(): ThreadMap$Client {
-    return new ThreadMap$Client(this);
-  }
-}
-export class ThreadMap extends $.Interface {
-  static readonly Client = ThreadMap$Client;
-  static readonly Server = ThreadMap$Server;
-  static readonly _capnp = {
-    displayName: "ThreadMap",
-    id: "ee5e37179ad9dc9d",
-    size: new $.ObjectSize(0, 0),
-  };
-  toString(): string { return "ThreadMap_" + super.toString(); }
-}
-export class Thread_GetName$Params extends $.Struct {
-  static readonly _capnp = {
-    displayName: "getName$Params",
-    id: "91b503837a7fb9c6",
-    size: new $.ObjectSize(0, 0),
-  };
-  toString(): string { return "Thread_GetName$Params_" + super.toString(); }
-}
 export class Thread_GetName$Results extends $.Struct {
   static readonly _capnp = {
     displayName: "getName$Results",
@@ -123,15 +61,6 @@ export class Thread_GetName$Results extends $.Struct {
   }
   toString(): string { return "Thread_GetName$Results_" + super.toString(); }
 }
-export class Thread_GetName$Results$Promise {
-  pipeline: $.Pipeline<any, any, Thread_GetName$Results>;
-  constructor(pipeline: $.Pipeline<any, any, Thread_GetName$Results>) {
-    this.pipeline = pipeline;
-  }
-  async promise(): Promise<Thread_GetName$Results> {
-    return await this.pipeline.struct();
-  }
-}
 export class Thread$Client {
   client: $.Client;
   static readonly interfaceId: bigint = 0x81c1e2600d0b56c5n;
@@ -139,55 +68,12 @@ export class Thread$Client {
     this.client = client;
   }
   static readonly methods: [
-    $.Method<Thread_GetName$Params, Thread_GetName$Results>
+    undefined
   ] = [
-    {
-      ParamsClass: Thread_GetName$Params,
-      ResultsClass: Thread_GetName$Results,
-      interfaceId: Thread$Client.interfaceId,
-      methodId: 0,
-      interfaceName: "mp/proxy.capnp:Thread",
-      methodName: "getName"
-    }
+    undefined
   ];
-  getName(paramsFunc?: (params: Thread_GetName$Params) => void): Thread_GetName$Results$Promise {
-    const answer = this.client.call({
-      method: Thread$Client.methods[0],
-      paramsFunc: paramsFunc
-    });
-    const pipeline = new $.Pipeline(Thread_GetName$Results, answer);
-    return new Thread_GetName$Results$Promise(pipeline);
-  }
 }
 $.Registry.register(Thread$Client.interfaceId, Thread$Client);
-export interface Thread$Server$Target {
-  getName(params: Thread_GetName$Params, results: Thread_GetName$Results): Promise<void>;
-}
-export class Thread$Server extends $.Server {
-  readonly target: Thread$Server$Target;
-  constructor(target: Thread$Server$Target) {
-    super(target, [
-      {
-        ...Thread$Client.methods[0],
-        impl: target.getName
-      }
-    ]);
-    this.target = target;
-  }
-  client(): Thread$Client {
-    return new Thread$Client(this);
-  }
-}
-export class Thread extends $.Interface {
-  static readonly Client = Thread$Client;
-  static readonly Server = Thread$Server;
-  static readonly _capnp = {
-    displayName: "Thread",
-    id: "81c1e2600d0b56c5",
-    size: new $.ObjectSize(0, 0),
-  };
-  toString(): string { return "Thread_" + super.toString(); }
-}
 export class Context extends $.Struct {
   static readonly _capnp = {
     displayName: "Context",
@@ -198,21 +84,9 @@ export class Context extends $.Struct {
 * The server thread that must run this call.
 *
 */
-  get thread(): Thread$Client {
-    return new Thread$Client($.utils.getInterfaceClientOrNullAt(0, this));
-  }
-  set thread(value: Thread$Client) {
-    $.utils.setInterfacePointer(this.segment.message.addCap(value.client), $.utils.getPointer(0, this));
-  }
   /**
 * The caller's thread, on which the server makes any callbacks during this call.
 *
 */
-  get callbackThread(): Thread$Client {
-    return new Thread$Client($.utils.getInterfaceClientOrNullAt(1, this));
-  }
-  set callbackThread(value: Thread$Client) {
-    $.utils.setInterfacePointer(this.segment.message.addCap(value.client), $.utils.getPointer(1, this));
-  }
   toString(): string { return "Context_" + super.toString(); }
 }

@@ -5,14 +5,18 @@
  */
 import type * as $ from "capnp-es";
 
-export function named<M extends readonly $.Method<$.Struct, $.Struct>[], I extends number>(
+export function named<M extends readonly ($.Method<$.Struct, $.Struct> | undefined)[], I extends number>(
   methods: M,
   ordinal: I,
   name: string,
-): M[I] {
+): Exclude<M[I], undefined> {
   const m = methods[ordinal];
-  if (!m || m.methodName !== name || m.methodId !== ordinal) {
+  if (!m) {
+    // tools/gen/trim.ts keeps the methods src/ names: a new one needs a fresh generation.
+    throw new Error(`schema mismatch: @${ordinal} (${name}) is not in the generated method table: run \`deno task gen\``);
+  }
+  if (m.methodName !== name || m.methodId !== ordinal) {
     throw new Error(`schema mismatch: ${m?.interfaceName ?? "interface"} @${ordinal} is ${m?.methodName}, not ${name}`);
   }
-  return m;
+  return m as Exclude<M[I], undefined>;
 }
