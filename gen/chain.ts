@@ -691,6 +691,40 @@ export class Chain$Client {
   ];
 }
 $.Registry.register(Chain$Client.interfaceId, Chain$Client);
+export class ChainNotifications_Destroy$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "destroy$Params",
+    id: "e409d194f53361f7",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "ChainNotifications_Destroy$Params_" + super.toString(); }
+}
+export class ChainNotifications_Destroy$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "destroy$Results",
+    id: "d82d194c8f8a817c",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_Destroy$Results_" + super.toString(); }
+}
 export class ChainNotifications_TransactionAddedToMempool$Params extends $.Struct {
   static readonly _capnp = {
     displayName: "transactionAddedToMempool$Params",
@@ -734,6 +768,14 @@ export class ChainNotifications_TransactionAddedToMempool$Params extends $.Struc
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   toString(): string { return "ChainNotifications_TransactionAddedToMempool$Params_" + super.toString(); }
+}
+export class ChainNotifications_TransactionAddedToMempool$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "transactionAddedToMempool$Results",
+    id: "acc847a96743c19e",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_TransactionAddedToMempool$Results_" + super.toString(); }
 }
 export class ChainNotifications_TransactionRemovedFromMempool$Params extends $.Struct {
   static readonly _capnp = {
@@ -784,6 +826,14 @@ export class ChainNotifications_TransactionRemovedFromMempool$Params extends $.S
     $.utils.setInt32(0, value, this);
   }
   toString(): string { return "ChainNotifications_TransactionRemovedFromMempool$Params_" + super.toString(); }
+}
+export class ChainNotifications_TransactionRemovedFromMempool$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "transactionRemovedFromMempool$Results",
+    id: "cbd70c909d55c041",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_TransactionRemovedFromMempool$Results_" + super.toString(); }
 }
 export class ChainNotifications_BlockConnected$Params extends $.Struct {
   static readonly _capnp = {
@@ -847,6 +897,14 @@ export class ChainNotifications_BlockConnected$Params extends $.Struct {
   }
   toString(): string { return "ChainNotifications_BlockConnected$Params_" + super.toString(); }
 }
+export class ChainNotifications_BlockConnected$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "blockConnected$Results",
+    id: "b38d9740fa8a7a05",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_BlockConnected$Results_" + super.toString(); }
+}
 export class ChainNotifications_BlockDisconnected$Params extends $.Struct {
   static readonly _capnp = {
     displayName: "blockDisconnected$Params",
@@ -890,6 +948,48 @@ export class ChainNotifications_BlockDisconnected$Params extends $.Struct {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   toString(): string { return "ChainNotifications_BlockDisconnected$Params_" + super.toString(); }
+}
+export class ChainNotifications_BlockDisconnected$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "blockDisconnected$Results",
+    id: "8918ab7126613965",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_BlockDisconnected$Results_" + super.toString(); }
+}
+export class ChainNotifications_UpdatedBlockTip$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "updatedBlockTip$Params",
+    id: "8e1428b38b104062",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "ChainNotifications_UpdatedBlockTip$Params_" + super.toString(); }
+}
+export class ChainNotifications_UpdatedBlockTip$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "updatedBlockTip$Results",
+    id: "9e54107dd3fdc9a8",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_UpdatedBlockTip$Results_" + super.toString(); }
 }
 export class ChainNotifications_ChainStateFlushed$Params extends $.Struct {
   static readonly _capnp = {
@@ -953,6 +1053,14 @@ export class ChainNotifications_ChainStateFlushed$Params extends $.Struct {
   }
   toString(): string { return "ChainNotifications_ChainStateFlushed$Params_" + super.toString(); }
 }
+export class ChainNotifications_ChainStateFlushed$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "chainStateFlushed$Results",
+    id: "9825c86e314bccac",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_ChainStateFlushed$Results_" + super.toString(); }
+}
 export class ChainNotifications$Client {
   client: $.Client;
   static readonly interfaceId: bigint = 0x9ac9db48ba219039n;
@@ -960,21 +1068,70 @@ export class ChainNotifications$Client {
     this.client = client;
   }
   static readonly methods: [
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined
+    $.Method<ChainNotifications_Destroy$Params, ChainNotifications_Destroy$Results>,
+    $.Method<ChainNotifications_TransactionAddedToMempool$Params, ChainNotifications_TransactionAddedToMempool$Results>,
+    $.Method<ChainNotifications_TransactionRemovedFromMempool$Params, ChainNotifications_TransactionRemovedFromMempool$Results>,
+    $.Method<ChainNotifications_BlockConnected$Params, ChainNotifications_BlockConnected$Results>,
+    $.Method<ChainNotifications_BlockDisconnected$Params, ChainNotifications_BlockDisconnected$Results>,
+    $.Method<ChainNotifications_UpdatedBlockTip$Params, ChainNotifications_UpdatedBlockTip$Results>,
+    $.Method<ChainNotifications_ChainStateFlushed$Params, ChainNotifications_ChainStateFlushed$Results>
   ] = [
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined
+    {
+      ParamsClass: ChainNotifications_Destroy$Params,
+      ResultsClass: ChainNotifications_Destroy$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 0,
+      interfaceName: "chain.capnp:ChainNotifications",
+      methodName: "destroy"
+    },
+    {
+      ParamsClass: ChainNotifications_TransactionAddedToMempool$Params,
+      ResultsClass: ChainNotifications_TransactionAddedToMempool$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 1,
+      interfaceName: "chain.capnp:ChainNotifications",
+      methodName: "transactionAddedToMempool"
+    },
+    {
+      ParamsClass: ChainNotifications_TransactionRemovedFromMempool$Params,
+      ResultsClass: ChainNotifications_TransactionRemovedFromMempool$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 2,
+      interfaceName: "chain.capnp:ChainNotifications",
+      methodName: "transactionRemovedFromMempool"
+    },
+    {
+      ParamsClass: ChainNotifications_BlockConnected$Params,
+      ResultsClass: ChainNotifications_BlockConnected$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 3,
+      interfaceName: "chain.capnp:ChainNotifications",
+      methodName: "blockConnected"
+    },
+    {
+      ParamsClass: ChainNotifications_BlockDisconnected$Params,
+      ResultsClass: ChainNotifications_BlockDisconnected$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 4,
+      interfaceName: "chain.capnp:ChainNotifications",
+      methodName: "blockDisconnected"
+    },
+    {
+      ParamsClass: ChainNotifications_UpdatedBlockTip$Params,
+      ResultsClass: ChainNotifications_UpdatedBlockTip$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 5,
+      interfaceName: "chain.capnp:ChainNotifications",
+      methodName: "updatedBlockTip"
+    },
+    {
+      ParamsClass: ChainNotifications_ChainStateFlushed$Params,
+      ResultsClass: ChainNotifications_ChainStateFlushed$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 6,
+      interfaceName: "chain.capnp:ChainNotifications",
+      methodName: "chainStateFlushed"
+    }
   ];
 }
 $.Registry.register(ChainNotifications$Client.interfaceId, ChainNotifications$Client);

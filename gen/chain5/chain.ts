@@ -694,6 +694,376 @@ export class Chain$Client {
   ];
 }
 $.Registry.register(Chain$Client.interfaceId, Chain$Client);
+export class ChainNotifications_Destroy$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "destroy$Params",
+    id: "e409d194f53361f7",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "ChainNotifications_Destroy$Params_" + super.toString(); }
+}
+export class ChainNotifications_Destroy$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "destroy$Results",
+    id: "d82d194c8f8a817c",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_Destroy$Results_" + super.toString(); }
+}
+export class ChainNotifications_TransactionAddedToMempool$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "transactionAddedToMempool$Params",
+    id: "a55b849cdb8e56ec",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptTx(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownTx(): $.Orphan<$.Data> {
+    return $.utils.disown(this.tx);
+  }
+  get tx(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasTx(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initTx(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set tx(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "ChainNotifications_TransactionAddedToMempool$Params_" + super.toString(); }
+}
+export class ChainNotifications_TransactionAddedToMempool$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "transactionAddedToMempool$Results",
+    id: "acc847a96743c19e",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_TransactionAddedToMempool$Results_" + super.toString(); }
+}
+export class ChainNotifications_TransactionRemovedFromMempool$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "transactionRemovedFromMempool$Params",
+    id: "fae2f1f7c55c5770",
+    size: new $.ObjectSize(8, 2),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptTx(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownTx(): $.Orphan<$.Data> {
+    return $.utils.disown(this.tx);
+  }
+  get tx(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasTx(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initTx(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set tx(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  get reason(): number {
+    return $.utils.getInt32(0, this);
+  }
+  set reason(value: number) {
+    $.utils.setInt32(0, value, this);
+  }
+  toString(): string { return "ChainNotifications_TransactionRemovedFromMempool$Params_" + super.toString(); }
+}
+export class ChainNotifications_TransactionRemovedFromMempool$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "transactionRemovedFromMempool$Results",
+    id: "cbd70c909d55c041",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_TransactionRemovedFromMempool$Results_" + super.toString(); }
+}
+export class ChainNotifications_BlockConnected$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "blockConnected$Params",
+    id: "bb0fb8054c34db98",
+    size: new $.ObjectSize(0, 3),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptRole(value: $.Orphan<ChainstateRole>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownRole(): $.Orphan<ChainstateRole> {
+    return $.utils.disown(this.role);
+  }
+  get role(): ChainstateRole {
+    return $.utils.getStruct(1, ChainstateRole, this);
+  }
+  _hasRole(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initRole(): ChainstateRole {
+    return $.utils.initStructAt(1, ChainstateRole, this);
+  }
+  set role(value: ChainstateRole) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  _adoptBlock(value: $.Orphan<BlockInfo>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownBlock(): $.Orphan<BlockInfo> {
+    return $.utils.disown(this.block);
+  }
+  get block(): BlockInfo {
+    return $.utils.getStruct(2, BlockInfo, this);
+  }
+  _hasBlock(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initBlock(): BlockInfo {
+    return $.utils.initStructAt(2, BlockInfo, this);
+  }
+  set block(value: BlockInfo) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
+  }
+  toString(): string { return "ChainNotifications_BlockConnected$Params_" + super.toString(); }
+}
+export class ChainNotifications_BlockConnected$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "blockConnected$Results",
+    id: "b38d9740fa8a7a05",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_BlockConnected$Results_" + super.toString(); }
+}
+export class ChainNotifications_BlockDisconnected$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "blockDisconnected$Params",
+    id: "df913292d4a19d6a",
+    size: new $.ObjectSize(0, 2),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptBlock(value: $.Orphan<BlockInfo>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownBlock(): $.Orphan<BlockInfo> {
+    return $.utils.disown(this.block);
+  }
+  get block(): BlockInfo {
+    return $.utils.getStruct(1, BlockInfo, this);
+  }
+  _hasBlock(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initBlock(): BlockInfo {
+    return $.utils.initStructAt(1, BlockInfo, this);
+  }
+  set block(value: BlockInfo) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "ChainNotifications_BlockDisconnected$Params_" + super.toString(); }
+}
+export class ChainNotifications_BlockDisconnected$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "blockDisconnected$Results",
+    id: "8918ab7126613965",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_BlockDisconnected$Results_" + super.toString(); }
+}
+export class ChainNotifications_UpdatedBlockTip$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "updatedBlockTip$Params",
+    id: "8e1428b38b104062",
+    size: new $.ObjectSize(0, 1),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "ChainNotifications_UpdatedBlockTip$Params_" + super.toString(); }
+}
+export class ChainNotifications_UpdatedBlockTip$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "updatedBlockTip$Results",
+    id: "9e54107dd3fdc9a8",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_UpdatedBlockTip$Results_" + super.toString(); }
+}
+export class ChainNotifications_ChainStateFlushed$Params extends $.Struct {
+  static readonly _capnp = {
+    displayName: "chainStateFlushed$Params",
+    id: "e4ca2f8afbec333f",
+    size: new $.ObjectSize(0, 3),
+  };
+  _adoptContext(value: $.Orphan<Context>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownContext(): $.Orphan<Context> {
+    return $.utils.disown(this.context);
+  }
+  get context(): Context {
+    return $.utils.getStruct(0, Context, this);
+  }
+  _hasContext(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initContext(): Context {
+    return $.utils.initStructAt(0, Context, this);
+  }
+  set context(value: Context) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptRole(value: $.Orphan<ChainstateRole>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownRole(): $.Orphan<ChainstateRole> {
+    return $.utils.disown(this.role);
+  }
+  get role(): ChainstateRole {
+    return $.utils.getStruct(1, ChainstateRole, this);
+  }
+  _hasRole(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initRole(): ChainstateRole {
+    return $.utils.initStructAt(1, ChainstateRole, this);
+  }
+  set role(value: ChainstateRole) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  _adoptLocator(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownLocator(): $.Orphan<$.Data> {
+    return $.utils.disown(this.locator);
+  }
+  get locator(): $.Data {
+    return $.utils.getData(2, this);
+  }
+  _hasLocator(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initLocator(length: number): $.Data {
+    return $.utils.initData(2, length, this);
+  }
+  set locator(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
+  }
+  toString(): string { return "ChainNotifications_ChainStateFlushed$Params_" + super.toString(); }
+}
+export class ChainNotifications_ChainStateFlushed$Results extends $.Struct {
+  static readonly _capnp = {
+    displayName: "chainStateFlushed$Results",
+    id: "9825c86e314bccac",
+    size: new $.ObjectSize(0, 0),
+  };
+  toString(): string { return "ChainNotifications_ChainStateFlushed$Results_" + super.toString(); }
+}
 export class ChainNotifications$Client {
   client: $.Client;
   static readonly interfaceId: bigint = 0x9ac9db48ba219039n;
@@ -701,21 +1071,203 @@ export class ChainNotifications$Client {
     this.client = client;
   }
   static readonly methods: [
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined
+    $.Method<ChainNotifications_Destroy$Params, ChainNotifications_Destroy$Results>,
+    $.Method<ChainNotifications_TransactionAddedToMempool$Params, ChainNotifications_TransactionAddedToMempool$Results>,
+    $.Method<ChainNotifications_TransactionRemovedFromMempool$Params, ChainNotifications_TransactionRemovedFromMempool$Results>,
+    $.Method<ChainNotifications_BlockConnected$Params, ChainNotifications_BlockConnected$Results>,
+    $.Method<ChainNotifications_BlockDisconnected$Params, ChainNotifications_BlockDisconnected$Results>,
+    $.Method<ChainNotifications_UpdatedBlockTip$Params, ChainNotifications_UpdatedBlockTip$Results>,
+    $.Method<ChainNotifications_ChainStateFlushed$Params, ChainNotifications_ChainStateFlushed$Results>
   ] = [
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined
+    {
+      ParamsClass: ChainNotifications_Destroy$Params,
+      ResultsClass: ChainNotifications_Destroy$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 0,
+      interfaceName: "chain5/chain.capnp:ChainNotifications",
+      methodName: "destroy"
+    },
+    {
+      ParamsClass: ChainNotifications_TransactionAddedToMempool$Params,
+      ResultsClass: ChainNotifications_TransactionAddedToMempool$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 1,
+      interfaceName: "chain5/chain.capnp:ChainNotifications",
+      methodName: "transactionAddedToMempool"
+    },
+    {
+      ParamsClass: ChainNotifications_TransactionRemovedFromMempool$Params,
+      ResultsClass: ChainNotifications_TransactionRemovedFromMempool$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 2,
+      interfaceName: "chain5/chain.capnp:ChainNotifications",
+      methodName: "transactionRemovedFromMempool"
+    },
+    {
+      ParamsClass: ChainNotifications_BlockConnected$Params,
+      ResultsClass: ChainNotifications_BlockConnected$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 3,
+      interfaceName: "chain5/chain.capnp:ChainNotifications",
+      methodName: "blockConnected"
+    },
+    {
+      ParamsClass: ChainNotifications_BlockDisconnected$Params,
+      ResultsClass: ChainNotifications_BlockDisconnected$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 4,
+      interfaceName: "chain5/chain.capnp:ChainNotifications",
+      methodName: "blockDisconnected"
+    },
+    {
+      ParamsClass: ChainNotifications_UpdatedBlockTip$Params,
+      ResultsClass: ChainNotifications_UpdatedBlockTip$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 5,
+      interfaceName: "chain5/chain.capnp:ChainNotifications",
+      methodName: "updatedBlockTip"
+    },
+    {
+      ParamsClass: ChainNotifications_ChainStateFlushed$Params,
+      ResultsClass: ChainNotifications_ChainStateFlushed$Results,
+      interfaceId: ChainNotifications$Client.interfaceId,
+      methodId: 6,
+      interfaceName: "chain5/chain.capnp:ChainNotifications",
+      methodName: "chainStateFlushed"
+    }
   ];
 }
 $.Registry.register(ChainNotifications$Client.interfaceId, ChainNotifications$Client);
+/**
+* Fields skipped below with Proxy.skip are pointer fields manually handled
+* by CustomBuildMessage / CustomPassMessage overloads.
+*
+*/
+export class BlockInfo extends $.Struct {
+  static readonly _capnp = {
+    displayName: "BlockInfo",
+    id: "9515caf33b457880",
+    size: new $.ObjectSize(16, 4),
+    defaultHeight: $.getInt32Mask(-1),
+    defaultFileNumber: $.getInt32Mask(-1),
+    defaultDataPos: $.getUint32Mask(0),
+    defaultChainTimeMax: $.getUint32Mask(0)
+  };
+  _adoptHash(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownHash(): $.Orphan<$.Data> {
+    return $.utils.disown(this.hash);
+  }
+  get hash(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasHash(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initHash(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set hash(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptPrevHash(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownPrevHash(): $.Orphan<$.Data> {
+    return $.utils.disown(this.prevHash);
+  }
+  get prevHash(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasPrevHash(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initPrevHash(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set prevHash(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  get height(): number {
+    return $.utils.getInt32(0, this, BlockInfo._capnp.defaultHeight);
+  }
+  set height(value: number) {
+    $.utils.setInt32(0, value, this, BlockInfo._capnp.defaultHeight);
+  }
+  get fileNumber(): number {
+    return $.utils.getInt32(4, this, BlockInfo._capnp.defaultFileNumber);
+  }
+  set fileNumber(value: number) {
+    $.utils.setInt32(4, value, this, BlockInfo._capnp.defaultFileNumber);
+  }
+  get dataPos(): number {
+    return $.utils.getUint32(8, this, BlockInfo._capnp.defaultDataPos);
+  }
+  set dataPos(value: number) {
+    $.utils.setUint32(8, value, this, BlockInfo._capnp.defaultDataPos);
+  }
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  get data(): $.Data {
+    return $.utils.getData(2, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(2, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
+  }
+  _adoptUndoData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(3, this));
+  }
+  _disownUndoData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.undoData);
+  }
+  get undoData(): $.Data {
+    return $.utils.getData(3, this);
+  }
+  _hasUndoData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(3, this));
+  }
+  _initUndoData(length: number): $.Data {
+    return $.utils.initData(3, length, this);
+  }
+  set undoData(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(3, this));
+  }
+  get chainTimeMax(): number {
+    return $.utils.getUint32(12, this, BlockInfo._capnp.defaultChainTimeMax);
+  }
+  set chainTimeMax(value: number) {
+    $.utils.setUint32(12, value, this, BlockInfo._capnp.defaultChainTimeMax);
+  }
+  toString(): string { return "BlockInfo_" + super.toString(); }
+}
+export class ChainstateRole extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ChainstateRole",
+    id: "fc64a127a9c6d56a",
+    size: new $.ObjectSize(8, 0),
+  };
+  get validated(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set validated(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  get historical(): boolean {
+    return $.utils.getBit(1, this);
+  }
+  set historical(value: boolean) {
+    $.utils.setBit(1, value, this);
+  }
+  toString(): string { return "ChainstateRole_" + super.toString(); }
+}

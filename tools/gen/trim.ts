@@ -27,6 +27,9 @@ export interface Uses {
   readonly methods: Map<string, Set<number>>;
 }
 
+/** In `Uses.methods`: every method of the interface. */
+export const ALL = -1;
+
 /** Reads src/'s uses of gen/ from its sources (`files`: path relative to the repository → text). */
 export function usesOf(files: Map<string, string>): Uses {
   const names = new Map<string, Set<string>>();
@@ -54,6 +57,11 @@ export function usesOf(files: Map<string, string>): Uses {
     for (const m of text.matchAll(/named\(\s*([\w$]+)\.methods,\s*(\d+)\s*,/g)) {
       const target = alias.get(m[1]);
       if (target) add(methods, target, Number(m[2]));
+    }
+    // An ordinal that is not a literal (a loop over a table of callbacks we serve): every method.
+    for (const m of text.matchAll(/named\(\s*([\w$]+)\.methods,\s*(?![\s\d])/g)) {
+      const target = alias.get(m[1]);
+      if (target) add(methods, target, ALL);
     }
     for (const m of text.matchAll(/([\w$]+)\.methods\[(\d+)\]/g)) {
       const target = alias.get(m[1]);
@@ -162,8 +170,9 @@ function trimMethodTable(member: string[], keep: Set<number>): string[] {
   values.forEach((value, i) => {
     const id = Number(/methodId: (\d+)/.exec(value)?.[1]);
     if (id !== i) throw new Error(`method table: entry ${i} has methodId ${id}`);
-    t.push(keep.has(i) ? `    ${types[i]}` : "    undefined");
-    v.push(keep.has(i) ? `    ${value}` : "    undefined");
+    const kept = keep.has(i) || keep.has(ALL);
+    t.push(kept ? `    ${types[i]}` : "    undefined");
+    v.push(kept ? `    ${value}` : "    undefined");
   });
   return [
     "  static readonly methods: [",
