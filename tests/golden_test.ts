@@ -49,9 +49,13 @@ import {
   decodeEstimateSmartFee,
   decodeNodesStats,
   feeRateSatPerVb,
+  loadBranchGenerations,
   nodeCallsOf,
 } from "../src/ipc/branch.ts";
 import type { ChainGeneration, NodeGeneration } from "../src/ipc/detect.ts";
+
+// The call tables are loaded when a session's detection needs them; these tests read them directly.
+await loadBranchGenerations();
 
 const dir = new URL("./fixtures/pr-trace-regtest/", import.meta.url);
 

@@ -14,36 +14,17 @@
  * of whatever the node has at that ordinal (FLAVOUR_TRAITS says what each flavour can give).
  */
 import * as $ from "capnp-es";
-import {
-  Chain$Client,
-  ChainNotifications$Client,
-  ChainNotifications_BlockConnected$Params,
-  ChainNotifications_BlockDisconnected$Params,
-  ChainNotifications_ChainStateFlushed$Params,
-  ChainNotifications_TransactionAddedToMempool$Params,
-  ChainNotifications_TransactionRemovedFromMempool$Params,
-} from "../../gen/chain.ts";
-import {
-  Chain$Client as ChainChain5$Client,
-  ChainNotifications$Client as ChainNotificationsChain5$Client,
-} from "../../gen/chain5/chain.ts";
-import {
-  Chain$Client as ChainPrIpc$Client,
-  ChainNotifications$Client as ChainNotificationsPrIpc$Client,
-  ChainNotifications_BlockConnected$Params as PrIpcBlockConnected$Params,
-  ChainNotifications_ChainStateFlushed$Params as PrIpcChainStateFlushed$Params,
-} from "../../gen/pr-ipc/chain.ts";
+import type { Chain$Client } from "../../gen/chain.ts";
 import { displayHash } from "../bitcoin/tx.ts";
-import {
+import type {
   Node$Client,
-  type Node_ExecuteRpc$Results,
-  type Node_GetBanned$Results,
-  type Node_GetNodesStats$Results,
-  type Node_GetWarnings$Results,
+  Node_ExecuteRpc$Results,
+  Node_GetBanned$Results,
+  Node_GetNodesStats$Results,
+  Node_GetWarnings$Results,
 } from "../../gen/node.ts";
-import { Node$Client as NodePrIpc$Client } from "../../gen/pr-ipc/node.ts";
 import type { ChainGeneration, NodeGeneration } from "./detect.ts";
-import { Tracing$Client, UtxoCacheTrace$Client, UtxoCacheTrace_Add$Params } from "../../gen/tracing.ts";
+import type { ChainCalls, NodeCalls } from "./branch_gen.ts";
 import { int32Field, setCapAt, uint32Field } from "./capnp.ts";
 import { named } from "./methods.ts";
 import type { IncomingCall, LocalServer, RemoteCap } from "./rpc.ts";
@@ -51,151 +32,32 @@ import type { Session, SessionCallOptions } from "./session.ts";
 import type { RpcReply } from "./stock.ts";
 import type { WireMessage, WireStruct } from "./wire.ts";
 
-/** The Chain methods called here, typed by pr/trace's schema (every generation's have the same params and results). */
-interface ChainCalls {
-  getHeight: typeof Chain$Client.methods[1];
-  isInitialBlockDownload: typeof Chain$Client.methods[33];
-  handleNotifications: typeof Chain$Client.methods[39];
-  estimateSmartFee: typeof Chain$Client.methods[24];
-  mempoolMinFee: typeof Chain$Client.methods[26];
-  relayMinFee: typeof Chain$Client.methods[27];
-  relayIncrementalFee: typeof Chain$Client.methods[28];
-  relayDustFee: typeof Chain$Client.methods[29];
-  havePruned: typeof Chain$Client.methods[30];
-  /** Not on pr/ipc (2024). */
-  getPruneHeight?: typeof Chain$Client.methods[31];
+/**
+ * The generated code of the branch generations (Chain, Node and Tracing of pr/trace, the rebased
+ * work and pr/ipc of 2024), loaded once detection has proven a branch flavour: a stock node's
+ * exporter never loads it (issue 21; tests/module_graph_test.ts).
+ */
+let generations: typeof import("./branch_gen.ts") | undefined;
+
+/** Loads the branch generations' tables (detection does, before its first Chain or Node probe). */
+export async function loadBranchGenerations(): Promise<typeof import("./branch_gen.ts")> {
+  return generations ??= await import("./branch_gen.ts");
 }
 
-const chainCalls: Record<ChainGeneration, ChainCalls> = {
-  "pr-trace": {
-    getHeight: named(Chain$Client.methods, 1, "getHeight"),
-    isInitialBlockDownload: named(Chain$Client.methods, 33, "isInitialBlockDownload"),
-    handleNotifications: named(Chain$Client.methods, 39, "handleNotifications"),
-    estimateSmartFee: named(Chain$Client.methods, 24, "estimateSmartFee"),
-    mempoolMinFee: named(Chain$Client.methods, 26, "mempoolMinFee"),
-    relayMinFee: named(Chain$Client.methods, 27, "relayMinFee"),
-    relayIncrementalFee: named(Chain$Client.methods, 28, "relayIncrementalFee"),
-    relayDustFee: named(Chain$Client.methods, 29, "relayDustFee"),
-    havePruned: named(Chain$Client.methods, 30, "havePruned"),
-    getPruneHeight: named(Chain$Client.methods, 31, "getPruneHeight"),
-  },
-  // The rebased generation's estimateSmartFee returns Common.FeeCalculation where the branches'
-  // returns Chain.FeeCalculation: the same layout (tests/golden_test.ts), and `calc` is never read.
-  chain5: {
-    getHeight: named(ChainChain5$Client.methods, 1, "getHeight"),
-    isInitialBlockDownload: named(ChainChain5$Client.methods, 33, "isInitialBlockDownload"),
-    handleNotifications: named(ChainChain5$Client.methods, 39, "handleNotifications"),
-    estimateSmartFee: named(ChainChain5$Client.methods, 24, "estimateSmartFee"),
-    mempoolMinFee: named(ChainChain5$Client.methods, 26, "mempoolMinFee"),
-    relayMinFee: named(ChainChain5$Client.methods, 27, "relayMinFee"),
-    relayIncrementalFee: named(ChainChain5$Client.methods, 28, "relayIncrementalFee"),
-    relayDustFee: named(ChainChain5$Client.methods, 29, "relayDustFee"),
-    havePruned: named(ChainChain5$Client.methods, 30, "havePruned"),
-    getPruneHeight: named(ChainChain5$Client.methods, 31, "getPruneHeight"),
-  },
-  // pr/ipc (2024): getTipLocator @4 and getActiveChainLocator @5 come first, getPruneHeight does
-  // not exist (schemas/pr-ipc/chain.capnp). estimateSmartFee's FeeCalculation lacks bestHeight
-  // (@4, the last data field): `calc` is never read, and the call asks for none (wantCalc false).
-  "pr-ipc": {
-    getHeight: named(ChainPrIpc$Client.methods, 1, "getHeight"),
-    isInitialBlockDownload: named(ChainPrIpc$Client.methods, 34, "isInitialBlockDownload"),
-    // The params' ChainNotifications type differs (role :UInt32); the capability is set by its
-    // cap-table index (subscribeChainNotifications), never through the typed client.
-    handleNotifications: named(ChainPrIpc$Client.methods, 40, "handleNotifications") as unknown as ChainCalls[
-      "handleNotifications"
-    ],
-    estimateSmartFee: named(ChainPrIpc$Client.methods, 26, "estimateSmartFee") as unknown as ChainCalls[
-      "estimateSmartFee"
-    ],
-    mempoolMinFee: named(ChainPrIpc$Client.methods, 28, "mempoolMinFee"),
-    relayMinFee: named(ChainPrIpc$Client.methods, 29, "relayMinFee"),
-    relayIncrementalFee: named(ChainPrIpc$Client.methods, 30, "relayIncrementalFee"),
-    relayDustFee: named(ChainPrIpc$Client.methods, 31, "relayDustFee"),
-    havePruned: named(ChainPrIpc$Client.methods, 32, "havePruned"),
-  },
-};
-
-/** The Node methods called here, typed by pr/trace's schema (both generations' have the same params and results). */
-interface NodeCalls {
-  getNodeCount: typeof Node$Client.methods[18];
-  getTotalBytesRecv: typeof Node$Client.methods[26];
-  getTotalBytesSent: typeof Node$Client.methods[27];
-  getMempoolSize: typeof Node$Client.methods[28];
-  getMempoolDynamicUsage: typeof Node$Client.methods[29];
-  getMempoolMaxUsage: typeof Node$Client.methods[30];
-  getHeaderTip: typeof Node$Client.methods[31];
-  getVerificationProgress: typeof Node$Client.methods[36];
-  getWarnings: typeof Node$Client.methods[3];
-  getNodesStats: typeof Node$Client.methods[19];
-  getBanned: typeof Node$Client.methods[20];
-  getNumBlocks: typeof Node$Client.methods[32];
-  /** Not on pr/ipc (2024). */
-  getNetLocalAddresses?: typeof Node$Client.methods[33];
-  getBestBlockHash: typeof Node$Client.methods[34];
-  getLastBlockTime: typeof Node$Client.methods[35];
-  getNetworkActive: typeof Node$Client.methods[40];
-  getDustRelayFee: typeof Node$Client.methods[41];
-  executeRpc: typeof Node$Client.methods[42];
-}
-
-const nodeCalls: Record<NodeGeneration, NodeCalls> = {
-  // pr/trace, pr/trace's base (pr/ipc of 2026) and the rebased #10102 (ryanofsky/bitcoin
-  // src/ipc/capnp/node.capnp at 658cdbcd0af55341c73d676576178aeb0a75e943: the same ordinals).
-  "pr-trace": {
-    getNodeCount: named(Node$Client.methods, 18, "getNodeCount"),
-    getTotalBytesRecv: named(Node$Client.methods, 26, "getTotalBytesRecv"),
-    getTotalBytesSent: named(Node$Client.methods, 27, "getTotalBytesSent"),
-    getMempoolSize: named(Node$Client.methods, 28, "getMempoolSize"),
-    getMempoolDynamicUsage: named(Node$Client.methods, 29, "getMempoolDynamicUsage"),
-    getMempoolMaxUsage: named(Node$Client.methods, 30, "getMempoolMaxUsage"),
-    getHeaderTip: named(Node$Client.methods, 31, "getHeaderTip"),
-    getVerificationProgress: named(Node$Client.methods, 36, "getVerificationProgress"),
-    getWarnings: named(Node$Client.methods, 3, "getWarnings"),
-    getNodesStats: named(Node$Client.methods, 19, "getNodesStats"),
-    getBanned: named(Node$Client.methods, 20, "getBanned"),
-    getNumBlocks: named(Node$Client.methods, 32, "getNumBlocks"),
-    getNetLocalAddresses: named(Node$Client.methods, 33, "getNetLocalAddresses"),
-    getBestBlockHash: named(Node$Client.methods, 34, "getBestBlockHash"),
-    getLastBlockTime: named(Node$Client.methods, 35, "getLastBlockTime"),
-    getNetworkActive: named(Node$Client.methods, 40, "getNetworkActive"),
-    getDustRelayFee: named(Node$Client.methods, 41, "getDustRelayFee"),
-    executeRpc: named(Node$Client.methods, 42, "executeRpc"),
-  },
-  // pr/ipc (2024): no getNetLocalAddresses, so everything after getNumBlocks @32 is one lower
-  // (schemas/pr-ipc/node.capnp).
-  "pr-ipc": {
-    getNodeCount: named(NodePrIpc$Client.methods, 18, "getNodeCount"),
-    getTotalBytesRecv: named(NodePrIpc$Client.methods, 26, "getTotalBytesRecv"),
-    getTotalBytesSent: named(NodePrIpc$Client.methods, 27, "getTotalBytesSent"),
-    getMempoolSize: named(NodePrIpc$Client.methods, 28, "getMempoolSize"),
-    getMempoolDynamicUsage: named(NodePrIpc$Client.methods, 29, "getMempoolDynamicUsage"),
-    getMempoolMaxUsage: named(NodePrIpc$Client.methods, 30, "getMempoolMaxUsage"),
-    getHeaderTip: named(NodePrIpc$Client.methods, 31, "getHeaderTip"),
-    getVerificationProgress: named(NodePrIpc$Client.methods, 35, "getVerificationProgress"),
-    getWarnings: named(NodePrIpc$Client.methods, 3, "getWarnings"),
-    getNodesStats: named(NodePrIpc$Client.methods, 19, "getNodesStats"),
-    getBanned: named(NodePrIpc$Client.methods, 20, "getBanned"),
-    getNumBlocks: named(NodePrIpc$Client.methods, 32, "getNumBlocks"),
-    getBestBlockHash: named(NodePrIpc$Client.methods, 33, "getBestBlockHash"),
-    getLastBlockTime: named(NodePrIpc$Client.methods, 34, "getLastBlockTime"),
-    getNetworkActive: named(NodePrIpc$Client.methods, 39, "getNetworkActive"),
-    getDustRelayFee: named(NodePrIpc$Client.methods, 40, "getDustRelayFee"),
-    executeRpc: named(NodePrIpc$Client.methods, 41, "executeRpc"),
-  },
-};
 /** The Chain methods called in one generation (for tests/golden_test.ts, which checks them against the compiler). */
 export function chainCallsOf(generation: ChainGeneration): Readonly<ChainCalls> {
-  return chainCalls[generation];
+  return gen().chainCalls[generation];
 }
 
 /** The Node methods called in one generation (for tests/golden_test.ts). */
 export function nodeCallsOf(generation: NodeGeneration): Readonly<NodeCalls> {
-  return nodeCalls[generation];
+  return gen().nodeCalls[generation];
 }
 
-const tracing = {
-  traceUtxoCache: named(Tracing$Client.methods, 0, "traceUtxoCache"),
-};
+function gen(): typeof import("./branch_gen.ts") {
+  if (!generations) throw new Error("the branch generations are not loaded (loadBranchGenerations)");
+  return generations;
+}
 
 /** Bitcoin Core's ConnectionDirection flags for Node.getNodeCount. */
 export const ConnectionDirection = { In: 1, Out: 2, Both: 3 } as const;
@@ -203,13 +65,13 @@ export const ConnectionDirection = { In: 1, Out: 2, Both: 3 } as const;
 function chainOf(session: Session): { cap: RemoteCap; calls: ChainCalls } {
   const { chain: cap, chainGeneration } = session.interfaces;
   if (!cap || !chainGeneration) throw new Error("the node offers no Chain interface");
-  return { cap, calls: chainCalls[chainGeneration] };
+  return { cap, calls: gen().chainCalls[chainGeneration] };
 }
 
 function nodeOf(session: Session): { cap: RemoteCap; calls: NodeCalls } {
   const { node: cap, nodeGeneration } = session.interfaces;
   if (!cap || !nodeGeneration) throw new Error("the node offers no Node interface");
-  return { cap, calls: nodeCalls[nodeGeneration] };
+  return { cap, calls: gen().nodeCalls[nodeGeneration] };
 }
 
 /** A method this node's generation lacks: an error naming it, never a call of another method at its ordinal. */
@@ -787,26 +649,17 @@ export function subscribeChainNotifications(session: Session, server: LocalServe
 export function subscribeUtxoTrace(session: Session, server: LocalServer): Promise<RemoteCap> {
   const cap = session.tracing;
   if (!cap) return Promise.reject(new Error("the node offers no Tracing interface"));
-  return session.subscribe(cap, tracing.traceUtxoCache, (p, caps) => {
+  return session.subscribe(cap, gen().tracing.traceUtxoCache, (p, caps) => {
     setCapAt(p, 1, caps.add(server)); // params: (context, callback)
   });
 }
 
 // ---- Callbacks the node makes on our objects ----
 
-export const CHAIN_NOTIFICATIONS_INTERFACE: bigint = ChainNotifications$Client.interfaceId;
-// One ChainNotifications server serves both Chain generations: same interface ID (same file ID and
-// name) and the same methods at the same ordinals, checked here; their params layouts are compared
-// by tests/golden_test.ts.
-// pr/ipc of 2024 has the same ID and ordinals too, but other params for blockConnected and
-// chainStateFlushed: see chainNotificationReader.
-if (
-  ChainNotificationsChain5$Client.interfaceId !== CHAIN_NOTIFICATIONS_INTERFACE ||
-  ChainNotificationsPrIpc$Client.interfaceId !== CHAIN_NOTIFICATIONS_INTERFACE
-) {
-  throw new Error("schema mismatch: the Chain generations' ChainNotifications interface IDs differ");
-}
-export const UTXO_TRACE_INTERFACE: bigint = UtxoCacheTrace$Client.interfaceId;
+/** ChainNotifications' interface ID in every Chain generation (branch_gen.ts checks it against each). */
+export const CHAIN_NOTIFICATIONS_INTERFACE = 0x9ac9db48ba219039n;
+/** UtxoCacheTrace's interface ID (schemas/tracing.capnp; branch_gen.ts checks it). */
+export const UTXO_TRACE_INTERFACE = 0xf877dd6fb711c62fn;
 
 /** ChainNotifications method ordinals (schemas/chain.capnp, schemas/chain5/chain.capnp). */
 export const ChainNotificationMethod = {
@@ -818,11 +671,6 @@ export const ChainNotificationMethod = {
   updatedBlockTip: 5,
   chainStateFlushed: 6,
 } as const;
-for (const [name, ordinal] of Object.entries(ChainNotificationMethod)) {
-  named(ChainNotifications$Client.methods, ordinal, name);
-  named(ChainNotificationsChain5$Client.methods, ordinal, name);
-  named(ChainNotificationsPrIpc$Client.methods, ordinal, name);
-}
 
 /** UtxoCacheTrace method ordinals (schemas/tracing.capnp); add, spend and uncache share one params layout. */
 export const UtxoTraceMethod = { destroy: 0, add: 1, spend: 2, uncache: 3 } as const;
@@ -872,9 +720,9 @@ export function chainNotificationArgWire(
 export function chainNotificationArg(call: IncomingCall): number {
   switch (call.methodId) {
     case ChainNotificationMethod.transactionRemovedFromMempool:
-      return call.params(ChainNotifications_TransactionRemovedFromMempool$Params).reason;
+      return call.params(gen().ChainNotifications_TransactionRemovedFromMempool$Params).reason;
     case ChainNotificationMethod.blockConnected: {
-      const p = call.params(ChainNotifications_BlockConnected$Params);
+      const p = call.params(gen().ChainNotifications_BlockConnected$Params);
       return p._hasBlock() ? blockInfoHeight(p.block) : -1;
     }
     default:
@@ -895,7 +743,7 @@ export function utxoValueWire(w: WireMessage, params: WireStruct | null): number
 
 /** The same value through capnp-es (the general path). */
 export function utxoValue(call: IncomingCall): number {
-  const info = call.params(UtxoCacheTrace_Add$Params).utxoInfo;
+  const info = call.params(gen().UtxoCacheTrace_Add$Params).utxoInfo;
   return $.utils.getInt32(UTXO_VALUE_OFFSET + 4, info) * 4294967296 + $.utils.getUint32(UTXO_VALUE_OFFSET, info);
 }
 
@@ -909,7 +757,7 @@ export function utxoEvent(call: IncomingCall): {
   value: bigint;
   coinbase: boolean;
 } {
-  const u = call.params(UtxoCacheTrace_Add$Params).utxoInfo;
+  const u = call.params(gen().UtxoCacheTrace_Add$Params).utxoInfo;
   return {
     outpoint: displayHash(u.outpointHash.toUint8Array()),
     n: uint32Field(u, 0),
@@ -922,24 +770,24 @@ export function utxoEvent(call: IncomingCall): {
 /** The serialized transaction of transactionAddedToMempool / transactionRemovedFromMempool. */
 export function notificationTx(call: IncomingCall): Uint8Array {
   return call.methodId === ChainNotificationMethod.transactionRemovedFromMempool
-    ? call.params(ChainNotifications_TransactionRemovedFromMempool$Params).tx.toUint8Array()
-    : call.params(ChainNotifications_TransactionAddedToMempool$Params).tx.toUint8Array();
+    ? call.params(gen().ChainNotifications_TransactionRemovedFromMempool$Params).tx.toUint8Array()
+    : call.params(gen().ChainNotifications_TransactionAddedToMempool$Params).tx.toUint8Array();
 }
 
 /** The block of blockConnected / blockDisconnected, and for blockConnected its chainstate role. */
 export function notificationBlock(call: IncomingCall): { height: number; hash: string; historical?: boolean } {
   if (call.methodId === ChainNotificationMethod.blockConnected) {
-    const p = call.params(ChainNotifications_BlockConnected$Params);
+    const p = call.params(gen().ChainNotifications_BlockConnected$Params);
     const b = p.block;
     return { height: blockInfoHeight(b), hash: displayHash(b.hash.toUint8Array()), historical: p.role.historical };
   }
-  const b = call.params(ChainNotifications_BlockDisconnected$Params).block;
+  const b = call.params(gen().ChainNotifications_BlockDisconnected$Params).block;
   return { height: blockInfoHeight(b), hash: displayHash(b.hash.toUint8Array()) };
 }
 
 /** chainStateFlushed's role: whether the flushed chainstate is the historical (background) one. */
 export function flushedHistorical(call: IncomingCall): boolean {
-  return call.params(ChainNotifications_ChainStateFlushed$Params).role.historical;
+  return call.params(gen().ChainNotifications_ChainStateFlushed$Params).role.historical;
 }
 
 // ---- The connected block's header (block_events' intervals), read in place ----
@@ -1064,7 +912,7 @@ const prTraceReader: ChainNotificationReader = Object.freeze({
   flushedHistorical,
   headerWire: (w: WireMessage, params: WireStruct | null) => connectedHeaderWire(w, params, BLOCK_CONNECTED_BLOCK_PTR),
   header: (call: IncomingCall) => {
-    const p = call.params(ChainNotifications_BlockConnected$Params);
+    const p = call.params(gen().ChainNotifications_BlockConnected$Params);
     return p._hasBlock() && !p.role.historical ? connectedHeader(p.block) : undefined;
   },
 });
@@ -1075,12 +923,12 @@ const prIpcReader: ChainNotificationReader = Object.freeze({
     chainNotificationArgWire(methodId, w, params, PR_IPC_BLOCK_CONNECTED_BLOCK_PTR),
   arg: (call: IncomingCall) => {
     if (call.methodId !== ChainNotificationMethod.blockConnected) return chainNotificationArg(call);
-    const p = call.params(PrIpcBlockConnected$Params);
+    const p = call.params(gen().PrIpcBlockConnected$Params);
     return p._hasBlock() ? blockInfoHeight(p.block) : -1;
   },
   block: (call: IncomingCall) => {
     if (call.methodId !== ChainNotificationMethod.blockConnected) return notificationBlock(call);
-    const p = call.params(PrIpcBlockConnected$Params);
+    const p = call.params(gen().PrIpcBlockConnected$Params);
     const b = p.block;
     return {
       height: blockInfoHeight(b),
@@ -1088,11 +936,12 @@ const prIpcReader: ChainNotificationReader = Object.freeze({
       historical: p.role === PR_IPC_ROLE_BACKGROUND,
     };
   },
-  flushedHistorical: (call: IncomingCall) => call.params(PrIpcChainStateFlushed$Params).role === PR_IPC_ROLE_BACKGROUND,
+  flushedHistorical: (call: IncomingCall) =>
+    call.params(gen().PrIpcChainStateFlushed$Params).role === PR_IPC_ROLE_BACKGROUND,
   headerWire: (w: WireMessage, params: WireStruct | null) =>
     connectedHeaderWire(w, params, PR_IPC_BLOCK_CONNECTED_BLOCK_PTR),
   header: (call: IncomingCall) => {
-    const p = call.params(PrIpcBlockConnected$Params);
+    const p = call.params(gen().PrIpcBlockConnected$Params);
     return p._hasBlock() && p.role !== PR_IPC_ROLE_BACKGROUND ? connectedHeader(p.block) : undefined;
   },
 });

@@ -38,15 +38,11 @@ import { Init$Client as InitV32$Client } from "../../gen/v32/init.ts";
 import { Mining$Client } from "../../gen/mining.ts";
 import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
 import { Rpc$Client } from "../../gen/rpc.ts";
-import { Chain$Client } from "../../gen/chain.ts";
-import { Chain$Client as ChainChain5$Client } from "../../gen/chain5/chain.ts";
-import { Node$Client } from "../../gen/node.ts";
 import { Init$Client as InitPrIpc$Client } from "../../gen/pr-ipc/init.ts";
-import { Chain$Client as ChainPrIpc$Client } from "../../gen/pr-ipc/chain.ts";
-import { Node$Client as NodePrIpc$Client } from "../../gen/pr-ipc/node.ts";
 import type { Flavour } from "../flavour.ts";
 import { FlavourError } from "./errors.ts";
 import { named } from "./methods.ts";
+import { loadBranchGenerations } from "./branch.ts";
 import type { RemoteCap } from "./rpc.ts";
 
 /** Which Mining schema generation the node's Init served (v30 encodes waitTipChanged differently). */
@@ -102,6 +98,12 @@ export const RPC_PROBE_REQUEST = '{"jsonrpc":"2.0","id":"probe","method":"getblo
 /** A node's refusal is kept in the probe list up to this many characters (it is the node's text). */
 const MAX_REASON = 200;
 
+/**
+ * The Chain and Node probes: their generated code is the branch generations' (branch_gen.ts),
+ * loaded only when a probe needs it, which a stock node never does.
+ */
+const branchProbes = async () => (await loadBranchGenerations()).probes;
+
 const probes = {
   // The same call in both multiprocess generations (Init, method 5, params (context), one
   // capability back): makeNode on the branches, makeChain on the rebased work. Stock nodes lack it.
@@ -114,29 +116,6 @@ const probes = {
   makeRpc4: { what: "makeRpc@4", method: named(InitV32$Client.methods, 4, "makeRpc") },
   makeMining2: { what: "makeMining@2", method: named(InitV30$Client.methods, 2, "makeMining") },
   makeNode2: { what: "makeNode@2", method: named(InitPrIpc$Client.methods, 2, "makeNode") },
-  chainGetHeight: { what: "Chain.getHeight", method: named(Chain$Client.methods, 1, "getHeight"), of: "a Chain" },
-  prIpcChainGetHeight: {
-    what: "Chain.getHeight",
-    method: named(ChainPrIpc$Client.methods, 1, "getHeight"),
-    of: "a Chain",
-  },
-  chain5GetHeight: {
-    what: "Chain.getHeight",
-    method: named(ChainChain5$Client.methods, 1, "getHeight"),
-    of: "a Chain",
-  },
-  // The Node proof reads one integer the node holds (Assert(m_context)->exit_status upstream): no
-  // lock, no chainstate, answered the same at any point of the node's life.
-  nodeGetExitStatus: {
-    what: "Node.getExitStatus",
-    method: named(Node$Client.methods, 5, "getExitStatus"),
-    of: "a Node",
-  },
-  prIpcNodeGetExitStatus: {
-    what: "Node.getExitStatus",
-    method: named(NodePrIpc$Client.methods, 5, "getExitStatus"),
-    of: "a Node",
-  },
   miningIsTestChain: {
     what: "Mining.isTestChain",
     method: named(Mining$Client.methods, 0, "isTestChain"),
@@ -237,12 +216,12 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
   if (at5) {
     // Chain first: the rebased work's @5. On the branches @5 is a Node, and this call is refused by
     // capnp itself (foreign interface ID) before it reaches the node's code.
-    if (await attempt(probes.chain5GetHeight, at5) === undefined) {
+    if (await attempt((await branchProbes()).chain5GetHeight, at5) === undefined) {
       // The rebased generation: @6 is makeNode here (on the branches it is makeWalletLoader, which
       // is why @6 waits for this proof).
       const node = await make(probes.makeNode6);
       if (node) {
-        await prove(probes.nodeGetExitStatus, node);
+        await prove((await branchProbes()).nodeGetExitStatus, node);
         return done({
           flavour: "chain5-node",
           chain: at5,
@@ -256,14 +235,14 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
       await proveRpc(rpcCap);
       return done({ flavour: "chain5", chain: at5, chainGeneration: "chain5", rpc: rpcCap });
     }
-    const notNode = await attempt(probes.nodeGetExitStatus, at5);
+    const notNode = await attempt((await branchProbes()).nodeGetExitStatus, at5);
     if (notNode !== undefined) {
       throw fail(`the object Init @5 returned is neither a Chain nor a Node (Node.getExitStatus failed: ${notNode})`);
     }
     // The branches: @7 is makeTracing here (on the rebased work it is makeWalletLoader).
     const chain = await make(probes.makeChain4);
     if (!chain) throw fail("the node offers Node but no Chain");
-    await prove(probes.chainGetHeight, chain);
+    await prove((await branchProbes()).chainGetHeight, chain);
     const tracing = await make(probes.makeTracing7);
     // Without Tracing this is pr/trace's base (pr/ipc of 2026): pr/trace's Chain and Node.
     return done({
@@ -280,7 +259,7 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
     const notMining = await attempt(probes.miningIsTestChain, mining);
     if (notMining !== undefined) {
       // pr/ipc of 2024: @3 is makeChain there. @4 (makeWalletLoader there) is never asked.
-      const notChain = await attempt(probes.prIpcChainGetHeight, mining);
+      const notChain = await attempt((await branchProbes()).prIpcChainGetHeight, mining);
       if (notChain !== undefined) {
         throw fail(
           `the object Init @3 returned is neither a Mining interface nor a Chain (Mining.isTestChain failed: ${notMining}; Chain.getHeight failed: ${notChain})`,
@@ -288,7 +267,7 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
       }
       const node = await make(probes.makeNode2);
       if (!node) throw fail("the node offers a Chain at Init @3 but no Node at @2");
-      await prove(probes.prIpcNodeGetExitStatus, node);
+      await prove((await branchProbes()).prIpcNodeGetExitStatus, node);
       return done({ flavour: "pr-ipc", chain: mining, chainGeneration: "pr-ipc", node, nodeGeneration: "pr-ipc" });
     }
     const rpcCap = await make(probes.makeRpc4);

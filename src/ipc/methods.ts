@@ -13,7 +13,9 @@ export function named<M extends readonly ($.Method<$.Struct, $.Struct> | undefin
   const m = methods[ordinal];
   if (!m) {
     // tools/gen/trim.ts keeps the methods src/ names: a new one needs a fresh generation.
-    throw new Error(`schema mismatch: @${ordinal} (${name}) is not in the generated method table: run \`deno task gen\``);
+    throw new Error(
+      `schema mismatch: @${ordinal} (${name}) is not in the generated method table: run \`deno task gen\``,
+    );
   }
   if (m.methodName !== name || m.methodId !== ordinal) {
     throw new Error(`schema mismatch: ${m?.interfaceName ?? "interface"} @${ordinal} is ${m?.methodName}, not ${name}`);
