@@ -125,7 +125,7 @@ function parse(file: string, text: string): Parsed {
     // A doc comment belongs to the declaration after it.
     if (l.startsWith("/*") || l.startsWith("//")) {
       const start = i;
-      if (l.startsWith("/*")) while (!lines[i].includes("*/")) i++;
+      if (l.startsWith("/*")) { while (!lines[i].includes("*/")) i++; }
       pending.push(...lines.slice(start, i + 1));
       continue;
     }
