@@ -37,7 +37,7 @@ import {
   Mining_WaitTipChanged$Results,
 } from "../gen/mining.ts";
 import { Rpc$Client, Rpc_ExecuteRpc$Results } from "../gen/rpc.ts";
-import { miningCalls, writeWaitTipChanged } from "../src/ipc/stock.ts";
+import { loadStockGenerations, miningCalls, writeWaitTipChanged } from "../src/ipc/stock.ts";
 import type { MiningGeneration } from "../src/ipc/detect.ts";
 import { WireMessage } from "../src/ipc/wire.ts";
 import { named } from "../src/ipc/methods.ts";
@@ -56,6 +56,7 @@ import type { ChainGeneration, NodeGeneration } from "../src/ipc/detect.ts";
 
 // The call tables are loaded when a session's detection needs them; these tests read them directly.
 await loadBranchGenerations();
+await loadStockGenerations();
 
 const dir = new URL("./fixtures/pr-trace-regtest/", import.meta.url);
 

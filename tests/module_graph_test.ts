@@ -47,6 +47,9 @@ function reached(g: Graph, dynamic: boolean): Set<string> {
 
 const rel = (s: string) => s.startsWith(root.href) ? s.slice(root.href.length) : s;
 
+/** The stock Mining generations' generated modules. */
+const STOCK_GEN = ["gen/mining.ts", "gen/v30/mining.ts", "gen/v31/mining.ts"];
+
 /** The branch generations' generated modules. */
 const BRANCH_GEN = [
   "gen/chain.ts",
@@ -71,10 +74,25 @@ Deno.test("module graph: the branch generations load only through branch.ts's dy
       .map((d) => `${rel(m.specifier)} → ${rel(d.code!.specifier!)}`)
   );
   assert(dynamicEdges.includes("src/ipc/branch.ts → src/ipc/branch_gen.ts"), dynamicEdges.join(", "));
-  // What a stock node's detection calls (src/ipc/detect.ts) is all in the fixed graph.
-  for (const m of ["gen/v32/init.ts", "gen/v31/init.ts", "gen/v30/init.ts", "gen/mining.ts", "gen/rpc.ts"]) {
+  // What detection calls before it knows the generation (each Init, and Rpc) is in the fixed graph.
+  for (const m of ["gen/v32/init.ts", "gen/v31/init.ts", "gen/v30/init.ts", "gen/chain5/init.ts", "gen/rpc.ts"]) {
     assert(fixed.includes(m), `${m} is loaded at start`);
   }
+});
+
+Deno.test("module graph: the Mining generations load only through stock.ts's dynamic import, which a branch node never reaches", async () => {
+  const g = await graph();
+  const fixed = [...reached(g, false)].map(rel);
+  const all = [...reached(g, true)].map(rel);
+  for (const m of STOCK_GEN) {
+    assert(all.includes(m), `${m} is in the graph at all`);
+    assertEquals(fixed.includes(m), false, `${m} is loaded at start`);
+  }
+  const edges = g.modules.flatMap((m) =>
+    (m.dependencies ?? []).filter((d) => d.isDynamic && d.code?.specifier?.startsWith(root.href))
+      .map((d) => `${rel(m.specifier)} → ${rel(d.code!.specifier!)}`)
+  );
+  assert(edges.includes("src/ipc/stock.ts → src/ipc/stock_gen.ts"), edges.join(", "));
 });
 
 Deno.test("gen/ is trimmed to what the code names: Chain's table holds the methods called, not the other ones", async () => {

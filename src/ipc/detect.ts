@@ -35,14 +35,13 @@ import { Init$Client as InitChain5$Client } from "../../gen/chain5/init.ts";
 import { Init$Client as InitV30$Client } from "../../gen/v30/init.ts";
 import { Init$Client as InitV31$Client } from "../../gen/v31/init.ts";
 import { Init$Client as InitV32$Client } from "../../gen/v32/init.ts";
-import { Mining$Client } from "../../gen/mining.ts";
-import { Mining$Client as MiningV30$Client } from "../../gen/v30/mining.ts";
 import { Rpc$Client } from "../../gen/rpc.ts";
 import { Init$Client as InitPrIpc$Client } from "../../gen/pr-ipc/init.ts";
 import type { Flavour } from "../flavour.ts";
 import { FlavourError } from "./errors.ts";
 import { named } from "./methods.ts";
 import { loadBranchGenerations } from "./branch.ts";
+import { loadStockGenerations } from "./stock.ts";
 import type { RemoteCap } from "./rpc.ts";
 
 /** Which Mining schema generation the node's Init served (v30 encodes waitTipChanged differently). */
@@ -103,6 +102,8 @@ const MAX_REASON = 200;
  * loaded only when a probe needs it, which a stock node never does.
  */
 const branchProbes = async () => (await loadBranchGenerations()).probes;
+/** The Mining probes, likewise in the Mining generations' module (stock_gen.ts). */
+const stockProbes = async () => (await loadStockGenerations()).probes;
 
 const probes = {
   // The same call in both multiprocess generations (Init, method 5, params (context), one
@@ -116,16 +117,6 @@ const probes = {
   makeRpc4: { what: "makeRpc@4", method: named(InitV32$Client.methods, 4, "makeRpc") },
   makeMining2: { what: "makeMining@2", method: named(InitV30$Client.methods, 2, "makeMining") },
   makeNode2: { what: "makeNode@2", method: named(InitPrIpc$Client.methods, 2, "makeNode") },
-  miningIsTestChain: {
-    what: "Mining.isTestChain",
-    method: named(Mining$Client.methods, 0, "isTestChain"),
-    of: "a Mining interface",
-  },
-  miningV30IsTestChain: {
-    what: "Mining.isTestChain",
-    method: named(MiningV30$Client.methods, 0, "isTestChain"),
-    of: "a Mining interface",
-  },
   rpcExecute: { what: "Rpc.executeRpc", method: named(Rpc$Client.methods, 0, "executeRpc"), of: "an Rpc interface" },
 } as const;
 
@@ -256,7 +247,7 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
   }
   const mining = await make(probes.makeMining3);
   if (mining) {
-    const notMining = await attempt(probes.miningIsTestChain, mining);
+    const notMining = await attempt((await stockProbes()).miningIsTestChain, mining);
     if (notMining !== undefined) {
       // pr/ipc of 2024: @3 is makeChain there. @4 (makeWalletLoader there) is never asked.
       const notChain = await attempt((await branchProbes()).prIpcChainGetHeight, mining);
@@ -279,7 +270,7 @@ export async function detectFlavour(prober: Prober, rpc: RpcIdentity): Promise<N
   }
   const old = await make(probes.makeMining2);
   if (!old) throw fail("the node offers neither Node, Chain nor Mining");
-  await prove(probes.miningV30IsTestChain, old);
+  await prove((await stockProbes()).miningV30IsTestChain, old);
   return done({ flavour: "v30", mining: Object.freeze({ cap: old, generation: "v30" as const }) });
 }
 

@@ -8,15 +8,6 @@
 import type * as $ from "capnp-es";
 import type { BlockRef as BlockRefStruct } from "../../gen/common.ts";
 import { displayHash } from "../bitcoin/tx.ts";
-import { BlockTemplate$Client, Mining$Client } from "../../gen/mining.ts";
-import {
-  BlockTemplate$Client as BlockTemplateV30$Client,
-  Mining$Client as MiningV30$Client,
-} from "../../gen/v30/mining.ts";
-import {
-  BlockTemplate$Client as BlockTemplateV31$Client,
-  Mining$Client as MiningV31$Client,
-} from "../../gen/v31/mining.ts";
 import { Rpc$Client } from "../../gen/rpc.ts";
 import type { MiningGeneration } from "./detect.ts";
 import { named } from "./methods.ts";
@@ -25,27 +16,6 @@ import { RemoteCap, type ResultCaps } from "./rpc.ts";
 import { RemoteError } from "./errors.ts";
 import { RPC_URI, RPC_USER, type Session, type SessionCallOptions } from "./session.ts";
 
-/** The Mining calls the exporter makes, as stock 32.x declares them (schemas/mining.capnp). */
-const miningV32 = {
-  isInitialBlockDownload: named(Mining$Client.methods, 1, "isInitialBlockDownload"),
-  getTip: named(Mining$Client.methods, 2, "getTip"),
-  waitTipChanged: named(Mining$Client.methods, 3, "waitTipChanged"),
-  interrupt: named(Mining$Client.methods, 6, "interrupt"),
-};
-/** As v31 declares them (schemas/v31/mining.capnp): the same ordinals and layouts as 32.x. */
-const miningV31 = {
-  isInitialBlockDownload: named(MiningV31$Client.methods, 1, "isInitialBlockDownload"),
-  getTip: named(MiningV31$Client.methods, 2, "getTip"),
-  waitTipChanged: named(MiningV31$Client.methods, 3, "waitTipChanged"),
-  interrupt: named(MiningV31$Client.methods, 6, "interrupt"),
-};
-/** As v30 declares them: the same ordinals, no default on waitTipChanged's timeout, no interrupt. */
-const miningV30 = {
-  isInitialBlockDownload: named(MiningV30$Client.methods, 1, "isInitialBlockDownload"),
-  getTip: named(MiningV30$Client.methods, 2, "getTip"),
-  waitTipChanged: named(MiningV30$Client.methods, 3, "waitTipChanged"),
-  interrupt: undefined,
-};
 const rpcMethods = { executeRpc: named(Rpc$Client.methods, 0, "executeRpc") };
 
 /**
@@ -54,8 +24,29 @@ const rpcMethods = { executeRpc: named(Rpc$Client.methods, 0, "executeRpc") };
  * node's generation picks the class. Exported for tests/golden_test.ts, which checks the encoding
  * against the capnp compiler's layout of each generation's schema.
  */
-export function miningCalls(generation: MiningGeneration): typeof miningV32 | typeof miningV30 {
-  return generation === "v30" ? miningV30 : generation === "v31" ? miningV31 : miningV32;
+export function miningCalls(generation: MiningGeneration): MiningCalls | StockGen["miningV30"] {
+  const g = gen();
+  return generation === "v30" ? g.miningV30 : generation === "v31" ? g.miningV31 : g.miningV32;
+}
+
+type StockGen = typeof import("./stock_gen.ts");
+type MiningCalls = StockGen["miningV32"];
+type TemplateCalls = StockGen["templateV32"];
+
+/**
+ * The Mining generations' generated code (gen/mining.ts, gen/v31/, gen/v30/), loaded once detection
+ * needs a Mining probe: a branch node's exporter never loads it (issue 21; tests/module_graph_test.ts).
+ */
+let generations: StockGen | undefined;
+
+/** Loads the Mining generations' tables (detection does, before its first Mining probe). */
+export async function loadStockGenerations(): Promise<StockGen> {
+  return generations ??= await import("./stock_gen.ts");
+}
+
+function gen(): StockGen {
+  if (!generations) throw new Error("the Mining generations are not loaded (loadStockGenerations)");
+  return generations;
 }
 
 export interface BlockRef {
@@ -71,7 +62,7 @@ function miningOf(session: Session) {
   if (!m) throw new Error("the node offers no Mining interface");
   // The generations' params classes differ only in the defaults they encode against; the calls
   // below use the accessors they share.
-  const methods = miningCalls(m.generation) as typeof miningV32;
+  const methods = miningCalls(m.generation) as MiningCalls;
   return { cap: m.cap, methods };
 }
 
@@ -131,7 +122,7 @@ export function waitTipChanged(
  * tests/golden_test.ts can check its encoding against each generation's schema.
  */
 export function writeWaitTipChanged(
-  p: InstanceType<typeof miningV32.waitTipChanged.ParamsClass>,
+  p: InstanceType<MiningCalls["waitTipChanged"]["ParamsClass"]>,
   current: Uint8Array,
   waitMs: number,
 ): void {
@@ -148,30 +139,6 @@ export function interruptMining(session: Session, timeoutMs: number): Promise<vo
 }
 
 // --- Mining.createNewBlock and BlockTemplate (the next block a miner would get now) ---
-
-/** createNewBlock @4 and the BlockTemplate reads, per generation (each its own schema). */
-const templateV32 = {
-  createNewBlock: named(Mining$Client.methods, 4, "createNewBlock"),
-  destroy: named(BlockTemplate$Client.methods, 0, "destroy"),
-  getBlock: named(BlockTemplate$Client.methods, 2, "getBlock"),
-  getTxFees: named(BlockTemplate$Client.methods, 3, "getTxFees"),
-  getTxSigops: named(BlockTemplate$Client.methods, 4, "getTxSigops"),
-};
-const templateV31 = {
-  createNewBlock: named(MiningV31$Client.methods, 4, "createNewBlock"),
-  destroy: named(BlockTemplateV31$Client.methods, 0, "destroy"),
-  getBlock: named(BlockTemplateV31$Client.methods, 2, "getBlock"),
-  getTxFees: named(BlockTemplateV31$Client.methods, 3, "getTxFees"),
-  getTxSigops: named(BlockTemplateV31$Client.methods, 4, "getTxSigops"),
-};
-/** v30: createNewBlock takes no Context (the node runs it on its event loop thread). */
-const templateV30 = {
-  createNewBlock: named(MiningV30$Client.methods, 4, "createNewBlock"),
-  destroy: named(BlockTemplateV30$Client.methods, 0, "destroy"),
-  getBlock: named(BlockTemplateV30$Client.methods, 2, "getBlock"),
-  getTxFees: named(BlockTemplateV30$Client.methods, 3, "getTxFees"),
-  getTxSigops: named(BlockTemplateV30$Client.methods, 4, "getTxSigops"),
-};
 
 export interface BlockTemplateSummary {
   /** Sum of getTxFees (the coinbase is not in the list): what a miner collects on top of the subsidy. */
@@ -202,7 +169,11 @@ export async function readBlockTemplate(
   const m = session.mining;
   if (!m) throw new Error("the node offers no Mining interface");
   const calls =
-    (m.generation === "v30" ? templateV30 : m.generation === "v31" ? templateV31 : templateV32) as typeof templateV32;
+    (m.generation === "v30"
+      ? gen().templateV30
+      : m.generation === "v31"
+      ? gen().templateV31
+      : gen().templateV32) as TemplateCalls;
   const takeTemplate = (r: $.Struct, caps: ResultCaps): RemoteCap => {
     const cap = caps.cap(capIndexAt(r, 0));
     if (!(cap instanceof RemoteCap)) throw new RemoteError("Mining.createNewBlock returned no template");
@@ -210,7 +181,7 @@ export async function readBlockTemplate(
   };
   // The options are written out in full: v30's schema has no defaults, so an unset struct would
   // ask v30 for a block without the mempool.
-  const build = (p: InstanceType<typeof templateV32.createNewBlock.ParamsClass>) => {
+  const build = (p: InstanceType<TemplateCalls["createNewBlock"]["ParamsClass"]>) => {
     const o = p._initOptions();
     o.useMempool = true;
     o.blockReservedWeight = 8000n;
