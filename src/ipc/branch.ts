@@ -14,10 +14,8 @@
  * of whatever the node has at that ordinal (FLAVOUR_TRAITS says what each flavour can give).
  */
 import * as $ from "capnp-es";
-import type { Chain$Client } from "../../gen/chain.ts";
 import { displayHash } from "../bitcoin/tx.ts";
 import type {
-  Node$Client,
   Node_ExecuteRpc$Results,
   Node_GetBanned$Results,
   Node_GetNodesStats$Results,
@@ -26,7 +24,6 @@ import type {
 import type { ChainGeneration, NodeGeneration } from "./detect.ts";
 import type { ChainCalls, NodeCalls } from "./branch_gen.ts";
 import { int32Field, setCapAt, uint32Field } from "./capnp.ts";
-import { named } from "./methods.ts";
 import type { IncomingCall, LocalServer, RemoteCap } from "./rpc.ts";
 import type { Session, SessionCallOptions } from "./session.ts";
 import type { RpcReply } from "./stock.ts";
