@@ -4,13 +4,13 @@
  * plus the Prometheus ecosystem's flags (--web.listen-address, --web.telemetry-path,
  * --web.config.file, --log.level, --log.format), --flavour, collector switches, --help, --version.
  */
-import { parseArgs } from "node:util";
 import { type Flavour, FLAVOURS, isFlavour } from "../flavour.ts";
 import { errorText } from "../util/errors.ts";
 import { DEFAULT_FEE_CONF_TARGETS, DEFAULTS, MAX_FEE_CONF_TARGETS } from "./defaults.ts";
 import { COLLECTORS } from "../collectors/mod.ts";
 import { CollectorFlagError, collectorHelp, collectorSwitches } from "../collectors/switches.ts";
 import type { Level } from "../log.ts";
+import { FlagError, type FlagSpec, parseFlags } from "./flags.ts";
 import { CHAIN_DIRS, defaultDatadir, socketInDatadir } from "./datadir.ts";
 
 export const USAGE =
@@ -141,14 +141,10 @@ export function parseCommandLine(args: string[], cwd: () => string = () => Deno.
   }
   let parsed;
   try {
-    parsed = parseArgs({
-      args: switches.rest,
-      allowPositionals: true,
-      strict: true,
-      options: OPTIONS,
-    });
+    parsed = parseFlags(switches.rest, OPTIONS);
   } catch (e) {
-    throw new UsageError(cleanParseError(e));
+    if (e instanceof FlagError) throw new UsageError(e.message);
+    throw e;
   }
   const v = parsed.values;
   if (v.help) return { kind: "help" };
@@ -358,14 +354,4 @@ export function parseListenAddress(text: string): ListenAddress {
   if (port < 1 || port > 65535) throw new UsageError(`invalid port ${m[3]} in "${text}": expected 1-65535`);
   const hostname = m[1] ?? m[2];
   return { hostname, port, permission: m[1] !== undefined ? `[${hostname}]:${port}` : `${hostname}:${port}` };
-}
-
-function cleanParseError(e: unknown): string {
-  const msg = errorText(e);
-  // node:util's messages carry hints meant for scripts; keep the first sentence.
-  const unknown = /Unknown option '([^']+)'/.exec(msg);
-  if (unknown) return `unknown flag: ${unknown[1]}`;
-  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(msg);
-  if (missing) return `${missing[1].split(",").pop()!.trim()} requires a value`;
-  return msg.split(". ")[0];
 }

@@ -5,7 +5,6 @@
  * limits), so `process_virtual_memory_bytes`, `process_open_fds` and `process_max_fds` are left
  * out rather than widen the permissions (README "Deno permissions").
  */
-import process from "node:process";
 import type { Family } from "./registry.ts";
 
 export function buildInfoFamily(version: string): Family {
@@ -42,7 +41,7 @@ export function processFamilies(): Family[] {
       help: "Total user and system CPU time spent in seconds.",
       type: "counter",
       read: () => {
-        const u = process.cpuUsage(); // getrusage(2): microseconds, no permission needed
+        const u = Deno.cpuUsage(); // getrusage(2): microseconds, no permission needed (not node:process: its Node layer costs RSS)
         return (u.user + u.system) / 1e6;
       },
     },
