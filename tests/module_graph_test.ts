@@ -95,6 +95,25 @@ Deno.test("module graph: the Mining generations load only through stock.ts's dyn
   assert(edges.includes("src/ipc/stock.ts → src/ipc/stock_gen.ts"), edges.join(", "));
 });
 
+Deno.test("module graph: nothing loaded at start is a node: module, and the web config's npm packages load only when a config needs them", async () => {
+  const g = await graph();
+  const fixed = [...reached(g, false)];
+  // node:util (flags), node:zlib (gzip), node:process (CPU time) and bcryptjs's node:crypto each
+  // loaded a piece of Deno's Node layer (RSS, issue 21).
+  assertEquals(fixed.filter((s) => s.startsWith("node:")), []);
+  for (const pkg of ["js-yaml", "bcryptjs"]) {
+    assertEquals(
+      fixed.filter((s) => s.startsWith(`npm:${pkg}@`) || s.startsWith(`npm:/${pkg}@`)),
+      [],
+      `${pkg} is loaded at start`,
+    );
+    assert(
+      [...reached(g, true)].some((s) => s.startsWith(`npm:${pkg}@`) || s.startsWith(`npm:/${pkg}@`)),
+      `${pkg} is in the graph at all`,
+    );
+  }
+});
+
 Deno.test("gen/ is trimmed to what the code names: Chain's table holds the methods called, not the other ones", async () => {
   const { Chain$Client } = await import("../gen/chain.ts");
   const kept = Chain$Client.methods.flatMap((m, i) => m ? [`${i}:${m.methodName}`] : []);
