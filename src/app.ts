@@ -14,6 +14,7 @@ import { BasicAuth } from "./http/basic_auth.ts";
 import type { WebConfig } from "./http/web_config.ts";
 import { buildInfoFamily, processFamilies } from "./metrics/process_metrics.ts";
 import { HttpServer } from "./http/server.ts";
+import { HttpBusy } from "./http/busy.ts";
 import type { Logger } from "./log.ts";
 import { MetricsRegistry } from "./metrics/registry.ts";
 import { installSignalHandlers } from "./signals.ts";
@@ -75,6 +76,8 @@ export async function run(o: RunOptions): Promise<number> {
   for (const c of collectors) registry.add(...c.families());
   registry.add(buildInfoFamily(o.version), ...processFamilies());
   const telemetryPath = o.telemetryPath ?? "/metrics";
+  const busy = new HttpBusy();
+  registry.add(busy.family());
   const auth = o.webConfig && o.webConfig.users.size > 0 ? new BasicAuth({ users: o.webConfig.users }) : undefined;
 
   let server: HttpServer;
@@ -92,6 +95,7 @@ export async function run(o: RunOptions): Promise<number> {
         log,
         telemetryPath,
         auth,
+        busy,
         headers: o.webConfig?.headers,
         landing: () => ({
           version: o.version,
@@ -102,6 +106,7 @@ export async function run(o: RunOptions): Promise<number> {
       }),
       onError: (m) => log.error(`http: ${m}`),
       requestsPerSecond: timing.httpRequestsPerSecond,
+      busy,
       onPaced: (m) => log.warn(`http: ${m}`),
       // A client's mistake (bad method, bad Host, malformed head) is its problem: debug only.
       onClientError: (m) => log.debug(`http: ${m}`),

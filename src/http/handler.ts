@@ -17,6 +17,7 @@ import { CONTENT_TYPE, type Format, type MetricsRegistry, OPENMETRICS_CONTENT_TY
 import { SharedRender } from "./shared_render.ts";
 import type { Logger } from "../log.ts";
 import type { BasicAuth } from "./basic_auth.ts";
+import type { HttpBusy } from "./busy.ts";
 import { errorText } from "../util/errors.ts";
 import { DEFAULTS } from "../cli/defaults.ts";
 
@@ -49,6 +50,8 @@ export interface WebHandlerOptions {
   state?: () => unknown;
   /** Receives the shared render, for its counters (tests and benchmarks). */
   onRender?: (r: SharedRender) => void;
+  /** Where the render's stretch is measured (busy.ts). */
+  busy?: HttpBusy;
 }
 
 export function webHandler(o: WebHandlerOptions): (req: Request) => Promise<Response> {
@@ -99,6 +102,7 @@ export interface MetricsHandlerOptions {
   floorMs?: number;
   state?: () => unknown;
   onRender?: (r: SharedRender) => void;
+  busy?: HttpBusy;
 }
 
 /** The telemetry path alone (404 for any other). */
@@ -111,6 +115,7 @@ export function metricsHandler(o: MetricsHandlerOptions): (req: Request) => Prom
     render: (f) => o.registry.render(f),
     floorMs: o.floorMs ?? DEFAULTS.scrapeFloorMs,
     state: o.state,
+    busy: o.busy,
   });
   o.onRender?.(shared);
   return async (req) => {

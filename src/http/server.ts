@@ -21,6 +21,7 @@
  * the handshake happens on the connection's first read, inside the head deadline, so a client that
  * never completes it is bounded like one that never sends a request.
  */
+import type { HttpBusy } from "./busy.ts";
 import { DEFAULTS } from "../cli/defaults.ts";
 import { Backoff, deadline, DeadlineError, delay } from "../util/async.ts";
 import { errorText } from "../util/errors.ts";
@@ -62,6 +63,8 @@ export interface HttpServerOptions {
   requestsPerSecond?: number;
   /** A client being paced: reported once, then at most every 10 minutes with a count. */
   onPaced?: (message: string) => void;
+  /** Where the stretches of synchronous HTTP work are measured (busy.ts). */
+  busy?: HttpBusy;
   /** Faults on our side: a handler that failed or timed out, accept() failing. */
   onError?: (message: string) => void;
   /**
@@ -187,7 +190,9 @@ class Connection {
 
 export class HttpServer {
   readonly #listener: Deno.Listener;
-  readonly #o: Required<Omit<HttpServerOptions, "onError" | "onClientError" | "onPaced" | "tls">>;
+  readonly #o:
+    & Required<Omit<HttpServerOptions, "onError" | "onClientError" | "onPaced" | "tls" | "busy">>
+    & Pick<HttpServerOptions, "busy">;
   readonly #errors: ReportThrottle;
   readonly #clientErrors: ReportThrottle;
   readonly #paced: ReportThrottle;
@@ -222,6 +227,7 @@ export class HttpServer {
       acceptBackoffMaxMs: o.acceptBackoffMaxMs ?? DEFAULTS.httpAcceptBackoffMaxMs,
       reportIntervalMs: o.reportIntervalMs ?? DEFAULTS.httpReportIntervalMs,
       requestsPerSecond: o.requestsPerSecond ?? DEFAULTS.httpRequestsPerSecond,
+      busy: o.busy,
     };
     this.#errors = new ReportThrottle(this.#o.reportIntervalMs, options.onError);
     this.#clientErrors = new ReportThrottle(this.#o.reportIntervalMs, options.onClientError);
@@ -392,6 +398,7 @@ export class HttpServer {
 
   /** Runs the handler within its deadline; a fault is a 500/503 on our side, reported. */
   async #respond(req: ParsedRequest, until: number): Promise<{ bytes: Uint8Array; keepAlive: boolean }> {
+    const start = performance.now();
     let request: Request;
     try {
       request = new Request(req.url, { method: req.method, headers: req.headers });
@@ -405,13 +412,18 @@ export class HttpServer {
         const res = await this.#o.handler(request);
         return { res, body: new Uint8Array(await res.arrayBuffer()) };
       })();
+      // The handler ran up to its first wait inside the call above.
+      this.#o.busy?.since("handler", start);
       const { res, body } = await deadline(
         untilAborted(produced, this.#stopping.signal),
         Math.max(0, until - performance.now()),
         "handler",
       );
       const ka = keepAlive && !this.#closing;
-      return { bytes: serialize(res, body, req.method === "HEAD", ka, ka && req.announceKeepAlive), keepAlive: ka };
+      const at = performance.now();
+      const bytes = serialize(res, body, req.method === "HEAD", ka, ka && req.announceKeepAlive);
+      this.#o.busy?.since("serialize", at);
+      return { bytes, keepAlive: ka };
     } catch (e) {
       if (e instanceof StoppingError) return { bytes: new Uint8Array(0), keepAlive: false };
       if (e instanceof DeadlineError) {
@@ -507,7 +519,9 @@ class RequestReader {
 
   constructor(
     readonly c: Connection,
-    readonly o: Required<Pick<HttpServerOptions, "maxHeaderBytes" | "headerTimeoutMs" | "idleTimeoutMs">>,
+    readonly o:
+      & Required<Pick<HttpServerOptions, "maxHeaderBytes" | "headerTimeoutMs" | "idleTimeoutMs">>
+      & Pick<HttpServerOptions, "busy">,
     readonly stats: HttpServerStats,
     readonly local: Deno.NetAddr,
   ) {
@@ -536,6 +550,8 @@ class RequestReader {
       this.c.enter("read", true);
       until = performance.now() + this.o.headerTimeoutMs;
     }
+    // The stretch since the bytes arrived (or since the last wait) is the parse's.
+    let since = performance.now();
     for (;;) {
       const end = this.#findHeadEnd();
       if (end >= 0) {
@@ -547,13 +563,17 @@ class RequestReader {
         if (end - this.#start > this.o.maxHeaderBytes) throw new HttpError(431, "request head too large");
         const head = latin1(this.#buf.subarray(this.#start, end));
         this.#start = this.#scanned = end + 4;
-        return parseHead(head, this.local);
+        const parsed = parseHead(head, this.local);
+        this.o.busy?.since("parse", since);
+        return parsed;
       }
       if (this.#end === this.#buf.length) {
         if (this.#start === 0) throw new HttpError(431, "request head too large");
         this.#compact();
       }
+      if (this.#end > this.#start) this.o.busy?.since("parse", since); // a partial head was scanned
       const got = await this.#read(until);
+      since = performance.now();
       if (got === "closed") {
         // A client that half-closed after part of a request can still read our answer.
         if (this.#end > this.#start) throw new HttpError(400, "connection closed mid-request");

@@ -14,6 +14,7 @@
  * `floorMs`, however fast it loops; a Prometheus HA pair scraping at once shares one.
  */
 import type { Format } from "../metrics/registry.ts";
+import type { HttpBusy } from "./busy.ts";
 
 export interface SharedRenderOptions {
   /** Brings scrape-time readings up to date (the supervisor's scrape round). */
@@ -29,6 +30,8 @@ export interface SharedRenderOptions {
   state?: () => unknown;
   /** The clock (tests give their own). */
   now?: () => number;
+  /** Where the render's stretch is measured (busy.ts). */
+  busy?: HttpBusy;
 }
 
 /** Bodies smaller than this go out uncompressed: gzip's header and trailer would eat the gain. */
@@ -87,7 +90,9 @@ export class SharedRender {
     let plain = snap.bodies.get(format) as Body | undefined;
     if (!plain) {
       this.renders++;
+      const start = performance.now();
       plain = { body: new TextEncoder().encode(this.#o.render(format)), gzip: false };
+      this.#o.busy?.since("render", start);
       snap.bodies.set(format, plain);
     }
     if (!gzip || plain.body.length < GZIP_MIN_BYTES) return plain;

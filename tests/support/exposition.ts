@@ -6,10 +6,12 @@ import { assert } from "./assert.ts";
 import { samples } from "./exporter.ts";
 
 /**
- * The families about the exporter's own process and build (src/metrics/process_metrics.ts), which vary
+ * The families about the exporter's own process and build (src/metrics/process_metrics.ts) and its HTTP
+ * work (src/http/busy.ts: timings, tested in src/http/busy_test.ts), which vary
  * from run to run and are checked on their own (tests/toolkit_test.ts): whole lines.
  */
-const PROCESS_LINES = /^(?:# (?:HELP|TYPE) )?(?:process_|deno_|bitcoind_ipc_exporter_build_info)[^\n]*\n/gm;
+const PROCESS_LINES =
+  /^(?:# (?:HELP|TYPE) )?(?:process_|deno_|bitcoind_ipc_exporter_build_info|bitcoind_ipc_exporter_http_busy_seconds)[^\n]*\n/gm;
 
 /**
  * Replaces the values that depend on the run with placeholders, after checking they are sane, and
