@@ -343,6 +343,7 @@ async function scrapeRow(
     clearInterval(sampler);
     rss.push(m.after.rssMiB);
     const times = await scrapes;
+    const http_busy = httpBusy(await exp.scrape());
     // Steady: after the warm-up (the first half of the run), the highest RSS seen.
     const steady = rss.slice(Math.floor(rss.length / 2));
     return {
@@ -362,8 +363,30 @@ async function scrapeRow(
       rss_steady_max_mib: Math.max(...steady),
       rss_steady_min_mib: Math.min(...steady),
       rss_samples_mib: rss.map((x) => Math.round(x * 10) / 10),
+      http_busy,
     };
   });
+}
+
+/** The exporter's HTTP stretches (bitcoind_ipc_exporter_http_busy_seconds) from an exposition. */
+export function httpBusy(text: string): NonNullable<ScrapeRow["http_busy"]> {
+  const byStage: Record<string, number> = {};
+  let stretches = 0, over = 0;
+  const buckets = new Map<string, [number, number][]>();
+  for (
+    const m of text.matchAll(/^bitcoind_ipc_exporter_http_busy_seconds_bucket\{stage="(\w+)",le="([^"]+)"\} (\d+)$/gm)
+  ) {
+    const le = m[2] === "+Inf" ? Infinity : Number(m[2]);
+    buckets.set(m[1], [...buckets.get(m[1]) ?? [], [le, Number(m[3])]]);
+  }
+  for (const [stage, b] of buckets) {
+    const total = b[b.length - 1][1];
+    stretches += total;
+    over += total - (b.find(([le]) => le === 0.001)?.[1] ?? 0);
+    // Cumulative counts: the first bound that holds them all is the longest stretch's bucket.
+    byStage[stage] = total === 0 ? 0 : b.find(([, c]) => c === total)![0] * 1000;
+  }
+  return { max_le_ms: Math.max(0, ...Object.values(byStage)), stretches, over_1ms: over, by_stage_max_le_ms: byStage };
 }
 
 /** Longest event-loop stall during a scrape (bench/loop_monitor.ts in the exporter), against an idle baseline. */
@@ -415,10 +438,18 @@ async function startToUp(peer: TestPeer, runs: number): Promise<Start> {
     try {
       for (;;) {
         if (performance.now() - t0 > 30_000) throw new Error(`no bitcoin_up 1 within 30 s:\n${exp.lines.join("\n")}`);
+        // A new connection per poll, as a Prometheus starting to scrape opens one: polling every 2 ms
+        // on one kept-alive connection would be paced by the exporter after its burst of 10
+        // (5 requests/s per connection, src/http/server.ts) and measure the pacing, not the start.
+        const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
         try {
-          const body = await (await fetch(exp.url())).text();
+          const body = await (await fetch(exp.url(), { client })).text();
           if (/^bitcoin_up 1$/m.test(body)) break;
-        } catch { /* not listening yet */ }
+        } catch {
+          /* not listening yet */
+        } finally {
+          client.close();
+        }
         await new Promise((r) => setTimeout(r, 2));
       }
       ms.push(performance.now() - t0);

@@ -124,6 +124,9 @@ export function summaryLines(r: BenchResults): string[] {
       `storm ${s.scrapers} scrapers callback p50 ratio: ${f(s.p50_ratio, 2)}`
     ),
     `scrape stall ms: ${f(r.stall.scrape_max_late_ms, 2)}`,
+    ...(storm.http_busy
+      ? [`http busy max ms: ≤ ${f(Math.max(...r.scraping.map((s) => s.http_busy?.max_le_ms ?? 0)), 2)}`]
+      : []),
     `trivial call p50 ratio: ${f(r.trivial.p50_ratio, 2)}`,
     `worst cpu per callback ratio: ${f(worst(r.callbacks.map((x) => x.cpu_ratio ?? NaN)), 2)}`,
     `rss steady MiB: ${f(realistic[0].rss_steady_max_mib)}`,
@@ -184,6 +187,21 @@ export function renderMarkdown(r: BenchResults): string {
     ),
   ];
   parts.push("### Scraping while the node calls back\n\n" + scrape.join("\n"));
+  if (r.scraping.some((s) => s.http_busy)) {
+    const busy = [
+      "| workload | HTTP stretches | longest (bucket bound, ms) | over 1 ms | longest by stage (ms) |",
+      "|---|---|---|---|---|",
+      ...r.scraping.filter((s) => s.http_busy).map((s) => {
+        const b = s.http_busy!;
+        const stages = Object.entries(b.by_stage_max_le_ms).map(([k, v]) => `${k} ≤ ${f(v, 2)}`).join(", ");
+        return `| ${s.workload} | ${b.stretches} | ≤ ${f(b.max_le_ms, 2)} | ${b.over_1ms} | ${stages} |`;
+      }),
+    ];
+    parts.push(
+      "### HTTP work on the event loop (bitcoind_ipc_exporter_http_busy_seconds, read at the end of each run)\n\n" +
+        busy.join("\n"),
+    );
+  }
   parts.push(
     `### Stall, start\n\nLongest event-loop stall during a scrape (1 ms timer lateness inside the exporter, ${r.stall.scrapes} scrapes of ${r.stall.exposition_bytes} bytes): ${
       f(r.stall.scrape_max_late_ms, 2)

@@ -65,6 +65,12 @@ export interface ScrapeRow {
   rss_steady_max_mib: number;
   rss_steady_min_mib: number;
   rss_samples_mib: number[];
+  /**
+   * bitcoind_ipc_exporter_http_busy_seconds at the end of the run: the longest stretch of HTTP work
+   * (the upper bound of the highest bucket any stage reached, ms; Infinity past the last), how many
+   * stretches there were and how many exceeded 1 ms. Absent in results from before it existed.
+   */
+  http_busy?: { max_le_ms: number; stretches: number; over_1ms: number; by_stage_max_le_ms: Record<string, number> };
 }
 
 /** The longest event-loop stall (1 ms timer lateness inside the exporter) during scrapes, vs idle. */
