@@ -10,7 +10,7 @@ import { DEFAULT_FEE_CONF_TARGETS, DEFAULTS, MAX_FEE_CONF_TARGETS } from "./defa
 import { COLLECTORS } from "../collectors/mod.ts";
 import { CollectorFlagError, collectorHelp, collectorSwitches } from "../collectors/switches.ts";
 import type { Level } from "../log.ts";
-import { FlagError, type FlagSpec, parseFlags } from "./flags.ts";
+import { FlagError, parseFlags } from "./flags.ts";
 import { CHAIN_DIRS, defaultDatadir, socketInDatadir } from "./datadir.ts";
 
 export const USAGE =
