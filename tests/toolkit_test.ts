@@ -47,7 +47,7 @@ async function raw(port: number, path: string, headers: Record<string, string> =
 function stable(body: string): string[] {
   return body.split("\n").filter((l) => l && !l.startsWith("#"))
     .filter((l) =>
-      !/^(process_|deno_|bitcoind_ipc_exporter_(collector_duration|node_unanswered|callback_handler))/.test(l)
+      !/^(process_|deno_|bitcoind_ipc_exporter_(collector_duration|node_unanswered|callback_handler|http_busy))/.test(l)
     )
     .sort();
 }

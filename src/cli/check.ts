@@ -5,6 +5,7 @@
  * whitelist), which collectors are on and what each costs the node; then disconnect every
  * subscription, close, and exit 0 (reachable and detected) or 1. Nothing is served over HTTP.
  */
+import { HttpBusy } from "../http/busy.ts";
 import { COLLECTORS } from "../collectors/mod.ts";
 import type { Collector, CollectorContext } from "../collectors/collector.ts";
 import { CallbackCost } from "../collectors/callback_cost.ts";
@@ -143,9 +144,9 @@ function context(log: Logger, timing: Timing, flavour?: Flavour): CollectorConte
   return { log, timing, flavour, callbacks: new CallbackCost(), events: new ChainEvents() };
 }
 
-/** The build and process families app.ts serves after the collectors' (src/metrics/process_metrics.ts). */
+/** The build, process and HTTP families app.ts serves after the collectors' (process_metrics.ts, busy.ts). */
 function exporterFamilies(version: string) {
-  return [buildInfoFamily(version), ...processFamilies()];
+  return [buildInfoFamily(version), ...processFamilies(), new HttpBusy().family()];
 }
 
 /** Every metric family this build can serve, with the collector serving it. */
