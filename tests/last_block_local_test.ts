@@ -10,6 +10,7 @@ import { TestPeer } from "./support/peer.ts";
 import { ExporterProc, samples } from "./support/exporter.ts";
 import { scrapeUntil, waitFor } from "./support/wait.ts";
 import { fixtureLine } from "./support/exposition.ts";
+import { BLOCK_COPY_INTERVAL_MS } from "../src/collectors/chain.ts";
 
 const H = (n: number) => ("a" + n.toString(16)).padStart(64, "0");
 
@@ -80,6 +81,8 @@ for (const flavour of ["pr-trace", "branch-notrace", "chain5-node", "chain5", "p
       assertEquals(await calls(peer, "rpc.getbestblockhash"), best0);
 
       // A block that does not parse (a header and no transactions): everything from getblockstats.
+      // (Past the one block copied per BLOCK_COPY_INTERVAL_MS, so this one is copied and parsed.)
+      await new Promise((r) => setTimeout(r, BLOCK_COPY_INTERVAL_MS));
       await peer.ok(`set tip 107 ${H(107)} ${H(106)}`);
       await peer.ok(`fire blockConnected 107 ${H(107)} 0 hex:${REAL_BLOCK.slice(0, 160)}00`);
       await peer.ok("fire updatedBlockTip");
