@@ -29,6 +29,8 @@ Deno.test("scripted scenario: every metric driven to a known value, whole /metri
     await exp.waitLog(/deferring UTXO cache trace/);
     // In IBD: the UTXO subscription must not exist yet.
     assertEquals((await peer.status()).utxo, "0");
+    // The chain model knows the block (getchaintxstats of the tip, whose hash comes with blockConnected).
+    await peer.ok(`set tip 108 ${HASH}`);
     await peer.ok(`fire blockConnected 106 ${HASH} 0`);
     await peer.ok(`fire blockConnected 107 ${HASH} 0`);
     await peer.ok(`fire blockConnected 50 ${HASH} 1`); // a background (historical) chainstate block

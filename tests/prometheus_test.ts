@@ -185,6 +185,8 @@ async function drive(flavour: Running, t: Target, round: number): Promise<void> 
   if (flavour === "pr-trace") {
     for (const kind of ["utxoAdd", "utxoSpend", "utxoUncache"]) await p.ok(`fire ${kind} 5000 100 ${round} 0`);
   }
+  // The chain model knows the tip (last_block's getchaintxstats of it: its hash comes with blockConnected).
+  await p.ok(`set tip ${200 + round} ${HASH}`);
   await p.ok(`fire blockConnected ${200 + round} ${HASH} 0`);
   await p.ok(`fire blockDisconnected ${200 + round} ${HASH}`);
   await p.ok(`fire blockConnected ${200 + round} ${HASH} 0`);

@@ -10,9 +10,12 @@
  */
 import { sha256 } from "./sha256.ts";
 
+/** Two hex digits per byte value: a table lookup per byte (blockConnected reads two hashes per block). */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 export function displayHash(bytes: Uint8Array): string {
   let s = "";
-  for (let i = bytes.length - 1; i >= 0; i--) s += bytes[i].toString(16).padStart(2, "0");
+  for (let i = bytes.length - 1; i >= 0; i--) s += HEX[bytes[i]];
   return s;
 }
 

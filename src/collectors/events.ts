@@ -14,7 +14,7 @@
  * the next block) waits until tips settle, `settleMs` with no new tip, so a burst of blocks costs
  * one read of the newest; and per-tip reads run one at a time (`perTipRead`), never two at once
  * whichever collectors make them. What the node already pushes (the connected blocks' headers,
- * `onBlock`) needs no read at all.
+ * `onBlock`; the serialized block itself, `onBlockData`) needs no read at all.
  */
 import { delay } from "../util/async.ts";
 
@@ -31,8 +31,18 @@ export interface BlockEvent {
   time?: number;
 }
 
+/** A connected block as the node serialized it: `bytes` is the collectors' own copy. */
+export interface BlockData {
+  /** Display hex. */
+  hash: string;
+  bytes: Uint8Array;
+}
+
 export interface TipEvent {
-  /** As Bitcoin Core displays it; absent where the source does not decode it (updatedBlockTip). */
+  /**
+   * As Bitcoin Core displays it; absent where the source does not know it (an updatedBlockTip with
+   * no blockConnected since the last blockDisconnected, or whose block's hash was not read).
+   */
   hash?: string;
   height: number;
   /**
@@ -46,6 +56,7 @@ export interface TipEvent {
 export class ChainEvents {
   readonly #tip: ((t: TipEvent) => void)[] = [];
   readonly #block: ((b: BlockEvent) => void)[] = [];
+  readonly #blockData: ((b: BlockData) => void)[] = [];
   /** Whether the node said it is in initial block download, as last read by any collector. */
   ibd: boolean | undefined;
   /** When the last tip event arrived (performance.now()). */
@@ -109,6 +120,28 @@ export class ChainEvents {
   /** A connected block (before the tip event that announces it): listeners must only note it. */
   onBlock(listener: (b: BlockEvent) => void): void {
     this.#block.push(listener);
+  }
+
+  /**
+   * A connected block's serialized bytes (the branches' blockConnected carries them), published
+   * after the node has its answer and outside initial block download only (copying every block of
+   * a sync would cost more than it saves). Listeners must only keep it.
+   */
+  onBlockData(listener: (b: BlockData) => void): void {
+    this.#blockData.push(listener);
+  }
+
+  /** Whether any collector takes block data (the block is copied out of the message only then). */
+  get wantsBlockData(): boolean {
+    return this.#blockData.length > 0;
+  }
+
+  blockData(b: BlockData): void {
+    for (const l of this.#blockData) {
+      try {
+        l(b);
+      } catch { /* a listener's failure is its own to report */ }
+    }
   }
 
   /** Whether any collector takes block events (their headers are read only then). */

@@ -7,7 +7,16 @@
  * scan of the whole UTXO set). On the branches the same getblockstats goes through
  * `Node.executeRpc` (Chain.findBlock carries no fee, size or UTXO statistics). With it, the chain's
  * transaction count (getchaintxstats of the same block, no window). Absent on v30/v31.
+ *
+ * What the node already pushed is not asked for (issue 21): on the branches blockConnected carries
+ * the serialized block, so when the block read is the one connected last (kept by the chain
+ * collector, events.ts `onBlockData`) its transactions, size, weight, inputs and outputs (and
+ * utxo_increase, outputs minus inputs) are counted here (src/bitcoin/block.ts, a bounded number of
+ * transactions per event-loop turn) and getblockstats is asked only for the statistics that need the
+ * block's undo data, which the node reads from disk either way; the tip's hash comes from the same
+ * notifications, so no getbestblockhash either. The values are the node's definitions exactly.
  */
+import { type BlockCounts, countBlock } from "../bitcoin/block.ts";
 import type { Session } from "../ipc/session.ts";
 import type { RpcReply } from "../ipc/stock.ts";
 import type { Logger } from "../log.ts";
@@ -15,7 +24,7 @@ import type { Family } from "../metrics/registry.ts";
 import { errorText } from "../util/errors.ts";
 import type { Timing } from "../cli/defaults.ts";
 import type { Collector, CollectorContext, CollectorSpec } from "./collector.ts";
-import type { ChainEvents } from "./events.ts";
+import type { BlockData, ChainEvents } from "./events.ts";
 import { pickField } from "./node_gauges.ts";
 import { rpcCall, rpcFailures } from "./rpc_round.ts";
 
@@ -34,6 +43,22 @@ const FIELDS = {
   utxo_size_inc_actual: "bitcoin_last_block_utxo_size_increase_spendable_bytes",
 } as const;
 type Field = keyof typeof FIELDS;
+/**
+ * The fields a serialized block gives without undo data (Core's getblockstats: txs, ins, outs,
+ * total_size, total_weight, and utxo_increase = outs - ins). Left out of the request when counted
+ * here, which also spares the node serializing every transaction for total_size; the rest need the
+ * undo data (fees, the spent coins' sizes) or the chain's parameters (subsidy).
+ */
+const LOCAL: Record<Exclude<Field, NodeField>, (c: BlockCounts) => number> = {
+  txs: (c) => c.txs,
+  total_size: (c) => c.totalSize,
+  total_weight: (c) => c.totalWeight,
+  ins: (c) => c.ins,
+  outs: (c) => c.outs,
+  utxo_increase: (c) => c.outs - c.ins,
+};
+const NODE_FIELDS = ["totalfee", "subsidy", "utxo_size_inc", "utxo_increase_actual", "utxo_size_inc_actual"] as const;
+type NodeField = typeof NODE_FIELDS[number];
 /** getblockstats' feerate_percentiles are these, in sat/vB. */
 export const FEE_RATE_PERCENTILES = ["10", "25", "50", "75", "90"] as const;
 
@@ -52,6 +77,8 @@ export class LastBlockCollector implements Collector {
   /** Aborted when the session ends: a pause between per-tip reads ends with it. */
   #ended = new AbortController();
   readonly #events: ChainEvents;
+  /** The block connected last, as the node pushed it (until read, or replaced by the next). */
+  #kept: BlockData | undefined;
   /** A tip that arrived during a read: read next. */
   #next: { hash: string | undefined } | undefined;
   #failure: string | undefined;
@@ -64,6 +91,7 @@ export class LastBlockCollector implements Collector {
     this.#log = ctx.log;
     this.#timing = ctx.timing;
     this.#events = ctx.events;
+    ctx.events.onBlockData((b) => this.#kept = b);
     ctx.events.onTip((t) => {
       const s = this.#session;
       if (s) this.#schedule(s, t.hash);
@@ -76,6 +104,7 @@ export class LastBlockCollector implements Collector {
     this.#chainTxs = undefined;
     this.#failure = undefined;
     this.#next = undefined;
+    this.#kept = undefined;
     // JSON-RPC: Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
     if (!session.rpc && !session.node) return;
     this.#session = session;
@@ -141,12 +170,13 @@ export class LastBlockCollector implements Collector {
         }
         hash = best.result;
       }
-      const reply = await rpcCall(
-        session,
-        "getblockstats",
-        [hash, [...Object.keys(FIELDS), "feerate_percentiles"]],
-        timeoutMs,
-      );
+      // The block the node pushed, if it is the one read: counted here, not asked for.
+      const kept = this.#kept?.hash === hash ? this.#kept : undefined;
+      if (kept) this.#kept = undefined;
+      const counts = kept ? await countBlock(kept.bytes, this.#ended.signal) : undefined;
+      if (this.#session !== session) return;
+      const asked = counts ? NODE_FIELDS : Object.keys(FIELDS) as Field[];
+      const reply = await rpcCall(session, "getblockstats", [hash, [...asked, "feerate_percentiles"]], timeoutMs);
       if (this.#session !== session) return;
       // A refused getblockstats (an -rpcwhitelist without it) is one line naming what it feeds.
       if (reply.error) {
@@ -154,10 +184,13 @@ export class LastBlockCollector implements Collector {
         rpcFailures(this.#log).failed("getblockstats", reply.error);
       }
       const stats: Partial<Record<Field, number>> = {};
-      for (const f of reply.error ? [] : Object.keys(FIELDS) as Field[]) {
+      for (const f of reply.error ? [] : asked) {
         const v = pickField(reply, "getblockstats", f, "number");
         if (typeof v === "string") this.#report(v);
         else stats[f] = v.value as number;
+      }
+      if (counts && !reply.error) {
+        for (const [f, read] of Object.entries(LOCAL)) stats[f as Field] = read(counts);
       }
       this.#stats = stats;
       this.#percentiles = reply.error ? undefined : percentiles(reply, (p) => this.#report(p));

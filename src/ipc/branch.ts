@@ -879,6 +879,22 @@ function connectedHeaderWire(w: WireMessage, params: WireStruct | null, blockPtr
   return headerOf(hash, bytesAtWire(w, block, BLOCK_INFO_DATA_PTR, HEADER_BYTES));
 }
 
+/**
+ * blockConnected's serialized block (BlockInfo.data) read in place: a view into the message, valid
+ * only while it is (copy what is kept); null without one, and for a block of the historical chainstate.
+ */
+function connectedDataWire(w: WireMessage, params: WireStruct | null, blockPtr: number): Uint8Array | null {
+  if (!params) return null;
+  if (blockPtr === PR_IPC_BLOCK_CONNECTED_BLOCK_PTR) {
+    if (w.u32(params, 0) === PR_IPC_ROLE_BACKGROUND) return null;
+  } else {
+    const role = w.structAt(params, BLOCK_CONNECTED_ROLE_PTR);
+    if (role && (w.u32(role, 0) & ROLE_HISTORICAL_BIT)) return null;
+  }
+  const block = w.structAt(params, blockPtr);
+  return block ? bytesAtWire(w, block, BLOCK_INFO_DATA_PTR, Infinity) : null;
+}
+
 /** The same through capnp-es. */
 function connectedHeader(b: { hash: $.Data; data: $.Data; _hasData(): boolean }): ConnectedHeader | undefined {
   const hash = b.hash.toUint8Array();
@@ -891,6 +907,9 @@ export interface ChainNotificationReader {
   /** blockConnected's header, read in place (the general path: `header`). */
   headerWire(w: WireMessage, params: WireStruct | null): ConnectedHeader | undefined;
   header(call: IncomingCall): ConnectedHeader | undefined;
+  /** blockConnected's serialized block, a view into the message (the general path: `data`). */
+  dataWire(w: WireMessage, params: WireStruct | null): Uint8Array | null;
+  data(call: IncomingCall): Uint8Array | null;
   /** chainNotificationArgWire: the number a notification is counted by, read in place. */
   argWire(methodId: number, w: WireMessage, params: WireStruct | null): number;
   /** chainNotificationArg: the same through capnp-es. */
@@ -911,6 +930,11 @@ const prTraceReader: ChainNotificationReader = Object.freeze({
   header: (call: IncomingCall) => {
     const p = call.params(gen().ChainNotifications_BlockConnected$Params);
     return p._hasBlock() && !p.role.historical ? connectedHeader(p.block) : undefined;
+  },
+  dataWire: (w: WireMessage, params: WireStruct | null) => connectedDataWire(w, params, BLOCK_CONNECTED_BLOCK_PTR),
+  data: (call: IncomingCall) => {
+    const p = call.params(gen().ChainNotifications_BlockConnected$Params);
+    return p._hasBlock() && !p.role.historical && p.block._hasData() ? p.block.data.toUint8Array() : null;
   },
 });
 
@@ -940,6 +964,14 @@ const prIpcReader: ChainNotificationReader = Object.freeze({
   header: (call: IncomingCall) => {
     const p = call.params(gen().PrIpcBlockConnected$Params);
     return p._hasBlock() && p.role !== PR_IPC_ROLE_BACKGROUND ? connectedHeader(p.block) : undefined;
+  },
+  dataWire: (w: WireMessage, params: WireStruct | null) =>
+    connectedDataWire(w, params, PR_IPC_BLOCK_CONNECTED_BLOCK_PTR),
+  data: (call: IncomingCall) => {
+    const p = call.params(gen().PrIpcBlockConnected$Params);
+    return p._hasBlock() && p.role !== PR_IPC_ROLE_BACKGROUND && p.block._hasData()
+      ? p.block.data.toUint8Array()
+      : null;
   },
 });
 

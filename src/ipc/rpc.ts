@@ -87,6 +87,12 @@ export interface LocalServer {
    * any state before it has read everything it needs (a WireError sends the call the slow way).
    */
   fastDispatch?(methodId: number, msg: WireMessage, params: WireStruct | null): boolean;
+  /**
+   * Optional: called after a call `fastDispatch` handled has been answered (its Return queued
+   * first, so the node is not kept waiting for it), while the message is still readable: what is
+   * kept of it past this call must be copied. Must not throw (a throw is dropped).
+   */
+  answered?(methodId: number, msg: WireMessage, params: WireStruct | null): void;
 }
 
 /** Collects capabilities for an outgoing message's cap table. */
@@ -590,8 +596,14 @@ export class RpcConnection {
       if (w.u32(call, 8) !== exp!.words[0] || w.u32(call, 12) !== exp!.words[1]) return false;
       const payload = w.structAt(call, 1);
       const params = payload ? w.structAt(payload, 0) : null;
-      if (!server.fastDispatch(w.u16(call, 4), w, params)) return false;
+      const methodId = w.u16(call, 4);
+      if (!server.fastDispatch(methodId, w, params)) return false;
       this.#sendFrame(EMPTY_RETURN.with(w.u32(call, 0)));
+      if (server.answered) {
+        try {
+          server.answered(methodId, w, params);
+        } catch { /* the call is answered; what the server keeps of it is its own to report */ }
+      }
       return true;
     } catch {
       return false;
