@@ -745,6 +745,20 @@ export const ROWS: RowSpec[] = [
         unit: "s",
       },
       {
+        title: "HTTP work holding the event loop",
+        type: "timeseries",
+        description:
+          "The longest stretches of HTTP work without yielding (p99 per stage, from bitcoind_ipc_exporter_http_busy_seconds): a callback from the node that arrives during one waits for it. Render runs once per --web.scrape-floor.",
+        targets: [
+          {
+            expr:
+              "histogram_quantile(0.99, sum by (stage, le) (rate(bitcoind_ipc_exporter_http_busy_seconds_bucket{$sel}[$__rate_interval])))",
+            legend: "{{stage}} p99",
+          },
+        ],
+        unit: "s",
+      },
+      {
         title: "Node unanswered",
         type: "timeseries",
         description:
