@@ -198,7 +198,7 @@ export function renderMarkdown(r: BenchResults): string {
       }),
     ];
     parts.push(
-      "### HTTP work on the event loop (bitcoind_ipc_exporter_http_busy_seconds, read at the end of each run)\n\n" +
+      "### HTTP work on the event loop (bitcoind_ipc_exporter_http_busy_seconds over each run, after 11 warm-up scrapes)\n\n" +
         busy.join("\n"),
     );
   }

@@ -66,7 +66,8 @@ export interface ScrapeRow {
   rss_steady_min_mib: number;
   rss_samples_mib: number[];
   /**
-   * bitcoind_ipc_exporter_http_busy_seconds at the end of the run: the longest stretch of HTTP work
+   * bitcoind_ipc_exporter_http_busy_seconds over the run (after 11 warm-up scrapes, as the callback
+   * path is warmed up): the longest stretch of HTTP work
    * (the upper bound of the highest bucket any stage reached, ms; Infinity past the last), how many
    * stretches there were and how many exceeded 1 ms. Absent in results from before it existed.
    */
