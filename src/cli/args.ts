@@ -260,7 +260,7 @@ export function parseDurationMs(text: string, flag: string, maxMs: number, minMs
   return ms;
 }
 
-/** The flags (node:util parseArgs options); one line each, so a flag added elsewhere merges cleanly. */
+/** The flags (src/cli/flags.ts specs); one line each, so a flag added elsewhere merges cleanly. */
 const OPTIONS = {
   debug: { type: "boolean" },
   "metrics-addr": { type: "string" },
