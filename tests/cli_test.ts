@@ -78,6 +78,10 @@ Deno.test("bad command lines fail before anything connects, with one clear line 
       [[], "missing <socket-path>"],
       [["--bogus", "x.sock"], "unknown flag: --bogus"],
       [["--metrics-addr"], "requires a value"],
+      [["--metrics-addr", "-x", "x.sock"], '--metrics-addr requires a value, and "-x" looks like a flag'],
+      // A line break in a quoted argument is escaped: still one line.
+      [["--metrics-addr", "-a\nb", "x.sock"], '"-a\\x0ab" looks like a flag'],
+      [["--debug=true", "x.sock"], "--debug takes no value"],
       [["--metrics-addr", "9332", "x.sock"], "invalid listen address"],
       [["--metrics-addr", "127.0.0.1:70000", "x.sock"], "invalid port"],
       [["--web.listen-address", ":0", "x.sock"], "invalid port 0"],

@@ -63,7 +63,7 @@ export function parseFlags<S extends Record<string, FlagSpec>>(args: readonly st
       name = (arg.length === 2 && byShort.get(arg[1])) || "";
     }
     const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
-    if (!spec) throw new FlagError(`unknown flag: ${shown.length > 80 ? `${shown.slice(0, 80)}...` : shown}`);
+    if (!spec) throw new FlagError(`unknown flag: ${oneLine(shown)}`);
     if (spec.type === "boolean") {
       if (inline !== undefined) throw new FlagError(`${shown} takes no value`);
       values[name] = true;
@@ -77,11 +77,23 @@ export function parseFlags<S extends Record<string, FlagSpec>>(args: readonly st
     if (next === undefined) throw new FlagError(`${shown} requires a value`);
     if (next.startsWith("-") && next !== "-") {
       throw new FlagError(
-        `${shown} requires a value, and "${next}" looks like a flag: write ${shown}=${next} if it is the value`,
+        `${shown} requires a value, and "${oneLine(next)}" looks like a flag: write ${shown}=${
+          oneLine(next)
+        } if it is the value`,
       );
     }
     values[name] = next;
     i++;
   }
   return { values: values as FlagValues<S>, positionals };
+}
+
+/**
+ * An argument as a message quotes it: at most 80 characters, and control characters (a line break
+ * in a quoted argument) escaped, so the message stays one bounded line whatever was typed.
+ */
+function oneLine(arg: string): string {
+  const cut = arg.length > 80 ? `${arg.slice(0, 80)}...` : arg;
+  // deno-lint-ignore no-control-regex
+  return cut.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }

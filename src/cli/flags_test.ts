@@ -1,4 +1,6 @@
-import { assertEquals, assertThrows } from "../../tests/support/assert.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/support/assert.ts";
+// The reader flags.ts replaces, here only to check that the two agree (the exporter never loads it).
+import { parseArgs } from "node:util";
 import { FlagError, parseFlags } from "./flags.ts";
 
 const SPECS = {
@@ -40,10 +42,87 @@ Deno.test("flags: every refusal is one line naming the flag", () => {
     [["--metrics-addr", "--debug"], '--metrics-addr requires a value, and "--debug" looks like a flag'],
     [["--debug=1"], "--debug takes no value"],
     [[`--${"x".repeat(5000)}`], `unknown flag: --${"x".repeat(78)}...`],
+    // What the user typed is quoted bounded and on one line, whatever it holds.
+    [["--a\nb"], "unknown flag: --a\\x0ab"],
+    [
+      ["--metrics-addr", "-a\nb"],
+      '--metrics-addr requires a value, and "-a\\x0ab" looks like a flag: write --metrics-addr=-a\\x0ab',
+    ],
+    [["--metrics-addr", `-${"x".repeat(5000)}`], `--metrics-addr requires a value, and "-${"x".repeat(79)}..."`],
   ];
   for (const [args, message] of cases) {
     const e = assertThrows(() => parseFlags(args, SPECS), FlagError);
     assertEquals(e.message.startsWith(message), true, `${JSON.stringify(args)}: ${e.message}`);
     assertEquals(e.message.includes("\n"), false);
+    assert(e.message.length < 300, `${e.message.length} characters`); // each argument quoted at most 80 characters
   }
+});
+
+Deno.test("flags: the same values, positionals and refusals as node:util's parseArgs (strict), which this replaces", () => {
+  const lines: string[][] = [
+    [],
+    ["--metrics-addr", "x"],
+    ["--metrics-addr=x"],
+    ["--metrics-addr="],
+    ["--metrics-addr", ""],
+    ["--metrics-addr", "-x"],
+    ["--metrics-addr", "--debug"],
+    ["--metrics-addr", "-"],
+    ["--metrics-addr", "--"],
+    ["--metrics-addr", "-5"],
+    ["--metrics-addr=-x"],
+    ["--metrics-addr"],
+    ["--debug", "--metrics-addr"],
+    ["--metrics-addr", "a", "--metrics-addr", "b"],
+    ["--metrics-addr", " -x"],
+    ["--metrics-addr", "a=b"],
+    ["--metrics-addr=a=b"],
+    ["--debug", "--debug"],
+    ["--debug=true"],
+    ["--debug="],
+    ["--no-debug"],
+    ["--bogus"],
+    ["--bogus=1"],
+    ["-h"],
+    ["-h", "x"],
+    ["-hx"],
+    ["-x"],
+    ["-h=1"],
+    ["-"],
+    [""],
+    ["--", "--debug", "-h"],
+    ["a", "--", "--"],
+    ["--"],
+    ["a", "--debug", "b"],
+    ["--constructor"],
+    ["--__proto__"],
+    ["---debug"],
+    ["--=x"],
+    ["--DEBUG"],
+    ["-- x"],
+    ["--debug x"],
+    ["--help", "--bogus"],
+    ["--log.level", "warn", "s.sock", "--log.level=info", "-h"],
+  ];
+  const read = (f: () => { values: object; positionals: string[] }) => {
+    try {
+      const r = f();
+      return { values: { ...r.values }, positionals: r.positionals };
+    } catch {
+      return "refused";
+    }
+  };
+  for (const args of lines) {
+    assertEquals(
+      read(() => parseFlags(args, SPECS)),
+      read(() => parseArgs({ args, options: SPECS, strict: true, allowPositionals: true })),
+      JSON.stringify(args),
+    );
+  }
+  // The one difference: grouped short aliases (parseArgs reads -hh as -h -h); the exporter has one alias.
+  assertEquals(read(() => parseArgs({ args: ["-hh"], options: SPECS, strict: true, allowPositionals: true })), {
+    values: { help: true },
+    positionals: [],
+  });
+  assertEquals(read(() => parseFlags(["-hh"], SPECS)), "refused");
 });
