@@ -204,7 +204,8 @@ export class ChainCollector implements Collector, LocalServer {
   /**
    * After the node has its answer: the connected block's bytes, copied out of the message for
    * last_block (it reads the block's counts once tips settle instead of asking the node). The copy
-   * is the block's size (a 4 MB block is about a millisecond) once per block outside IBD.
+   * is the block's size (a 4 MB block is about a millisecond), at most once per BLOCK_COPY_INTERVAL_MS and never
+   * in IBD (#wantsData).
    */
   answered(methodId: number, w: WireMessage, params: WireStruct | null): void {
     const hash = this.#copyHash;
