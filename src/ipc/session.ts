@@ -29,7 +29,7 @@ import {
   RpcConnection,
 } from "./rpc.ts";
 import { CallTimeoutError, DisconnectedError, RemoteError } from "./errors.ts";
-import { deadline, DeadlineError, delay } from "../util/async.ts";
+import { deadline, Deadlines, delay } from "../util/async.ts";
 import { errorText, toError } from "../util/errors.ts";
 import type { Flavour } from "../flavour.ts";
 
@@ -109,7 +109,7 @@ class Lane {
   /** When the call now on the node's Thread was sent (performance.now()), or undefined. */
   #sentAt: number | undefined;
 
-  constructor(readonly thread: RemoteCap, readonly name: string) {}
+  constructor(readonly thread: RemoteCap, readonly name: string, readonly deadlines: Deadlines) {}
 
   run<T>(timeoutMs: number, send: () => Promise<T>): Promise<T> {
     const deadlineAt = performance.now() + timeoutMs;
@@ -119,15 +119,23 @@ class Lane {
       return send().finally(() => this.#sentAt = undefined);
     });
     this.#tail = onWire.catch(() => {});
-    const remaining = () => Math.max(0, deadlineAt - performance.now());
     // The caller's timeout covers the wait for the lane and the call; the lane itself waits on.
-    return deadline(onWire, remaining() || 1, "call").catch((e) => {
-      if (e instanceof DeadlineError) {
-        throw new CallTimeoutError(
-          this.#sentAt === undefined ? "timed out waiting for the IPC thread" : `no answer within ${timeoutMs} ms`,
-        );
-      }
-      throw e;
+    // One timer for every call of the session (Deadlines), not one per call: a scrape round and
+    // the trivial call pay no setTimeout/clearTimeout each.
+    return new Promise<T>((resolve, reject) => {
+      const entry = this.deadlines.add(Math.max(deadlineAt, performance.now() + 1), () =>
+        reject(
+          new CallTimeoutError(
+            this.#sentAt === undefined ? "timed out waiting for the IPC thread" : `no answer within ${timeoutMs} ms`,
+          ),
+        ));
+      onWire.then((v) => {
+        this.deadlines.remove(entry);
+        resolve(v);
+      }, (e) => {
+        this.deadlines.remove(entry);
+        reject(e);
+      });
     });
   }
 
@@ -163,6 +171,8 @@ export class Session {
   readonly conn: RpcConnection;
   readonly #socket: Deno.UnixConn;
   readonly #timeoutMs: number;
+  /** The deadlines of every call on the lanes, on one timer. */
+  readonly #deadlines = new Deadlines();
   #lanes: Lanes | undefined;
   #interfaces: NodeInterfaces | undefined;
   #init: RemoteCap | undefined;
@@ -283,6 +293,9 @@ export class Session {
       }
     } catch (e) {
       this.conn.close(new DisconnectedError(`read failed: ${errorText(e)}`));
+    } finally {
+      // Every call has settled with the connection (its close rejects them): no deadline outlives it.
+      this.#deadlines.close();
     }
   }
 
@@ -307,6 +320,7 @@ export class Session {
           opts,
         ),
         name,
+        this.#deadlines,
       );
     try {
       const read = await makeThread(THREAD_NAME);

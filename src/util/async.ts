@@ -34,6 +34,80 @@ export function deadline<T>(p: Promise<T>, ms: number, what = "operation"): Prom
   return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }
 
+/** One deadline of a `Deadlines` set (what `add` returns, for `remove`). */
+export interface DeadlineEntry {
+  readonly at: number;
+  readonly expire: () => void;
+}
+
+/**
+ * Many deadlines on one timer: the timer is armed for the earliest and re-armed only when an
+ * earlier one is added or it fires. A call loop with a fixed timeout (each new deadline later than
+ * the armed one) then costs a Set insert and delete per call, where `deadline` costs a setTimeout
+ * and a clearTimeout (~2 µs in Deno 2.9: both are ops, against a trivial call of ~60 µs). A removed
+ * entry leaves the timer armed; when it fires it finds nothing due and re-arms for what remains, or
+ * stops. `close()` stops it for good (the owner's end), so no timer outlives its owner.
+ */
+export class Deadlines {
+  readonly #entries = new Set<DeadlineEntry>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedAt = Infinity;
+  #closed = false;
+
+  /** Calls `expire` once `performance.now()` reaches `at`, unless removed first. */
+  add(at: number, expire: () => void): DeadlineEntry {
+    const entry = { at, expire };
+    if (this.#closed) return entry;
+    this.#entries.add(entry);
+    if (at < this.#armedAt) this.#arm(at);
+    return entry;
+  }
+
+  remove(entry: DeadlineEntry): void {
+    this.#entries.delete(entry);
+  }
+
+  /** Deadlines waiting (for tests and stats). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Whether the timer is armed (for tests: a closed or drained set holds none). */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Drops every deadline without expiring it and stops the timer; later adds are ignored. */
+  close(): void {
+    this.#closed = true;
+    this.#entries.clear();
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#armedAt = at;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, at - performance.now()));
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    const due: DeadlineEntry[] = [];
+    for (const e of this.#entries) {
+      if (e.at <= now) due.push(e);
+      else if (e.at < next) next = e.at;
+    }
+    for (const e of due) this.#entries.delete(e);
+    if (next < Infinity) this.#arm(next);
+    for (const e of due) e.expire();
+  }
+}
+
 /** Waits for `p` at most `ms`; resolves either way (whether `p` settled is not reported). */
 export function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
   return deadline(p, ms).then(() => {}, () => {});
