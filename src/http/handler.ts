@@ -18,6 +18,7 @@ import { SharedRender } from "./shared_render.ts";
 import type { Logger } from "../log.ts";
 import type { BasicAuth } from "./basic_auth.ts";
 import type { HttpBusy } from "./busy.ts";
+import type { HttpRequest, Reply } from "./server.ts";
 import { errorText } from "../util/errors.ts";
 import { DEFAULTS } from "../cli/defaults.ts";
 
@@ -54,11 +55,14 @@ export interface WebHandlerOptions {
   busy?: HttpBusy;
 }
 
-export function webHandler(o: WebHandlerOptions): (req: Request) => Promise<Response> {
+export function webHandler(o: WebHandlerOptions): (req: HttpRequest) => Promise<Reply> {
   const path = o.telemetryPath ?? "/metrics";
   const metrics = metricsHandler({ ...o, path });
-  const withHeaders = (res: Response): Response => {
-    for (const [k, v] of o.headers ?? []) res.headers.set(k, v);
+  // Each configured header replaces any of the same name, as Headers.set would.
+  const configured = new Set((o.headers ?? []).map(([k]) => k.toLowerCase()));
+  const withHeaders = (res: Reply): Reply => {
+    if (configured.size === 0) return res;
+    res.headers = [...res.headers.filter(([k]) => !configured.has(k.toLowerCase())), ...o.headers!];
     return res;
   };
   return async (req) => {
@@ -106,7 +110,7 @@ export interface MetricsHandlerOptions {
 }
 
 /** The telemetry path alone (404 for any other). */
-export function metricsHandler(o: MetricsHandlerOptions): (req: Request) => Promise<Response> {
+export function metricsHandler(o: MetricsHandlerOptions): (req: HttpRequest) => Promise<Reply> {
   const path = o.path ?? "/metrics";
   const maxInFlight = o.maxInFlight ?? 16;
   let inFlight = 0;
@@ -129,13 +133,13 @@ export function metricsHandler(o: MetricsHandlerOptions): (req: Request) => Prom
     try {
       const format = negotiateFormat(req.headers.get("accept"));
       const { body, gzip } = await shared.body(format, acceptsGzip(req.headers.get("accept-encoding")));
-      const headers: Record<string, string> = {
-        "Content-Type": format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE,
-        Vary: "Accept, Accept-Encoding",
-      };
-      if (gzip) headers["Content-Encoding"] = "gzip";
-      headers["Content-Length"] = String(body.length);
-      return new Response(req.method === "HEAD" ? null : body as Uint8Array<ArrayBuffer>, { status: 200, headers });
+      const headers: [string, string][] = [
+        ["Content-Type", format === "openmetrics" ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE],
+        ["Vary", "Accept, Accept-Encoding"],
+      ];
+      if (gzip) headers.push(["Content-Encoding", "gzip"]);
+      // The shared render's bytes, answered as they are (a HEAD gets their length only).
+      return { status: 200, headers, body, shared: true };
     } catch (e) {
       o.log.error(`rendering metrics failed: ${errorText(e)}`);
       return text(500, "Internal Server Error\n");
@@ -221,10 +225,16 @@ ${node}<ul>
 `;
 }
 
-function html(body: string): Response {
-  return new Response(body, { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } });
+const encoder = new TextEncoder();
+
+function html(body: string): Reply {
+  return { status: 200, headers: [["Content-Type", "text/html; charset=utf-8"]], body: encoder.encode(body) };
 }
 
-function text(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", ...headers } });
+function text(status: number, body: string, headers: Record<string, string> = {}): Reply {
+  return {
+    status,
+    headers: [["Content-Type", "text/plain; charset=utf-8"], ...Object.entries(headers)],
+    body: encoder.encode(body),
+  };
 }

@@ -23,13 +23,43 @@
  */
 import type { HttpBusy } from "./busy.ts";
 import { DEFAULTS } from "../cli/defaults.ts";
-import { Backoff, deadline, DeadlineError, delay } from "../util/async.ts";
+import { Backoff, DeadlineError, Deadlines, delay } from "../util/async.ts";
 import { errorText } from "../util/errors.ts";
+
+/**
+ * What a handler is given: the parts of a Fetch Request it reads (a Request is one). The server
+ * passes its parsed request itself: a Request and its Headers built per request were a fifth of
+ * the garbage of a scrape answered from the shared render (webidl conversions, a sorted copy of
+ * the headers), and garbage made while 50 scrapers wait is garbage promoted (BENCHMARKS.md).
+ */
+export interface HttpRequest {
+  readonly method: string;
+  /** Absolute, already checked by `new URL` (parseHead). */
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+}
+
+/**
+ * What a handler may answer instead of a Response: written as it is, with no Headers object, no
+ * body stream and no copy of the body.
+ */
+export interface Reply {
+  status: number;
+  /** Header fields; the server writes Content-Length and Connection itself and drops those given. */
+  headers: [string, string][];
+  /** The body; a HEAD request gets its Content-Length and not the bytes. */
+  body: Uint8Array;
+  /**
+   * The same bytes answer many requests (the shared render's): the whole response, head and body,
+   * is kept beside them and written again while the head is the same, not copied per request.
+   */
+  shared?: boolean;
+}
 
 export interface HttpServerOptions {
   hostname: string;
   port: number;
-  handler: (req: Request) => Promise<Response> | Response;
+  handler: (req: HttpRequest) => Promise<Response | Reply> | Response | Reply;
   /** Serve HTTPS with this PEM certificate chain and key (web config tls_server_config). */
   tls?: { cert: string; key: string };
   /** Connections served at once; at the cap, idle and slow ones are closed to make room. */
@@ -200,6 +230,11 @@ export class HttpServer {
   readonly #tasks = new Set<Promise<void>>();
   readonly #refusing = new Set<Deno.Conn>();
   readonly #stopping = new AbortController();
+  /**
+   * Every per-request deadline (head, idle, body, handler, write) and pacing wait, on one timer: a
+   * setTimeout and clearTimeout each were ~7 kB of garbage and two ops per request.
+   */
+  readonly #deadlines = new Deadlines();
   readonly #stats: HttpServerStats = {
     headBytesScanned: 0,
     bytesReceived: 0,
@@ -330,11 +365,13 @@ export class HttpServer {
     if (this.#refusing.size >= this.#o.maxConnections) return close();
     this.#refusing.add(conn);
     const bytes = encoder.encode(head(503, "Retry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n"));
-    this.#track(deadline(writeAll(conn, bytes), Math.min(1000, this.#o.writeTimeoutMs)).then(close, close));
+    this.#track(
+      this.#deadlines.within(writeAll(conn, bytes), Math.min(1000, this.#o.writeTimeoutMs)).then(close, close),
+    );
   }
 
   async #serve(c: Connection): Promise<void> {
-    const reader = new RequestReader(c, this.#o, this.#stats, this.addr);
+    const reader = new RequestReader(c, this.#o, this.#stats, this.addr, this.#deadlines);
     for (let first = true; !this.#closing && !c.closed; first = false) {
       let req: ParsedRequest | undefined;
       try {
@@ -381,7 +418,7 @@ export class HttpServer {
         `its answers are paced to that rate`,
     );
     c.enter("idle");
-    await delay((1 - c.tokens) * 1000 / rate, this.#stopping.signal);
+    await this.#deadlines.sleep((1 - c.tokens) * 1000 / rate, this.#stopping.signal);
     c.tokens = 0;
     c.refilled = performance.now();
     return !c.closed && !this.#closing;
@@ -399,22 +436,15 @@ export class HttpServer {
   /** Runs the handler within its deadline; a fault is a 500/503 on our side, reported. */
   async #respond(req: ParsedRequest, until: number): Promise<{ bytes: Uint8Array; keepAlive: boolean }> {
     const start = performance.now();
-    let request: Request;
-    try {
-      request = new Request(req.url, { method: req.method, headers: req.headers });
-    } catch (e) {
-      // parseHead admits only what Request accepts; this is a last line of defence.
-      return { bytes: errorResponse(400, `unusable request: ${errorText(e)}`), keepAlive: false };
-    }
     const keepAlive = !req.close && !this.#closing;
     try {
       const produced = (async () => {
-        const res = await this.#o.handler(request);
-        return { res, body: new Uint8Array(await res.arrayBuffer()) };
+        const res = await this.#o.handler(req);
+        return { res, body: res instanceof Response ? new Uint8Array(await res.arrayBuffer()) : res.body };
       })();
       // The handler ran up to its first wait inside the call above.
       this.#o.busy?.since("handler", start);
-      const { res, body } = await deadline(
+      const { res, body } = await this.#deadlines.within(
         untilAborted(produced, this.#stopping.signal),
         Math.max(0, until - performance.now()),
         "handler",
@@ -449,7 +479,7 @@ export class HttpServer {
   async #write(c: Connection, bytes: Uint8Array): Promise<boolean> {
     if (bytes.length === 0) return false;
     try {
-      await deadline(writeAll(c.conn, bytes), this.#o.writeTimeoutMs, "write");
+      await this.#deadlines.within(writeAll(c.conn, bytes), this.#o.writeTimeoutMs, "write");
       return true;
     } catch {
       return false; // too slow, reset, or closed under us: the connection ends either way
@@ -471,6 +501,7 @@ export class HttpServer {
     }
     await this.#accepting;
     while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+    this.#deadlines.close();
   }
 }
 
@@ -489,10 +520,28 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-interface ParsedRequest {
-  method: string;
-  url: string;
-  headers: Headers;
+/**
+ * A request's header fields by lower-cased name, read as `Headers.get` reads them (repeated fields
+ * joined with ", "). parseHead has checked every name (a token) and value (no control characters)
+ * as `Headers.append` would.
+ */
+class RequestHeaders {
+  readonly #fields = new Map<string, string>();
+  append(name: string, value: string): void {
+    const key = name.toLowerCase();
+    const had = this.#fields.get(key);
+    this.#fields.set(key, had === undefined ? value : `${had}, ${value}`);
+  }
+  get(name: string): string | null {
+    return this.#fields.get(name.toLowerCase()) ?? null;
+  }
+  has(name: string): boolean {
+    return this.#fields.has(name.toLowerCase());
+  }
+}
+
+interface ParsedRequest extends HttpRequest {
+  readonly headers: RequestHeaders;
   /** Close after the response (HTTP/1.1 `Connection: close`, or HTTP/1.0 without keep-alive). */
   close: boolean;
   /** HTTP/1.0 with `Connection: keep-alive`: honoured, so it must be announced in the response. */
@@ -524,6 +573,7 @@ class RequestReader {
       & Pick<HttpServerOptions, "busy">,
     readonly stats: HttpServerStats,
     readonly local: Deno.NetAddr,
+    readonly deadlines: Deadlines,
   ) {
     this.#buf = new Uint8Array(o.maxHeaderBytes + 4);
   }
@@ -619,7 +669,7 @@ class RequestReader {
     try {
       // After a timeout the read stays pending into this buffer; the connection is then closed,
       // never read again, so nothing can land in a buffer still in use.
-      n = await deadline(this.c.conn.read(this.#buf.subarray(this.#end)), remaining, "read");
+      n = await this.deadlines.within(this.c.conn.read(this.#buf.subarray(this.#end)), remaining, "read");
     } catch (e) {
       if (e instanceof DeadlineError) return "timeout";
       return "closed"; // reset, or closed under us (eviction, shutdown)
@@ -646,7 +696,10 @@ class RequestReader {
       let got: number | null;
       try {
         // Never more than the body: what follows it is the next request.
-        got = await deadline(this.c.conn.read(scratch.subarray(0, Math.min(left, scratch.length))), remaining);
+        got = await this.deadlines.within(
+          this.c.conn.read(scratch.subarray(0, Math.min(left, scratch.length))),
+          remaining,
+        );
       } catch (e) {
         if (e instanceof DeadlineError) throw new HttpError(408, "request body not received in time");
         got = null;
@@ -662,7 +715,10 @@ class RequestReader {
 /** Bytes as ISO-8859-1 text: every byte one character, so nothing is replaced before it is checked. */
 function latin1(b: Uint8Array): string {
   let s = "";
-  for (let i = 0; i < b.length; i += 4096) s += String.fromCharCode(...b.subarray(i, i + 4096));
+  // apply, not spread: a spread walks the array through an iterator, ~40 bytes of garbage per byte.
+  for (let i = 0; i < b.length; i += 4096) {
+    s += String.fromCharCode.apply(null, b.subarray(i, i + 4096) as unknown as number[]);
+  }
   return s;
 }
 
@@ -693,7 +749,7 @@ function parseHead(text: string, local: Deno.NetAddr): ParsedRequest {
   const http10 = v[2] === "0"; // 1.2 and later minor versions are served as 1.1 (§2.3)
   if (!HANDLED_METHODS.has(method)) throw new HttpError(501, `method ${clip(method, 20)} not implemented`);
 
-  const headers = new Headers();
+  const headers = new RequestHeaders();
   const hosts: string[] = [];
   const lengths: string[] = [];
   for (const line of lines.slice(i + 1)) {
@@ -705,11 +761,7 @@ function parseHead(text: string, local: Deno.NetAddr): ParsedRequest {
     if (colon <= 0 || !TOKEN.test(name)) throw new HttpError(400, "malformed header line");
     const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
     if (!FIELD_VALUE.test(value)) throw new HttpError(400, `invalid value in header ${clip(name, 40)}`);
-    try {
-      headers.append(name, value);
-    } catch {
-      throw new HttpError(400, `invalid header ${clip(name, 40)}`);
-    }
+    headers.append(name, value);
     const lower = name.toLowerCase();
     if (lower === "host") hosts.push(value);
     else if (lower === "content-length") lengths.push(value);
@@ -788,8 +840,11 @@ function errorResponse(status: number, message: string): Uint8Array {
 /** Hop-by-hop and framing headers are ours to write, not the handler's. */
 const OWN_HEADERS = new Set(["content-length", "connection", "keep-alive", "transfer-encoding"]);
 
+/** The last whole response made with a shared body (Reply.shared), by body: its head and bytes. */
+const composed = new WeakMap<Uint8Array, { head: string; bytes: Uint8Array }>();
+
 function serialize(
-  res: Response,
+  res: Response | Reply,
   body: Uint8Array,
   headOnly: boolean,
   keepAlive: boolean,
@@ -797,18 +852,34 @@ function serialize(
   status = res.status,
 ): Uint8Array {
   let extra = "";
-  res.headers.forEach((v, k) => {
-    if (!OWN_HEADERS.has(k)) extra += `${k}: ${v}\r\n`;
-  });
-  const length = headOnly ? res.headers.get("content-length") ?? String(body.length) : String(body.length);
+  let length = String(body.length);
+  if (res instanceof Response) {
+    res.headers.forEach((v, k) => {
+      if (!OWN_HEADERS.has(k)) extra += `${k}: ${v}\r\n`;
+    });
+    if (headOnly) length = res.headers.get("content-length") ?? length;
+  } else {
+    // Lower-cased as a Response's Headers would write them.
+    for (const [k, v] of res.headers) {
+      const name = k.toLowerCase();
+      if (!OWN_HEADERS.has(name)) extra += `${name}: ${v}\r\n`;
+    }
+  }
   extra += `Content-Length: ${length}\r\n`;
   if (!keepAlive) extra += "Connection: close\r\n";
   else if (announceKeepAlive) extra += "Connection: keep-alive\r\n";
-  const h = encoder.encode(head(status, extra));
-  if (headOnly || body.length === 0) return h;
+  const text = head(status, extra);
+  if (headOnly || body.length === 0) return encoder.encode(text);
+  const shared = !(res instanceof Response) && res.shared === true;
+  if (shared) {
+    const kept = composed.get(body);
+    if (kept?.head === text) return kept.bytes;
+  }
+  const h = encoder.encode(text);
   const out = new Uint8Array(h.length + body.length);
   out.set(h);
   out.set(body, h.length);
+  if (shared) composed.set(body, { head: text, bytes: out });
   return out;
 }
 

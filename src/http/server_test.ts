@@ -126,3 +126,40 @@ Deno.test("a failing handler is a 500, the server keeps serving, and the failure
     await s.shutdown();
   }
 });
+
+Deno.test("Reply: written as given, a HEAD gets its length only, a shared body is answered whole to every request", async () => {
+  const body = new TextEncoder().encode("shared bytes\n");
+  let reads = 0;
+  const s = start({
+    handler: (req) => {
+      reads++;
+      return {
+        status: 200,
+        headers: [["Content-Type", "text/plain"], ["Content-Length", "999"], ["X-Req", req.headers.get("x-a") ?? "-"]],
+        body,
+        shared: true,
+      };
+    },
+  });
+  try {
+    const out = await raw(
+      s.addr.port,
+      "GET /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nx-a: 2\r\n\r\n" +
+        "GET /b HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\n\r\n" +
+        "HEAD /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    const responses = out.split("HTTP/1.1 ").slice(1);
+    assertEquals(responses.length, 3, out);
+    // The handler's Content-Length is dropped for the server's own; repeated fields read joined.
+    const first = "200 OK\r\ncontent-type: text/plain\r\nx-req: 1, 2\r\nContent-Length: 13\r\n\r\nshared bytes\n";
+    assertEquals(responses[0], first);
+    assertEquals(responses[1], first, "the kept whole response, the head being the same");
+    assertEquals(
+      responses[2],
+      "200 OK\r\ncontent-type: text/plain\r\nx-req: -\r\nContent-Length: 13\r\nConnection: close\r\n\r\n",
+    );
+    assertEquals(reads, 3);
+  } finally {
+    await s.shutdown();
+  }
+});

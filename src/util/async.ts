@@ -67,6 +67,37 @@ export class Deadlines {
     this.#entries.delete(entry);
   }
 
+  /** Settles like `p`, or rejects with DeadlineError after `ms`: `deadline` on this set's timer. */
+  within<T>(p: Promise<T>, ms: number, what = "operation"): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry = this.add(
+        performance.now() + ms,
+        () => reject(new DeadlineError(`${what} timed out after ${ms} ms`)),
+      );
+      p.then((v) => {
+        this.remove(entry);
+        resolve(v);
+      }, (e) => {
+        this.remove(entry);
+        reject(e);
+      });
+    });
+  }
+
+  /** Resolves after `ms`, or at once (without rejecting) when `signal` aborts: `delay` on this set's timer. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.remove(entry);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const entry = this.add(performance.now() + ms, done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
   /** Deadlines waiting (for tests and stats). */
   get size(): number {
     return this.#entries.size;
