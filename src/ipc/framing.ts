@@ -191,6 +191,9 @@ export class FrameWriter {
   /** Bytes of the write in flight not yet written. */
   #inFlight = 0;
   #writing = false;
+  /** The chunk being written and how much of it is written. */
+  #chunk: Uint8Array | undefined;
+  #written = 0;
   #error: Error | undefined;
   #idle: (() => void)[] = [];
   /** Writes completed so far: the stall watch compares it across its window. */
@@ -367,28 +370,62 @@ export class FrameWriter {
     this.#onError(e);
   }
 
-  async #drain(first: Uint8Array): Promise<void> {
+  /**
+   * Writes `first`, then whatever queued behind it, until nothing waits. Written with callbacks, not
+   * as an async function: one answer per callback goes through here, and an async function's
+   * promise and suspended frame were a fifth of a callback's garbage (bench, sampling heap profile).
+   */
+  #drain(first: Uint8Array): void {
     this.#writing = true;
+    this.#startChunk(first);
+  }
+
+  #startChunk(chunk: Uint8Array): void {
+    this.#chunk = chunk;
+    this.#written = 0;
+    this.#inFlight = chunk.length;
+    this.#writeRest();
+  }
+
+  #writeRest(): void {
+    const chunk = this.#chunk!;
+    let p: Promise<number>;
     try {
-      for (let chunk: Uint8Array | undefined = first; chunk; chunk = this.#takeQueue()) {
-        this.#inFlight = chunk.length;
-        let off = 0;
-        while (off < chunk.length) {
-          off += await this.#writer.write(chunk.subarray(off));
-          this.#progress++;
-          if (this.#error) return; // failed while this write was in flight
-          this.#inFlight = chunk.length - off;
-        }
-      }
+      p = this.#writer.write(this.#written === 0 ? chunk : chunk.subarray(this.#written));
     } catch (e) {
-      this.#fail(toError(e));
-    } finally {
-      this.#writing = false;
-      this.#inFlight = 0;
-      if (this.#watch !== undefined) clearTimeout(this.#watch);
-      this.#watch = undefined;
-      for (const r of this.#idle.splice(0)) r();
+      return this.#writeFailed(e);
     }
+    p.then(this.#onWritten, this.#onWriteError);
+  }
+
+  readonly #onWritten = (n: number): void => {
+    this.#progress++;
+    if (this.#error) return this.#endDrain(); // failed while this write was in flight
+    this.#written += n;
+    const chunk = this.#chunk!;
+    if (this.#written < chunk.length) {
+      this.#inFlight = chunk.length - this.#written;
+      return this.#writeRest();
+    }
+    const next = this.#takeQueue();
+    if (next) return this.#startChunk(next);
+    this.#endDrain();
+  };
+
+  readonly #onWriteError = (e: unknown): void => this.#writeFailed(e);
+
+  #writeFailed(e: unknown): void {
+    this.#fail(toError(e));
+    this.#endDrain();
+  }
+
+  #endDrain(): void {
+    this.#writing = false;
+    this.#inFlight = 0;
+    this.#chunk = undefined;
+    if (this.#watch !== undefined) clearTimeout(this.#watch);
+    this.#watch = undefined;
+    if (this.#idle.length > 0) { for (const r of this.#idle.splice(0)) r(); }
   }
 }
 

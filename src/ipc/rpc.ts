@@ -160,6 +160,8 @@ export class RpcConnection {
   readonly #decoder: FrameDecoder;
   readonly #writer: FrameWriter;
   readonly #questions = new Map<number, Question>();
+  /** The reader of the message being handled, reused for each (nothing keeps it past its message). */
+  readonly #wire = new WireMessage();
   readonly #exports = new Map<number, Export>();
   readonly #exportIds = new Map<LocalServer, number>();
   readonly #imports = new Map<number, RemoteCap>();
@@ -503,7 +505,7 @@ export class RpcConnection {
     let w: WireMessage;
     let which: number;
     try {
-      w = new WireMessage(frame);
+      w = this.#wire.reset(frame);
       if (this.#fastCall(w) || this.#fastFinish(w)) return;
       const top = w.root();
       which = top ? w.u16(top, 0) : Which.UNIMPLEMENTED;
@@ -922,11 +924,13 @@ function template(bytes: 2 | 4, encode: (value: number) => Uint8Array): Template
   if (a.length !== b.length || offset < 0 || a.subarray(offset + bytes).some((x, i) => x !== b[offset + bytes + i])) {
     throw new Error("could not locate the varying field in an encoded message");
   }
+  // Little-endian bytes written one by one: no DataView per message sent.
   if (bytes === 2) {
     return {
       with(value: number): Uint8Array {
         const out = a.slice();
-        new DataView(out.buffer).setUint16(offset, value, true);
+        out[offset] = value & 0xff;
+        out[offset + 1] = (value >>> 8) & 0xff;
         return out;
       },
     };
@@ -934,7 +938,10 @@ function template(bytes: 2 | 4, encode: (value: number) => Uint8Array): Template
   return {
     with(value: number): Uint8Array {
       const out = a.slice();
-      new DataView(out.buffer).setUint32(offset, value, true);
+      out[offset] = value & 0xff;
+      out[offset + 1] = (value >>> 8) & 0xff;
+      out[offset + 2] = (value >>> 16) & 0xff;
+      out[offset + 3] = (value >>> 24) & 0xff;
       return out;
     },
   };

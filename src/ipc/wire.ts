@@ -49,25 +49,60 @@ export interface WireStruct {
   ptrCount: number;
 }
 
+/** A little-endian u32 at `at` of `b` (the segment table, read without a DataView). */
+function u32le(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
 export class WireMessage {
+  /** One view per segment. */
   readonly views: DataView[] = [];
-  /** The message's size in words (segments only). */
-  readonly words: number = 0;
+  #words = 0;
   #budget = 0;
   #limits: ReadLimits = DEFAULT_READ_LIMITS;
 
   /** `frame` is one framed message; it is read in place and must not change while in use. */
-  constructor(frame: Uint8Array) {
-    const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-    const count = dv.getUint32(0, true) + 1;
+  constructor(frame?: Uint8Array) {
+    if (frame) this.reset(frame);
+  }
+
+  /**
+   * Reads `frame` from now on, as a new WireMessage(frame) would. A connection keeps one and resets
+   * it per message (each message is read to the end before the next): per message it then costs
+   * only its segments' views.
+   */
+  reset(frame: Uint8Array): this {
+    const views = this.views;
+    this.#words = 0;
+    if (frame.byteLength < 4) {
+      views.length = 0;
+      throw new WireError("message shorter than its segment table");
+    }
+    const count = u32le(frame, 0) + 1;
     let at = (4 + 4 * count + 7) & ~7;
+    if (4 + 4 * count > frame.byteLength) {
+      views.length = 0;
+      throw new WireError("segment table beyond the end of the message");
+    }
+    // Shortened, never emptied and refilled: the array keeps its storage (most messages have one
+    // segment), and a pointer to a segment past `count` finds none.
+    if (views.length > count) views.length = count;
     for (let i = 0; i < count; i++) {
-      const len = dv.getUint32(4 + 4 * i, true) * 8;
-      if (at + len > frame.byteLength) throw new WireError("segment beyond the end of the message");
-      this.views.push(new DataView(frame.buffer, frame.byteOffset + at, len));
-      this.words += len / 8;
+      const len = u32le(frame, 4 + 4 * i) * 8;
+      if (at + len > frame.byteLength) {
+        views.length = 0;
+        throw new WireError("segment beyond the end of the message");
+      }
+      views[i] = new DataView(frame.buffer, frame.byteOffset + at, len);
+      this.#words += len / 8;
       at += len;
     }
+    return this;
+  }
+
+  /** The message's size in words (segments only). */
+  get words(): number {
+    return this.#words;
   }
 
   /**
