@@ -11,7 +11,7 @@ import { DisconnectedError, FlavourError } from "./ipc/errors.ts";
 import { Session } from "./ipc/session.ts";
 import type { Logger } from "./log.ts";
 import type { Family } from "./metrics/registry.ts";
-import { Backoff, deadline, delay } from "./util/async.ts";
+import { Backoff, Deadlines, delay } from "./util/async.ts";
 import { errorText } from "./util/errors.ts";
 import { explainSocketPath } from "./cli/socket_path.ts";
 import type { Timing } from "./cli/defaults.ts";
@@ -51,6 +51,11 @@ export class ConnectionSupervisor {
   #session: Session | undefined;
   #stopping = false;
   readonly #stopSignal = new AbortController();
+  /**
+   * Each collector's scrape deadline, on one timer: a setTimeout per collector per scrape was
+   * garbage that lived through the scrape's node reads, so under load it was promoted.
+   */
+  readonly #deadlines = new Deadlines();
   #loop: Promise<void> | undefined;
   // Self-metrics.
   #connected = false;
@@ -189,7 +194,7 @@ export class ConnectionSupervisor {
       const start = performance.now();
       const generation = h.generation;
       try {
-        await deadline(c.scrape(), limit, `collector ${c.name}`);
+        await this.#deadlines.within(c.scrape(), limit, `collector ${c.name}`);
         h.scrapeOk = true;
         if (h.generation === generation && h.attached) h.scraped = true;
         if (h.failure !== undefined) this.#o.log.info(`collector ${c.name}: scrapes succeed again`);
@@ -218,6 +223,7 @@ export class ConnectionSupervisor {
       this.#o.log.info("subscriptions disconnected, connection closed");
     }
     await this.#loop;
+    this.#deadlines.close();
   }
 
   families(): Family[] {
