@@ -17,9 +17,12 @@
  * - accept() failing (out of file descriptors) backs off instead of spinning;
  * - every report is rate-bounded per kind and length-bounded.
  *
- * Handlers are ordinary `Request → Response`. With `tls`, the same server runs over Deno.listenTls:
- * the handshake happens on the connection's first read, inside the head deadline, so a client that
- * never completes it is bounded like one that never sends a request.
+ * Handlers take the parsed request (`HttpRequest`, which a Fetch Request also is) and answer a
+ * Response or a plain `Reply` (the scrape path: no Fetch objects, no copy of a shared body).
+ *
+ * With `tls`, the same server runs over Deno.listenTls: the handshake happens on the connection's
+ * first read, inside the head deadline, so a client that never completes it is bounded like one
+ * that never sends a request.
  */
 import type { HttpBusy } from "./busy.ts";
 import { DEFAULTS } from "../cli/defaults.ts";
