@@ -860,19 +860,20 @@ export function headerOf(hash: Uint8Array, data: Uint8Array | null): ConnectedHe
 const BLOCK_CONNECTED_ROLE_PTR = 1;
 const ROLE_HISTORICAL_BIT = 2;
 
+/** Whether blockConnected's role, read in place, says the block is of the historical (background) chainstate. */
+function historicalWire(w: WireMessage, params: WireStruct, blockPtr: number): boolean {
+  // pr/ipc of 2024: the role is a UInt32 in the data section (the block is pointer 1).
+  if (blockPtr === PR_IPC_BLOCK_CONNECTED_BLOCK_PTR) return w.u32(params, 0) === PR_IPC_ROLE_BACKGROUND;
+  const role = w.structAt(params, BLOCK_CONNECTED_ROLE_PTR);
+  return role !== null && (w.u32(role, 0) & ROLE_HISTORICAL_BIT) !== 0;
+}
+
 /**
  * blockConnected's header read in place (undefined without a block or hash, and for a block of the
  * historical chainstate: assumeutxo's background sync connects old blocks, whose intervals are history).
  */
 function connectedHeaderWire(w: WireMessage, params: WireStruct | null, blockPtr: number): ConnectedHeader | undefined {
-  if (!params) return undefined;
-  if (blockPtr === PR_IPC_BLOCK_CONNECTED_BLOCK_PTR) {
-    // pr/ipc of 2024: the role is a UInt32 in the data section (the block is pointer 1).
-    if (w.u32(params, 0) === PR_IPC_ROLE_BACKGROUND) return undefined;
-  } else {
-    const role = w.structAt(params, BLOCK_CONNECTED_ROLE_PTR);
-    if (role && (w.u32(role, 0) & ROLE_HISTORICAL_BIT)) return undefined;
-  }
+  if (!params || historicalWire(w, params, blockPtr)) return undefined;
   const block = w.structAt(params, blockPtr);
   const hash = block ? bytesAtWire(w, block, BLOCK_INFO_HASH_PTR, 32) : null;
   if (!block || !hash || hash.length !== 32) return undefined;
@@ -884,13 +885,7 @@ function connectedHeaderWire(w: WireMessage, params: WireStruct | null, blockPtr
  * only while it is (copy what is kept); null without one, and for a block of the historical chainstate.
  */
 function connectedDataWire(w: WireMessage, params: WireStruct | null, blockPtr: number): Uint8Array | null {
-  if (!params) return null;
-  if (blockPtr === PR_IPC_BLOCK_CONNECTED_BLOCK_PTR) {
-    if (w.u32(params, 0) === PR_IPC_ROLE_BACKGROUND) return null;
-  } else {
-    const role = w.structAt(params, BLOCK_CONNECTED_ROLE_PTR);
-    if (role && (w.u32(role, 0) & ROLE_HISTORICAL_BIT)) return null;
-  }
+  if (!params || historicalWire(w, params, blockPtr)) return null;
   const block = w.structAt(params, blockPtr);
   return block ? bytesAtWire(w, block, BLOCK_INFO_DATA_PTR, Infinity) : null;
 }
