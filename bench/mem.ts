@@ -47,7 +47,12 @@ const GEN = [
 ];
 
 /** Runs a script importing `imports`, and reads its RSS and heap once it has settled. */
-async function importStep(name: string, imports: string[], flags: string[] = []): Promise<string> {
+async function importStep(
+  name: string,
+  imports: string[],
+  flags: string[] = [],
+  env: Record<string, string> = {},
+): Promise<string> {
   const dir = `${root}bench/.mem-tmp`;
   await Deno.mkdir(dir, { recursive: true });
   const file = `${dir}/step.ts`;
@@ -65,6 +70,7 @@ console.log(JSON.stringify({ ...m, status: Deno.readTextFileSync("/proc/self/sta
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--cached-only", ...flags, file],
     cwd: root,
+    env,
     stdout: "piped",
     stderr: "inherit",
   }).output();
@@ -76,12 +82,18 @@ console.log(JSON.stringify({ ...m, status: Deno.readTextFileSync("/proc/self/sta
 }
 
 /** The exporter (the launcher's flags or `flags`), connected to the peer: RSS and heap idle, then under callbacks and scrapes. */
-async function exporterSteps(peer: TestPeer, flags: string[], calls: number): Promise<string[]> {
+async function exporterSteps(
+  peer: TestPeer,
+  flags: string[],
+  calls: number,
+  env: Record<string, string>,
+): Promise<string[]> {
   await peer.ok("set isInitialBlockDownload 0");
   const exp = ExporterProc.start({
     scrapeFloor: null,
     socketPath: peer.socketPath,
     denoFlags: [...flags, `--preload=${root}bench/heap_report.ts`],
+    env,
   });
   const heap = () => {
     const l = exp.lines.filter((x) => x.startsWith("heapmon ")).pop() ?? "";
@@ -177,16 +189,21 @@ async function flagRow(peer: TestPeer, c: Candidate, calls: number): Promise<str
 }
 
 /** The breakdown's table rows (Markdown): each module layer alone, then the exporter idle, scraped, under callbacks. */
-export async function memoryBreakdown(peer: TestPeer, flags: string[], calls: number): Promise<string[]> {
+export async function memoryBreakdown(
+  peer: TestPeer,
+  flags: string[],
+  calls: number,
+  env: Record<string, string> = {},
+): Promise<string[]> {
   const v8 = flags.filter((a) => a.startsWith("--v8-flags"));
   return [
     "| step | RSS MiB (anonymous + file) | V8 heap used / total MiB | external MiB |",
     "|---|---|---|---|",
-    await importStep("bare `deno run` (an empty script)", [], v8),
-    await importStep("+ capnp-es", ["capnp-es"], v8),
-    await importStep("+ capnp-es + every generated schema module", ["capnp-es", ...GEN], v8),
-    await importStep("the exporter's module graph (src/app.ts, not started)", ["src/app.ts"], v8),
-    ...await exporterSteps(peer, flags, calls),
+    await importStep("bare `deno run` (an empty script)", [], v8, env),
+    await importStep("+ capnp-es", ["capnp-es"], v8, env),
+    await importStep("+ capnp-es + every generated schema module", ["capnp-es", ...GEN], v8, env),
+    await importStep("the exporter's module graph (src/app.ts, not started)", ["src/app.ts"], v8, env),
+    ...await exporterSteps(peer, flags, calls, env),
   ];
 }
 

@@ -134,6 +134,12 @@ export function summaryLines(r: BenchResults): string[] {
   ];
 }
 
+/** ", environment `NAME=value ...`" of the launcher's settings for the exporter (none: nothing). */
+function envText(env: Record<string, string> | undefined): string {
+  const set = Object.entries(env ?? {}).filter(([k]) => k !== "DENO_NO_UPDATE_CHECK" && k !== "NO_COLOR");
+  return set.length === 0 ? "" : `, environment \`${set.map(([k, v]) => `${k}=${v}`).join(" ")}\``;
+}
+
 function callbackTable(rows: CallbackRow[]): string {
   const out = [
     "| workload | n | ours p50/p99/p99.9 µs | C++ p50/p99/p99.9 µs | p50 ratio | p99 ratio | CPU µs/callback ours / C++ | RSS MiB before→after |",
@@ -158,7 +164,9 @@ export function renderMarkdown(r: BenchResults): string {
   parts.push(
     `Mode \`${r.mode}\`, ${r.date}, commit \`${r.commit}\`, ${r.cores} cores, load average at the end ${
       r.load_avg.map((x) => x.toFixed(2)).join(" ")
-    }, exporter Deno flags \`${r.exporter_deno_flags.join(" ") || "(none)"}\`, ${f(r.seconds, 0)} s.`,
+    }, exporter Deno flags \`${r.exporter_deno_flags.join(" ") || "(none)"}\`${envText(r.exporter_env)}, ${
+      f(r.seconds, 0)
+    } s.`,
   );
   parts.push("### Callbacks (and the trivial client → node call)\n\n" + callbackTable([r.trivial, ...r.callbacks]));
   const mix = [

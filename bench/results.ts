@@ -99,6 +99,8 @@ export interface BenchResults {
   cores: number;
   load_avg: number[];
   exporter_deno_flags: string[];
+  /** The environment the launcher sets for the exporter (absent in results from before it set any). */
+  exporter_env?: Record<string, string>;
   seconds: number;
   trivial: CallbackRow;
   callbacks: CallbackRow[];
