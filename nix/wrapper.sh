@@ -168,6 +168,10 @@ fi
 # (deno run does it in the runtime itself, once a day per DENO_DIR): never from an exporter.
 export DENO_NO_UPDATE_CHECK=1
 export NO_COLOR="${NO_COLOR:-1}"
+# One glibc malloc arena for all of Deno's threads (default: up to 8 per core, each keeping the memory its
+# thread freed): RSS 1.5 MiB lower after 10^5 callbacks with a scrape a second, callback p50 unchanged
+# (BENCHMARKS.md "Memory"). An operator's own value is kept.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"
 # No DENO_DIR is set: nothing is fetched at run time (--cached-only; the Nix package lays out node_modules at
 # build time), and Deno skips its own caches where it cannot write them (a read-only home under systemd).
 
@@ -197,11 +201,13 @@ else
 fi
 # V8's young generation capped at 1 MiB per semi-space (default: grows to 16 MiB): steady RSS 4-7 MiB lower under
 # callbacks and a scrape a second (72 vs 78 MiB), scavenges of 0.06 ms instead of 0.25 ms, callback p50 unchanged,
-# p99 ~10% higher (more frequent scavenges); no cap on the old space (BENCHMARKS.md "Memory" says why).
-set -- run --cached-only --frozen --no-prompt --v8-flags=--max-semi-space-size=1 "$@"
+# p99 ~10% higher (more frequent scavenges); no cap on the old space (BENCHMARKS.md "Memory" says why). And 1 MiB from
+# the start: with only the cap, V8 starts smaller and scavenges (and promotes) more while the modules load: start to
+# bitcoin_up 1 was 14-57 ms slower, steady RSS the same (BENCHMARKS.md "Start").
+set -- run --cached-only --frozen --no-prompt --v8-flags=--max-semi-space-size=1,--min-semi-space-size=1 "$@"
 
 if [ "${BITCOIND_IPC_EXPORTER_DRY_RUN:-}" = 1 ]; then
-  printf 'DENO_NO_UPDATE_CHECK=%s NO_COLOR=%s %s\n' "$DENO_NO_UPDATE_CHECK" "$NO_COLOR" "$deno $*"
+  printf 'DENO_NO_UPDATE_CHECK=%s NO_COLOR=%s MALLOC_ARENA_MAX=%s %s\n' "$DENO_NO_UPDATE_CHECK" "$NO_COLOR" "$MALLOC_ARENA_MAX" "$deno $*"
   exit 0
 fi
 exec "$deno" "$@"

@@ -132,7 +132,7 @@ Deno.test("ExecStart and the permissions derived from it, for four option sets",
     const cmd = await wrapperCommand(execStart);
     assertStringIncludes(cmd, `deno run --cached-only --frozen --no-prompt `);
     // The V8 heap flags chosen from bench/mem.ts's measurements (BENCHMARKS.md "Memory").
-    assertStringIncludes(cmd, ` --v8-flags=--max-semi-space-size=1 `);
+    assertStringIncludes(cmd, ` --v8-flags=--max-semi-space-size=1,--min-semi-space-size=1 `);
     assertStringIncludes(cmd, perms);
     assert(!/--allow-(all|env|run|ffi|sys)|-A\b/.test(cmd), `no broad permissions: ${cmd}`);
   }
@@ -319,6 +319,35 @@ Deno.test("Deno's update check is off wherever the exporter is launched (launche
   );
   assert(runs.length >= 2, `README deno run commands: ${runs.join(" | ")}`);
   for (const cmd of runs) assertStringIncludes(cmd, "DENO_NO_UPDATE_CHECK=1 deno run", cmd);
+});
+
+Deno.test("the launcher runs Deno with one malloc arena unless the operator set another (wrapper, image)", async () => {
+  // A stand-in `deno` prints the allocator setting it was started with.
+  const dir = await Deno.makeTempDir();
+  try {
+    const fake = `${dir}/deno`;
+    await Deno.writeTextFile(fake, '#!/bin/sh\necho "arenas=${MALLOC_ARENA_MAX-unset}"\n');
+    await Deno.chmod(fake, 0o755);
+    const run = async (extra: Record<string, string>) =>
+      dec.decode(
+        (await new Deno.Command("sh", {
+          args: [`${root}nix/wrapper.sh`, "/run/node.sock"],
+          clearEnv: true,
+          env: {
+            PATH: "/usr/bin:/bin",
+            BITCOIND_IPC_EXPORTER_DENO: fake,
+            BITCOIND_IPC_EXPORTER_MAIN: "/m.ts",
+            ...extra,
+          },
+          stdout: "piped",
+        }).output()).stdout,
+      ).trim();
+    assertEquals(await run({}), "arenas=1");
+    assertEquals(await run({ MALLOC_ARENA_MAX: "4" }), "arenas=4");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assertStringIncludes(await Deno.readTextFile(`${root}Containerfile`), "\nENV MALLOC_ARENA_MAX=1\n");
 });
 
 Deno.test("systemctl reload sends SIGHUP (ExecReload), which the exporter answers without stopping", async () => {
