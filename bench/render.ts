@@ -140,6 +140,12 @@ function envText(env: Record<string, string> | undefined): string {
   return set.length === 0 ? "" : `, environment \`${set.map(([k, v]) => `${k}=${v}`).join(" ")}\``;
 }
 
+/** A row's ratio, and each alternating pair's after it when there were several: "1.02 (0.98, 1.02, 1.10)". */
+function ratioText(r: CallbackRow, key: "p50_ratio" | "p99_ratio"): string {
+  const pairs = r.pairs ?? [];
+  return pairs.length > 1 ? `${f(r[key], 2)} (${pairs.map((p) => f(p[key], 2)).join(", ")})` : f(r[key], 2);
+}
+
 function callbackTable(rows: CallbackRow[]): string {
   const out = [
     "| workload | n | ours p50/p99/p99.9 µs | C++ p50/p99/p99.9 µs | p50 ratio | p99 ratio | CPU µs/callback ours / C++ | RSS MiB before→after |",
@@ -147,8 +153,8 @@ function callbackTable(rows: CallbackRow[]): string {
   ];
   for (const r of rows) {
     out.push(
-      `| ${r.workload} | ${r.ours.n} | ${trio(r.ours)} | ${trio(r.limit)} | ${f(r.p50_ratio, 2)} | ${
-        f(r.p99_ratio, 2)
+      `| ${r.workload} | ${r.ours.n} | ${trio(r.ours)} | ${trio(r.limit)} | ${ratioText(r, "p50_ratio")} | ${
+        ratioText(r, "p99_ratio")
       } | ${
         r.ours_cpu_us_per_call === undefined
           ? "-"

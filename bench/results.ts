@@ -17,6 +17,12 @@ export interface CallbackRow {
   limit: Stats;
   p50_ratio: number;
   p99_ratio: number;
+  /**
+   * When the calls were split into alternating runs (C++ client then ours, ours then C++ client, ...):
+   * each pair's ratios, whose medians are p50_ratio and p99_ratio; ours and limit are then the pair
+   * with the median p50 ratio.
+   */
+  pairs?: { p50_ratio: number; p99_ratio: number }[];
   /** CPU (utime + stime from /proc) per callback, µs: ours and the C++ client's. */
   ours_cpu_us_per_call?: number;
   limit_cpu_us_per_call?: number;
