@@ -287,6 +287,33 @@ export class RpcConnection {
     );
   }
 
+  /**
+   * Calls `method`, whose params are a `Proxy.Context` naming `thread` and nothing else (a getter, a
+   * probe), on `target`: the same message `call` builds, but pre-encoded once per method and patched
+   * with the question, the target and the Thread (contextCall). No capnp-es message per call: its
+   * 4 KiB arena and tree of accessors were a third of our side of the trivial call (issue 21, point 4).
+   */
+  callOnThread<R extends $.Struct, T>(
+    target: RemoteCap,
+    method: $.Method<$.Struct & { _initContext(): $.Struct }, R>,
+    thread: RemoteCap,
+    decode: (results: R, caps: ResultCaps) => T,
+    options?: CallOptions,
+  ): Promise<T> {
+    if (target.released) return Promise.reject(new DisconnectedError("call on a released capability"));
+    if (thread.released) return Promise.reject(new DisconnectedError("sending a released capability"));
+    if (this.#closed) return Promise.reject(this.#closed);
+    const qid = this.#allocQuestion();
+    const bytes = contextCall(method).with(qid, target.importId, thread.importId);
+    return this.#await(
+      qid,
+      [],
+      (payload, caps) => decode($.utils.getStruct(0, method.ResultsClass, payload), caps),
+      options,
+      bytes,
+    );
+  }
+
   /** True while the peer holds a reference to `server`. */
   isExported(server: LocalServer): boolean {
     return this.#exportIds.has(server);
@@ -375,6 +402,17 @@ export class RpcConnection {
     } catch (e) {
       return Promise.reject(e);
     }
+    return this.#await(qid, paramExports, decode, options, encodeMessage(msg));
+  }
+
+  /** Registers question `qid` and sends its message, `bytes`: settled by its Return (or the close). */
+  #await<R>(
+    qid: number,
+    paramExports: number[],
+    decode: (payload: Payload, caps: ResultCaps) => R,
+    options: CallOptions | undefined,
+    bytes: Uint8Array,
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const q: Question = {
         resolve: resolve as (v: unknown) => void,
@@ -388,7 +426,7 @@ export class RpcConnection {
         q.timer = setTimeout(() => this.#timeout(qid, q, options.timeoutMs!), options.timeoutMs);
       }
       this.#questions.set(qid, q);
-      this.#send(msg);
+      this.#sendFrame(bytes);
     });
   }
 
@@ -945,6 +983,74 @@ function template(bytes: 2 | 4, encode: (value: number) => Uint8Array): Template
       return out;
     },
   };
+}
+
+/** A message that is the same bytes every time but for three 32-bit fields. */
+interface Template3 {
+  with(a: number, b: number, c: number): Uint8Array;
+}
+
+/**
+ * Encodes a message with each of its three varying 32-bit fields set in turn, finds where each one
+ * is, and checks that nothing else changed: `with` then copies the bytes and writes the three.
+ */
+function template3(encode: (a: number, b: number, c: number) => Uint8Array): Template3 {
+  const base = encode(0, 0, 0);
+  const variants = [encode(0xffffffff, 0, 0), encode(0, 0xffffffff, 0), encode(0, 0, 0xffffffff)];
+  const offsets = variants.map((v) => {
+    const at = base.findIndex((x, i) => x !== v[i]);
+    const same = v.length === base.length && at >= 0 && v.every((x, i) => (i >= at && i < at + 4) || x === base[i]);
+    if (!same) throw new Error("could not locate a varying field in an encoded message");
+    return at;
+  });
+  const [oa, ob, oc] = offsets;
+  const put = (out: Uint8Array, at: number, value: number) => {
+    out[at] = value & 0xff;
+    out[at + 1] = (value >>> 8) & 0xff;
+    out[at + 2] = (value >>> 16) & 0xff;
+    out[at + 3] = (value >>> 24) & 0xff;
+  };
+  return {
+    with(a: number, b: number, c: number): Uint8Array {
+      const out = base.slice();
+      put(out, oa, a);
+      put(out, ob, b);
+      put(out, oc, c);
+      return out;
+    },
+  };
+}
+
+/**
+ * The Call of `method` on import `target` as question `qid`, its params a Context whose `thread` is
+ * the capability `thread` imported from the peer: built as RpcConnection.call builds it (the Context
+ * first, its thread the cap table's only entry, receiver-hosted).
+ */
+export function encodeContextCall(
+  method: $.Method<$.Struct & { _initContext(): $.Struct }, $.Struct>,
+  qid: number,
+  target: number,
+  thread: number,
+): Uint8Array {
+  const msg = new $.Message();
+  const call = msg.initRoot(RpcMessage)._initCall();
+  call.questionId = qid;
+  call.target.importedCap = target;
+  call.interfaceId = method.interfaceId;
+  call.methodId = method.methodId;
+  const payload = call._initParams();
+  const params = $.utils.initStructAt(0, method.ParamsClass, payload);
+  $.utils.setInterfacePointer(0, $.utils.getPointer(0, params._initContext()));
+  payload._initCapTable(1).get(0).receiverHosted = thread;
+  return encodeMessage(msg);
+}
+
+/** Each context-only method's Call, pre-encoded on its first use. */
+const contextCalls = new WeakMap<object, Template3>();
+function contextCall(method: $.Method<$.Struct & { _initContext(): $.Struct }, $.Struct>): Template3 {
+  let t = contextCalls.get(method);
+  if (!t) contextCalls.set(method, t = template3((q, target, thread) => encodeContextCall(method, q, target, thread)));
+  return t;
 }
 
 /** The Return for a call with empty results (every callback's answer). */

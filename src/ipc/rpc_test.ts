@@ -6,7 +6,9 @@ import * as $ from "capnp-es";
 import { Message as RpcMessage, Message_Which as Which } from "capnp-es/capnp/rpc";
 import { assert, assertEquals, assertRejects } from "../../tests/support/assert.ts";
 import { CallTimeoutError, DisconnectedError } from "./errors.ts";
-import { RemoteCap, RpcConnection } from "./rpc.ts";
+import { encodeContextCall, RemoteCap, RpcConnection } from "./rpc.ts";
+import { chainCalls, nodeCalls } from "./branch_gen.ts";
+import { setCapAt } from "./capnp.ts";
 
 /** Collects what the connection writes; each write is one or more whole frames. */
 class FakeTransport {
@@ -226,4 +228,42 @@ Deno.test("a Finish with nothing after it goes out alone by the end of the turn,
   await settle();
   assertEquals(t.messages().filter((m) => m.which() === Which.FINISH).length, 2);
   assert(t.closed);
+});
+
+Deno.test("RpcConnection: callOnThread writes, for each method, the bytes call() builds for a Context-only call", async () => {
+  type ContextOnly = $.Method<$.Struct & { _initContext(): $.Struct }, $.Struct>;
+  const methods: ContextOnly[] = [
+    ...Object.values(chainCalls).map((c) => c.getHeight),
+    ...Object.values(nodeCalls).flatMap((c) => [c.getTotalBytesRecv, c.getMempoolSize]),
+  ];
+  const firstWrite = async (send: (conn: RpcConnection, target: RemoteCap, thread: RemoteCap) => Promise<unknown>) => {
+    const t = new FakeTransport();
+    const conn = new RpcConnection(t);
+    send(conn, new RemoteCap(conn, 0x1234567), new RemoteCap(conn, 0xabcdef01)).catch(() => {});
+    await settle();
+    conn.close();
+    return t.written[0];
+  };
+  for (const m of methods) {
+    const general = await firstWrite((conn, target, thread) =>
+      conn.call(target, m, (p, caps) => setCapAt(p._initContext(), 0, caps.add(thread)), () => undefined)
+    );
+    const patched = await firstWrite((conn, target, thread) => conn.callOnThread(target, m, thread, () => undefined));
+    assertEquals(patched, general, `${m.methodName}: the same bytes`);
+    assertEquals(patched, encodeContextCall(m, 0, 0x1234567, 0xabcdef01));
+    // And the fields read back as set: a later question, other capabilities.
+    const t = new FakeTransport();
+    const conn = new RpcConnection(t);
+    conn.callOnThread(new RemoteCap(conn, 42), m, new RemoteCap(conn, 7), () => undefined).catch(() => {});
+    conn.callOnThread(new RemoteCap(conn, 0xffffffff), m, new RemoteCap(conn, 3), () => undefined).catch(() => {});
+    await settle();
+    const calls = t.messages().filter((x) => x.which() === Which.CALL).map((x) => x.call);
+    assertEquals(calls.map((c) => [c.questionId, c.target.importedCap, c.params.capTable.get(0).receiverHosted]), [
+      [0, 42, 7],
+      [1, 0xffffffff, 3],
+    ]);
+    assertEquals(calls[1].methodId, m.methodId);
+    assertEquals(calls[1].interfaceId, m.interfaceId);
+    conn.close();
+  }
 });

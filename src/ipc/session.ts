@@ -398,12 +398,14 @@ export class Session {
     decode: (results: R, caps: ResultCaps) => T,
     options?: CallOptions,
   ): Promise<T> {
+    // Nothing but the Context to fill: the Call is pre-encoded per method (RpcConnection.callOnThread).
+    if (!build) return this.conn.callOnThread(target, method, lane.thread, decode, options);
     return this.conn.call(
       target,
       method,
       (p, caps) => {
         setCapAt(p._initContext(), 0, caps.add(lane.thread));
-        build?.(p, caps);
+        build(p, caps);
       },
       decode,
       options,
