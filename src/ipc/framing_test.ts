@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "../../tests/support/assert.ts";
-import { encodeFrame, FrameDecoder, FrameWriter, FramingError, WriteStallError } from "./framing.ts";
+import { encodeFrame, FrameDecoder, FrameWriter, FramingError, type PatchedFrame, WriteStallError } from "./framing.ts";
 
 function segment(words: number, fill: number): Uint8Array {
   return new Uint8Array(words * 8).fill(fill);
@@ -199,4 +199,79 @@ Deno.test("reserve/commit: reading straight into the buffer, any split, frames w
     }
     assertEquals(got, [a, big, a], `step ${step}`);
   }
+});
+
+/** A frame of `n` bytes, the same but for a 32-bit little-endian field at `offset` (as rpc.ts's templates). */
+function patched(n: number, offset: number): PatchedFrame & { with(v: number): Uint8Array } {
+  const base = Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
+  const writeInto = (dst: Uint8Array, at: number, v: number) => {
+    dst.set(base, at);
+    new DataView(dst.buffer, dst.byteOffset).setUint32(at + offset, v, true);
+  };
+  return {
+    length: n,
+    writeInto,
+    with: (v) => {
+      const out = new Uint8Array(n);
+      writeInto(out, 0, v);
+      return out;
+    },
+  };
+}
+
+Deno.test("FrameWriter: sendPatched, send and sendLater in any interleaving, partial and late writes: the bytes in order", async () => {
+  let seed = 12345;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
+  for (let round = 0; round < 8; round++) {
+    const out: number[] = [];
+    const expected: number[] = [];
+    const w = new FrameWriter({
+      write: async (p) => {
+        if (rand(16) === 0) await new Promise((r) => setTimeout(r, 0));
+        else if (rand(2)) await null;
+        const k = 1 + rand(p.length);
+        out.push(...p.subarray(0, k)); // copied now: the writer may reuse its buffer once this resolves
+        return k;
+      },
+    }, (e) => {
+      throw e;
+    });
+    const t = patched(24 + rand(8), 4 + rand(8));
+    for (let i = 0; i < 200; i++) {
+      const what = rand(6);
+      if (what < 3) {
+        const v = rand(0xffffffff);
+        w.sendPatched(t, v);
+        expected.push(...t.with(v));
+      } else if (what < 5) {
+        const f = Uint8Array.from({ length: 1 + rand(40) }, () => rand(256));
+        w.send(f);
+        expected.push(...f);
+      } else {
+        const f = Uint8Array.from({ length: 1 + rand(10) }, () => rand(256));
+        w.sendLater(f);
+        expected.push(...f);
+      }
+      if (rand(32) === 0) await new Promise((r) => setTimeout(r, 0));
+      else if (rand(4) === 0) await null;
+    }
+    await w.flushed();
+    assertEquals(out, expected, `round ${round}`);
+  }
+});
+
+Deno.test("FrameWriter: sendPatched writes each answer from a buffer of its own, reused once written", async () => {
+  const buffers = new Set<ArrayBufferLike>();
+  const w = new FrameWriter({
+    write: (p) => {
+      buffers.add(p.buffer);
+      return Promise.resolve(p.length);
+    },
+  }, () => {});
+  const t = patched(32, 8);
+  for (let i = 0; i < 100; i++) {
+    w.sendPatched(t, i);
+    await w.flushed();
+  }
+  assertEquals(buffers.size, 1, "one buffer for a hundred answers, each written before the next");
 });

@@ -43,7 +43,7 @@ import {
 import { capIndexAt } from "./capnp.ts";
 import { CallTimeoutError, DisconnectedError, ProtocolError, RemoteError } from "./errors.ts";
 import { errorText, toError } from "../util/errors.ts";
-import { FrameDecoder, type FrameLimits, FrameWriter, WriteStallError } from "./framing.ts";
+import { FrameDecoder, type FrameLimits, FrameWriter, type PatchedFrame, WriteStallError } from "./framing.ts";
 import { DEFAULT_READ_LIMITS, type ReadLimits, WireMessage, type WireStruct } from "./wire.ts";
 
 /** A capability hosted by the peer (an entry of our import table). */
@@ -512,6 +512,12 @@ export class RpcConnection {
     this.#writer.send(frame);
   }
 
+  /** The empty Return answering question `answerId`, written into the writer's own buffer. */
+  #sendEmptyReturn(answerId: number): void {
+    if (this.#closed && this.#writer.failed) return;
+    this.#writer.sendPatched(EMPTY_RETURN, answerId);
+  }
+
   #sendFinish(questionId: number, releaseResultCaps: boolean): void {
     // One per call we make: pre-encoded, as the empty Return is (no capnp-es message per call), and
     // held for the next message we send in this turn (the next call, usually): one write per call.
@@ -638,7 +644,7 @@ export class RpcConnection {
       const params = payload ? w.structAt(payload, 0) : null;
       const methodId = w.u16(call, 4);
       if (!server.fastDispatch(methodId, w, params)) return false;
-      this.#sendFrame(EMPTY_RETURN.with(w.u32(call, 0)));
+      this.#sendEmptyReturn(w.u32(call, 0));
       if (server.answered) {
         try {
           server.answered(methodId, w, params);
@@ -689,7 +695,7 @@ export class RpcConnection {
       return;
     }
     if (result === undefined) {
-      this.#sendFrame(EMPTY_RETURN.with(answerId));
+      this.#sendEmptyReturn(answerId);
     } else if (result instanceof Promise) {
       result.then(
         (r) => {
@@ -706,7 +712,7 @@ export class RpcConnection {
 
   #sendResults(answerId: number, results: Results): void {
     if (results === undefined) {
-      this.#sendFrame(EMPTY_RETURN.with(answerId));
+      this.#sendEmptyReturn(answerId);
       return;
     }
     const msg = new $.Message();
@@ -945,7 +951,7 @@ function exceptionReturn(answerId: number, reason: string, type: "failed" | "uni
 }
 
 /** A message that is the same bytes every time but for one 16- or 32-bit field. */
-interface Template {
+interface Template extends PatchedFrame {
   with(value: number): Uint8Array;
 }
 
@@ -963,23 +969,25 @@ function template(bytes: 2 | 4, encode: (value: number) => Uint8Array): Template
     throw new Error("could not locate the varying field in an encoded message");
   }
   // Little-endian bytes written one by one: no DataView per message sent.
-  if (bytes === 2) {
-    return {
-      with(value: number): Uint8Array {
-        const out = a.slice();
-        out[offset] = value & 0xff;
-        out[offset + 1] = (value >>> 8) & 0xff;
-        return out;
-      },
+  const writeInto = bytes === 2
+    ? (dst: Uint8Array, at: number, value: number) => {
+      dst.set(a, at);
+      dst[at + offset] = value & 0xff;
+      dst[at + offset + 1] = (value >>> 8) & 0xff;
+    }
+    : (dst: Uint8Array, at: number, value: number) => {
+      dst.set(a, at);
+      dst[at + offset] = value & 0xff;
+      dst[at + offset + 1] = (value >>> 8) & 0xff;
+      dst[at + offset + 2] = (value >>> 16) & 0xff;
+      dst[at + offset + 3] = (value >>> 24) & 0xff;
     };
-  }
   return {
+    length: a.length,
+    writeInto,
     with(value: number): Uint8Array {
-      const out = a.slice();
-      out[offset] = value & 0xff;
-      out[offset + 1] = (value >>> 8) & 0xff;
-      out[offset + 2] = (value >>> 16) & 0xff;
-      out[offset + 3] = (value >>> 24) & 0xff;
+      const out = new Uint8Array(a.length);
+      writeInto(out, 0, value);
       return out;
     },
   };
