@@ -284,26 +284,40 @@ Deno.test("the launcher grants exactly the permissions main.ts asks for, relativ
   }
 });
 
-Deno.test("Deno's update check is off wherever the exporter is launched (launcher, unit, README)", async () => {
-  // The launcher really execs Deno with it: a stand-in `deno` prints the environment it got.
+/**
+ * Runs the launcher for real with a stand-in `deno` (the shell script `script`) and a clean
+ * environment plus `env`: what the stand-in printed.
+ */
+async function throughLauncher(script: string, args: string[], env: Record<string, string> = {}): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
     const fake = `${dir}/deno`;
-    await Deno.writeTextFile(fake, '#!/bin/sh\nenv | grep -E "^(DENO_NO_UPDATE_CHECK|NO_COLOR)="\necho "args: $*"\n');
+    await Deno.writeTextFile(fake, `#!/bin/sh\n${script}\n`);
     await Deno.chmod(fake, 0o755);
     const out = await new Deno.Command("sh", {
-      args: [`${root}nix/wrapper.sh`, "--metrics-addr", "127.0.0.1:9400", "/run/node.sock"],
+      args: [`${root}nix/wrapper.sh`, ...args],
       clearEnv: true,
-      env: { PATH: "/usr/bin:/bin", BITCOIND_IPC_EXPORTER_DENO: fake, BITCOIND_IPC_EXPORTER_MAIN: "/pkg/main.ts" },
+      env: {
+        PATH: "/usr/bin:/bin",
+        BITCOIND_IPC_EXPORTER_DENO: fake,
+        BITCOIND_IPC_EXPORTER_MAIN: "/pkg/main.ts",
+        ...env,
+      },
       stdout: "piped",
     }).output();
-    const text = dec.decode(out.stdout);
-    assertStringIncludes(text, "DENO_NO_UPDATE_CHECK=1\n");
-    const dry = await launcher(["--metrics-addr", "127.0.0.1:9400", "/run/node.sock"]);
-    assertEquals(/args: (.*)/.exec(text)?.[1], dry.stdout.trim().replace(/^.* deno /, ""), "dry run = real run");
+    return dec.decode(out.stdout);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("Deno's update check is off wherever the exporter is launched (launcher, unit, README)", async () => {
+  // The launcher really execs Deno with it: a stand-in `deno` prints the environment it got.
+  const args = ["--metrics-addr", "127.0.0.1:9400", "/run/node.sock"];
+  const text = await throughLauncher('env | grep -E "^(DENO_NO_UPDATE_CHECK|NO_COLOR)="\necho "args: $*"', args);
+  assertStringIncludes(text, "DENO_NO_UPDATE_CHECK=1\n");
+  const dry = await launcher(args);
+  assertEquals(/args: (.*)/.exec(text)?.[1], dry.stdout.trim().replace(/^.* deno /, ""), "dry run = real run");
   const e = await evalModule(PACKAGING_OPTIONS);
   assertEquals(e.service.environment.DENO_NO_UPDATE_CHECK, "1");
   assertStringIncludes(
@@ -323,30 +337,10 @@ Deno.test("Deno's update check is off wherever the exporter is launched (launche
 
 Deno.test("the launcher runs Deno with one malloc arena unless the operator set another (wrapper, image)", async () => {
   // A stand-in `deno` prints the allocator setting it was started with.
-  const dir = await Deno.makeTempDir();
-  try {
-    const fake = `${dir}/deno`;
-    await Deno.writeTextFile(fake, '#!/bin/sh\necho "arenas=${MALLOC_ARENA_MAX-unset}"\n');
-    await Deno.chmod(fake, 0o755);
-    const run = async (extra: Record<string, string>) =>
-      dec.decode(
-        (await new Deno.Command("sh", {
-          args: [`${root}nix/wrapper.sh`, "/run/node.sock"],
-          clearEnv: true,
-          env: {
-            PATH: "/usr/bin:/bin",
-            BITCOIND_IPC_EXPORTER_DENO: fake,
-            BITCOIND_IPC_EXPORTER_MAIN: "/m.ts",
-            ...extra,
-          },
-          stdout: "piped",
-        }).output()).stdout,
-      ).trim();
-    assertEquals(await run({}), "arenas=1");
-    assertEquals(await run({ MALLOC_ARENA_MAX: "4" }), "arenas=4");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const arenas = async (env: Record<string, string>) =>
+    (await throughLauncher('echo "arenas=${MALLOC_ARENA_MAX-unset}"', ["/run/node.sock"], env)).trim();
+  assertEquals(await arenas({}), "arenas=1");
+  assertEquals(await arenas({ MALLOC_ARENA_MAX: "4" }), "arenas=4");
   assertStringIncludes(await Deno.readTextFile(`${root}Containerfile`), "\nENV MALLOC_ARENA_MAX=1\n");
 });
 
