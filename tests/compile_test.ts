@@ -46,12 +46,16 @@ Deno.test("deno task compile bundles, then compiles the bundle with the launcher
     const r = await compile(dir, ["--metrics-addr", "127.0.0.1:9400", "--no-collector.utxo_cache", socket]);
     assertEquals(r.code, 0, r.stderr);
     assert(!r.stderr.includes("overflowed its stack"), r.stderr);
-    const bundle = await Deno.stat(`${dir}/dist/bitcoind-ipc-exporter.js`);
+    const bundle = await Deno.stat(`${dir}/dist/bundle/main.js`);
     assert(bundle.size > 100_000, `bundle of ${bundle.size} bytes`);
+    // The chunks main.js imports when needed (each schema generation's) go into the binary with it.
+    const chunks = [...Deno.readDirSync(`${dir}/dist/bundle`)].map((e) => e.name).filter((n) => /_gen-.*\.js$/.test(n));
+    assertEquals(chunks.length, 2, `the branch and stock generations' chunks: ${chunks.join(", ")}`);
     const binary = await Deno.readFile(`${dir}/dist/bitcoind-ipc-exporter`);
     // The stand-in runtime (an ELF file), with the payload in it.
     assertEquals([...binary.slice(0, 4)], [0x7f, 0x45, 0x4c, 0x46]);
-    assertStringIncludes(new TextDecoder("latin1").decode(binary), "bitcoind-ipc-exporter.js");
+    const payload = new TextDecoder("latin1").decode(binary);
+    for (const name of ["main.js", ...chunks]) assertStringIncludes(payload, name);
     const perms = metadata(binary, "permissions") as Record<string, unknown>;
     assertEquals(perms.allow_read, [socket]);
     assertEquals(perms.allow_write, [socket]);

@@ -2,7 +2,7 @@
  * Packaging, checked as far as this machine allows: every .nix file parses; the real NixOS module,
  * evaluated with a stand-in for nixpkgs' lib, produces the expected unit; that unit passes
  * `systemd-analyze verify` and `security`; the plain unit file matches it; the launcher derives the
- * narrow permissions; the one-file bundle serves the same /metrics as main.ts.
+ * narrow permissions; the bundle (deno task bundle) serves the same /metrics as main.ts.
  */
 import { assert, assertEquals, assertStringIncludes } from "./support/assert.ts";
 import { evalModule, PACKAGING_HEADER, PACKAGING_OPTIONS, renderUnit } from "./support/unit.ts";
@@ -177,11 +177,11 @@ Deno.test("packaging/bitcoind-ipc-exporter.service is exactly the module's unit"
   assertEquals(file, renderUnit(e.service, PACKAGING_HEADER), "run `deno task unit`");
 });
 
-Deno.test("the one-file bundle serves the same /metrics as main.ts, with the same narrow permissions", async () => {
+Deno.test("the bundle (deno task bundle) serves the same /metrics as main.ts, with the same narrow permissions", async () => {
   const dir = await Deno.makeTempDir();
-  const bundle = `${dir}/bitcoind-ipc-exporter.js`;
-  const b = await run(Deno.execPath(), ["bundle", "--output", bundle, "main.ts"]);
+  const b = await run(Deno.execPath(), ["task", "--quiet", "bundle", `${dir}/bundle`]);
   assertEquals(b.code, 0, b.stderr);
+  const bundle = `${dir}/bundle/main.js`;
   const v = await run(Deno.execPath(), ["run", "--no-config", "--no-prompt", bundle, "--version"], {}, dir);
   assertEquals(v.stdout.split("\n")[0], `bitcoind-ipc-exporter, version ${denoConfig.version}`);
   const peer = await TestPeer.start();
@@ -328,9 +328,7 @@ Deno.test("Deno's update check is off wherever the exporter is launched (launche
   assertStringIncludes(denoConfig.tasks.start, "nix/wrapper.sh");
   // Every `deno run` of the exporter the README shows sets it.
   const readme = (await Deno.readTextFile(`${root}README.md`)).replaceAll("\\\n", " ");
-  const runs = [...readme.matchAll(/^.*deno run [^\n]*(?:main\.ts|bitcoind-ipc-exporter\.js)[^\n]*$/gm)].map((m) =>
-    m[0]
-  );
+  const runs = [...readme.matchAll(/^.*deno run [^\n]*(?:main\.ts|main\.js)[^\n]*$/gm)].map((m) => m[0]);
   assert(runs.length >= 2, `README deno run commands: ${runs.join(" | ")}`);
   for (const cmd of runs) assertStringIncludes(cmd, "DENO_NO_UPDATE_CHECK=1 deno run", cmd);
 });

@@ -1,8 +1,9 @@
 #!/bin/sh
 # deno task compile [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] [<socket-path> | --datadir DIR] [--chain C]
 #
-# Builds dist/bitcoind-ipc-exporter, a standalone binary, in two steps: `deno bundle` writes
-# dist/bitcoind-ipc-exporter.js, then `deno compile` turns that one file into the binary. Compiling
+# Builds dist/bitcoind-ipc-exporter, a standalone binary, in two steps: `deno task bundle` writes
+# dist/bundle/ (main.js and its chunks), then `deno compile` turns that into the binary (the chunks main.js
+# imports when needed go in with it). Compiling
 # main.ts directly crashed Deno 2.9 ("thread 'tokio-runtime-worker' has overflowed its stack",
 # denoland/deno#36746) while prom-client's npm tree was in the module graph; the exporter no longer
 # loads prom-client, and the bundle (no npm graph left) keeps the compile step away from that bug
@@ -48,7 +49,8 @@ fi
 
 cd "$here"
 mkdir -p "$dist"
-"$deno" bundle --quiet --output "$dist/bitcoind-ipc-exporter.js" main.ts
+case "$dist" in /*) ;; *) dist="$here/$dist" ;; esac # tools/bundle.sh takes a relative path from INIT_CWD
+DENO=$deno sh tools/bundle.sh "$dist/bundle"
 BITCOIND_IPC_EXPORTER_COMPILE_STAGE=compile DIST_DIR=$dist \
-  BITCOIND_IPC_EXPORTER_DENO="$here/tools/compile.sh" BITCOIND_IPC_EXPORTER_MAIN="$dist/bitcoind-ipc-exporter.js" \
+  BITCOIND_IPC_EXPORTER_DENO="$here/tools/compile.sh" BITCOIND_IPC_EXPORTER_MAIN="$dist/bundle/main.js" \
   DENO=$deno exec sh nix/wrapper.sh "$@"
