@@ -2,13 +2,16 @@
 # bitcoind-ipc-exporter launcher: runs main.ts under Deno with exactly the permissions its arguments
 # need (the node's socket, the listen address, and with --web.config.file the config and the
 # certificate and key it names), never more. The Nix package installs it as
-# bin/bitcoind-ipc-exporter with @deno@ and @main@ filled in; the environment variables
+# bin/bitcoind-ipc-exporter with @deno@, @main@ and @denodir@ filled in; the environment variables
 # below override them (tests, development). BITCOIND_IPC_EXPORTER_DRY_RUN=1 prints the environment
 # it sets and the command instead of running it.
 set -eu
 
 deno=${BITCOIND_IPC_EXPORTER_DENO:-@deno@}
 main=${BITCOIND_IPC_EXPORTER_MAIN:-@main@}
+# The Deno cache filled when the package was built (empty, or the placeholder left as is: none, e.g.
+# `deno task start`, which uses the user's own).
+denodir=${BITCOIND_IPC_EXPORTER_DENO_DIR:-@denodir@}
 
 usage="usage: bitcoind-ipc-exporter [--debug] [--metrics-addr HOST:PORT] [--flavour F] [--[no-]collector.NAME ...] [--web.* ...] [--log.* ...] [<socket-path> | --datadir DIR] [--chain C]"
 # One line (the path cannot work), or one line and the usage (a bad flag value), exit 2: as main.ts.
@@ -172,8 +175,15 @@ export NO_COLOR="${NO_COLOR:-1}"
 # thread freed): RSS 1.5 MiB lower after 10^5 callbacks with a scrape a second, callback p50 unchanged
 # (BENCHMARKS.md "Memory"). An operator's own value is kept.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-1}"
-# No DENO_DIR is set: nothing is fetched at run time (--cached-only; the Nix package lays out node_modules at
-# build time), and Deno skips its own caches where it cannot write them (a read-only home under systemd).
+# Deno's cache of its analysis of each module, made when the package was built (nix/package.nix,
+# tools/install.sh, the Containerfile) and only read here. Without one Deno analyses every module again at
+# each start, and keeps what that took: 13-19 MiB more RSS for the life of the process. That is every start
+# under the systemd unit, whose service user has no writable home (BENCHMARKS.md "Memory: the shipped
+# bundle"). Nothing is fetched at run time either way (--cached-only). An operator's own DENO_DIR is kept.
+case "$denodir" in
+  "" | @*@) ;;
+  *) export DENO_DIR="${DENO_DIR:-$denodir}" ;;
+esac
 
 if [ -n "$socket" ] && [ -n "$check" ]; then
   # --check: no listen address and no web config (it serves nothing), as main.ts --print-permissions --check says.
@@ -207,7 +217,8 @@ fi
 set -- run --cached-only --frozen --no-prompt --v8-flags=--max-semi-space-size=1,--min-semi-space-size=1 "$@"
 
 if [ "${BITCOIND_IPC_EXPORTER_DRY_RUN:-}" = 1 ]; then
-  printf 'DENO_NO_UPDATE_CHECK=%s NO_COLOR=%s MALLOC_ARENA_MAX=%s %s\n' "$DENO_NO_UPDATE_CHECK" "$NO_COLOR" "$MALLOC_ARENA_MAX" "$deno $*"
+  printf '%sDENO_NO_UPDATE_CHECK=%s NO_COLOR=%s MALLOC_ARENA_MAX=%s %s\n' "${DENO_DIR:+DENO_DIR=$DENO_DIR }" \
+    "$DENO_NO_UPDATE_CHECK" "$NO_COLOR" "$MALLOC_ARENA_MAX" "$deno $*"
   exit 0
 fi
 exec "$deno" "$@"

@@ -3,12 +3,13 @@
  * (a) nix/package.nix, evaluated by Debian's nix-instantiate with stand-ins for nixpkgs, fetches
  * exactly deno.lock's npm packages, each by the integrity the lock records; (b) its install phase,
  * run as written with those fetches answered by tarballs `npm pack` downloaded (each checked against
- * the lock's integrity here), lays out a package the exporter runs from with an empty DENO_DIR,
+ * the lock's integrity here), lays out a package the exporter runs from with the Deno cache it made,
  * `--cached-only` and no network (`unshare -n`), through its launcher, against the C++ peer.
  * And what `deno task start` installs is exactly what main.ts imports.
  */
 import { assert, assertEquals } from "./support/assert.ts";
 import { TestPeer } from "./support/peer.ts";
+import { assertCacheUsedReadOnly } from "./support/deno_cache.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -92,7 +93,7 @@ async function integrity(path: string): Promise<string> {
   return `sha512-${btoa(String.fromCharCode(...new Uint8Array(digest)))}`;
 }
 
-Deno.test("nix: the package's install phase, from npm pack tarballs checked against deno.lock, runs the exporter offline with an empty DENO_DIR", async () => {
+Deno.test("nix: the package's install phase, from npm pack tarballs checked against deno.lock, runs the exporter offline with the cache it made", async () => {
   const dir = await Deno.realPath(await Deno.makeTempDir({ prefix: "nix-install-" }));
   const peer = await TestPeer.start();
   try {
@@ -123,13 +124,14 @@ Deno.test("nix: the package's install phase, from npm pack tarballs checked agai
     // Read-only, as in the store.
     assertEquals((await run("chmod", ["-R", "a-w", out])).code, 0);
     const bin = `${out}/bin/bitcoind-ipc-exporter`;
-    assert(!(await Deno.readTextFile(bin)).includes("@deno@"), "the launcher names Deno");
+    assert(!/@deno@|@main@|@denodir@/.test(await Deno.readTextFile(bin)), "the launcher's placeholders filled in");
+    const packaged = `${out}/lib/bitcoind-ipc-exporter/deno-dir`;
+    await assertCacheUsedReadOnly(bin, packaged, [dir, out]);
 
-    // The exporter from it: an empty DENO_DIR, no network (a new network namespace with only loopback,
-    // for the scrape), through the package's launcher, against the peer; SIGTERM at the end.
+    // The exporter from it: the package's own DENO_DIR (the launcher's), no network (a new network namespace
+    // with only loopback, for the scrape), through the package's launcher, against the peer; SIGTERM at the end.
     await peer.ok("set isInitialBlockDownload 0");
-    const denoDir = `${dir}/deno-dir`;
-    await Deno.mkdir(denoDir);
+    const denoDir = packaged;
     const scraped = `${dir}/scrape.txt`;
     const inside = [
       "set -u",
@@ -144,14 +146,14 @@ Deno.test("nix: the package's install phase, from npm pack tarballs checked agai
     const unshare = Deno.uid() === 0 ? ["-n"] : ["-r", "-n"];
     const r = await run("unshare", [...unshare, "bash", "-c", inside, "sh", bin, peer.socketPath, scraped], {
       cwd: dir,
-      env: { DENO_DIR: denoDir, HOME: dir, PATH: Deno.env.get("PATH")! },
+      env: { HOME: dir, PATH: Deno.env.get("PATH")! },
     });
     assertEquals(r.code, 0, `${r.stdout}\n${r.stderr}`);
     const body = await Deno.readTextFile(scraped);
     assert(/^bitcoin_up 1$/m.test(body), body);
     assert(r.stderr.includes("subscriptions disconnected, connection closed"), r.stderr);
-    // Nothing was fetched into the empty DENO_DIR (Deno makes an empty npm/ there): the npm packages came from the
-    // package's node_modules.
+    // Nothing was fetched into the package's DENO_DIR, at build time or run time (Deno makes an empty npm/ there):
+    // the npm packages came from the package's node_modules.
     const fetched = await run("find", [denoDir, "-path", `${denoDir}/npm/*`, "-o", "-path", `${denoDir}/remote/*`]);
     assertEquals([fetched.code, fetched.stdout], [0, ""], "no npm package or remote module in DENO_DIR");
     const cached = [...Deno.readDirSync(denoDir)].map((e) => e.name).sort();

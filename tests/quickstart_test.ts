@@ -10,6 +10,7 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "./suppo
 import { TestPeer } from "./support/peer.ts";
 import { freePort } from "./support/exporter.ts";
 import { waitFor } from "./support/wait.ts";
+import { assertCacheUsedReadOnly } from "./support/deno_cache.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 const root = new URL("../", import.meta.url).pathname;
@@ -114,8 +115,10 @@ Deno.test("deno task install writes a launcher and the bundle into a prefix; the
     assertEquals(inst.code, 0, dec.decode(inst.stderr));
     const bin = `${dir}/prefix/bin/bitcoind-ipc-exporter`;
     const launcher = await Deno.readTextFile(bin);
-    assert(!/@deno@|@main@/.test(launcher), "placeholders filled in");
-    assertStringIncludes(launcher, `${dir}/prefix/lib/bitcoind-ipc-exporter/bitcoind-ipc-exporter.js`);
+    assert(!/@deno@|@main@|@denodir@/.test(launcher), "placeholders filled in");
+    const lib = `${dir}/prefix/lib/bitcoind-ipc-exporter`;
+    assertStringIncludes(launcher, `${lib}/main.js`);
+    await assertCacheUsedReadOnly(bin, `${lib}/deno-dir`, [dir, `${dir}/prefix`]);
     // Run from elsewhere, with a clean environment: no clone, no task, only the installed files.
     const clean = { PATH: "/usr/bin:/bin", HOME: dir };
     const v = await new Deno.Command(bin, {

@@ -10,7 +10,7 @@
 #           Nothing is pulled from a registry.
 #   CONTAINER_TOOL  podman or docker; CONTAINER_BUILD_FLAGS  more `build` flags (e.g. --runtime runc)
 #   IMAGE_SOURCE    the org.opencontainers.image.source label (default: the clone's origin URL)
-# The build context is a temporary directory holding the Containerfile and the one-file bundle (`deno bundle`).
+# The build context is a temporary directory holding the Containerfile and the bundle (`deno task bundle`) in app/.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd -P)
 deno=${DENO:-deno}
@@ -62,7 +62,7 @@ if [ -n "${deno_version:-}" ] && { [ -n "${REBUILD_BASE:-}" ] || ! $tool image i
 fi
 
 cp "$here/Containerfile" "$ctx/Containerfile"
-(cd "$here" && "$deno" bundle --quiet --output "$ctx/bitcoind-ipc-exporter.js" main.ts)
+DENO=$deno sh "$here/tools/bundle.sh" "$ctx/app"
 # shellcheck disable=SC2086
 $tool build ${CONTAINER_BUILD_FLAGS:-} --build-arg "BASE=$BASE" --build-arg "VERSION=$version" \
   --build-arg "REVISION=$revision" ${source:+--build-arg "SOURCE=$source"} -t "$image" -f "$ctx/Containerfile" "$ctx" >&2
