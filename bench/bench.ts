@@ -128,17 +128,39 @@ async function withLimitClient<T>(peer: TestPeer, fn: (pid: number) => Promise<T
   }
 }
 
+/** What `deno task install` lays out (the bundle and its Deno cache), in a temporary prefix. */
+interface Installed {
+  entry: string;
+  denoDir: string;
+}
+
+async function installBundle(prefix: string): Promise<Installed> {
+  const out = await new Deno.Command("sh", {
+    args: [`${root}tools/install.sh`, prefix],
+    cwd: root,
+    env: { DENO: Deno.execPath() },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`deno task install: ${new TextDecoder().decode(out.stderr)}`);
+  const lib = `${prefix}/lib/bitcoind-ipc-exporter`;
+  return { entry: `${lib}/main.js`, denoDir: `${lib}/deno-dir` };
+}
+
 async function withExporter<T>(
   peer: TestPeer,
   fn: (exp: ExporterProc) => Promise<T>,
   extraFlags: string[] = [],
+  installed?: Installed,
 ): Promise<T> {
   await peer.ok("set isInitialBlockDownload 0");
   const exp = ExporterProc.start({
     scrapeFloor: null,
     socketPath: peer.socketPath,
-    denoFlags: [...EXPORTER_DENO_FLAGS, ...extraFlags],
-    env: EXPORTER_ENV,
+    // The installed bundle as its launcher runs it: no deno.json of this checkout's, its own Deno cache.
+    denoFlags: [...EXPORTER_DENO_FLAGS, ...extraFlags, ...(installed ? ["--no-config"] : [])],
+    env: installed ? { ...EXPORTER_ENV, DENO_DIR: installed.denoDir } : EXPORTER_ENV,
+    entry: installed?.entry,
   });
   let result: T;
   try {
@@ -422,45 +444,52 @@ async function scrapeRow(
   scrapers: number,
   loop: boolean,
   limit: Stats,
+  installed?: Installed,
 ): Promise<ScrapeRow> {
-  return await withExporter(peer, async (exp) => {
-    const pid = exp.child.pid;
-    const rss: number[] = [procStat(pid).rssMiB];
-    const sampler = setInterval(() => rss.push(procStat(pid).rssMiB), 1000);
-    // The HTTP path warmed up as the callback path is (WARM_UP): a long-running exporter's render and
-    // parser are compiled; the stretches counted are the run's, after these.
-    for (let i = 0; i < 10; i++) await exp.scrape();
-    const busyBefore = await exp.scrape();
-    const stop = { done: false };
-    const scrapes = loop ? loopScrapers(exp, scrapers, stop) : periodicScrapers(exp, scrapers, 1000, stop);
-    const m = await measured(peer, pid, `repeat ${calls} ${UTXO_ADD}`);
-    stop.done = true;
-    clearInterval(sampler);
-    rss.push(m.after.rssMiB);
-    const times = await scrapes;
-    const http_busy = httpBusy(await exp.scrape(), busyBefore);
-    // Steady: after the warm-up (the first half of the run), the highest RSS seen.
-    const steady = rss.slice(Math.floor(rss.length / 2));
-    return {
-      workload: name,
-      scrapers,
-      loop,
-      ours: m.stats,
-      limit,
-      p50_ratio: m.stats.p50_us / limit.p50_us,
-      p99_ratio: m.stats.p99_us / limit.p99_us,
-      ours_cpu_us_per_call: m.cpuS / calls * 1e6,
-      scrapes: times.length,
-      scrape_p50_ms: pct(times, 0.5),
-      scrape_p99_ms: pct(times, 0.99),
-      rss_before_mib: rss[0],
-      rss_after_mib: m.after.rssMiB,
-      rss_steady_max_mib: Math.max(...steady),
-      rss_steady_min_mib: Math.min(...steady),
-      rss_samples_mib: rss.map((x) => Math.round(x * 10) / 10),
-      http_busy,
-    };
-  });
+  return await withExporter(
+    peer,
+    async (exp) => {
+      const pid = exp.child.pid;
+      const rss: number[] = [procStat(pid).rssMiB];
+      const sampler = setInterval(() => rss.push(procStat(pid).rssMiB), 1000);
+      // The HTTP path warmed up as the callback path is (WARM_UP): a long-running exporter's render and
+      // parser are compiled; the stretches counted are the run's, after these.
+      for (let i = 0; i < 10; i++) await exp.scrape();
+      const busyBefore = await exp.scrape();
+      const stop = { done: false };
+      const scrapes = loop ? loopScrapers(exp, scrapers, stop) : periodicScrapers(exp, scrapers, 1000, stop);
+      const m = await measured(peer, pid, `repeat ${calls} ${UTXO_ADD}`);
+      stop.done = true;
+      clearInterval(sampler);
+      rss.push(m.after.rssMiB);
+      const times = await scrapes;
+      const http_busy = httpBusy(await exp.scrape(), busyBefore);
+      // Steady: after the warm-up (the first half of the run), the highest RSS seen.
+      const steady = rss.slice(Math.floor(rss.length / 2));
+      return {
+        workload: name,
+        scrapers,
+        loop,
+        ours: m.stats,
+        limit,
+        p50_ratio: m.stats.p50_us / limit.p50_us,
+        p99_ratio: m.stats.p99_us / limit.p99_us,
+        ours_cpu_us_per_call: m.cpuS / calls * 1e6,
+        scrapes: times.length,
+        scrape_p50_ms: pct(times, 0.5),
+        scrape_p99_ms: pct(times, 0.99),
+        rss_before_mib: rss[0],
+        rss_after_mib: m.after.rssMiB,
+        rss_steady_max_mib: Math.max(...steady),
+        rss_steady_min_mib: Math.min(...steady),
+        rss_samples_mib: rss.map((x) => Math.round(x * 10) / 10),
+        ...(installed ? { entry: "bundle" as const } : {}),
+        http_busy,
+      };
+    },
+    [],
+    installed,
+  );
 }
 
 /** The exporter's HTTP stretches (bitcoind_ipc_exporter_http_busy_seconds) from an exposition. */
@@ -597,12 +626,24 @@ async function main() {
         mode === "smoke" ? 1 : 3,
       ),
     ];
+    const prefix = await Deno.makeTempDir({ prefix: "bench-install-" });
+    const installed = await installBundle(prefix);
     const scraping = [
       await scrapeRow(peer, "utxo add + 1 scraper at 1/s", n(1_000_000, 2000), 1, false, limitAdd),
+      await scrapeRow(
+        peer,
+        "utxo add + 1 scraper at 1/s, the bundle as installed",
+        n(1_000_000, 2000),
+        1,
+        false,
+        limitAdd,
+        installed,
+      ),
       await scrapeRow(peer, "utxo add + 5 scrapers at 1/s", n(400_000, 2000), 5, false, limitAdd),
       await scrapeRow(peer, "utxo add + 10 scrapers looping", n(200_000), 10, true, limitAdd),
       await scrapeRow(peer, "utxo add + 50 scrapers looping", n(200_000), 50, true, limitAdd),
     ];
+    await Deno.remove(prefix, { recursive: true });
     const stallResult = await stall(peer);
     const start = await startToUp(peer, mode === "full" ? 7 : 3);
     // Where the memory goes (bench/mem.ts), with the exporter's flags; not in the CI smoke run.

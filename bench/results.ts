@@ -72,6 +72,11 @@ export interface ScrapeRow {
   rss_steady_min_mib: number;
   rss_samples_mib: number[];
   /**
+   * What ran: main.ts (absent: the Nix package and `deno task start` run it) or "bundle", the bundle as
+   * `deno task install` lays it out, with its Deno cache (the image runs the same bundle and cache).
+   */
+  entry?: "bundle";
+  /**
    * bitcoind_ipc_exporter_http_busy_seconds over the run (after 11 warm-up scrapes, as the callback
    * path is warmed up): the longest stretch of HTTP work
    * (the upper bound of the highest bucket any stage reached, ms; Infinity past the last), how many
