@@ -602,6 +602,34 @@ async function startToUp(peer: TestPeer, runs: number): Promise<Start> {
   return { runs, median_ms: ms[Math.floor(ms.length / 2)], min_ms: ms[0], max_ms: ms[ms.length - 1] };
 }
 
+/**
+ * UTXO callbacks with scrapers (scrapeRow), main.ts and once the bundle as `deno task install` lays it out
+ * (installed into a temporary prefix, removed after).
+ */
+async function scrapingRows(peer: TestPeer, limitAdd: Stats): Promise<ScrapeRow[]> {
+  const prefix = await Deno.makeTempDir({ prefix: "bench-install-" });
+  try {
+    const installed = await installBundle(prefix);
+    return [
+      await scrapeRow(peer, "utxo add + 1 scraper at 1/s", n(1_000_000, 2000), 1, false, limitAdd),
+      await scrapeRow(
+        peer,
+        "utxo add + 1 scraper at 1/s, the bundle as installed",
+        n(1_000_000, 2000),
+        1,
+        false,
+        limitAdd,
+        installed,
+      ),
+      await scrapeRow(peer, "utxo add + 5 scrapers at 1/s", n(400_000, 2000), 5, false, limitAdd),
+      await scrapeRow(peer, "utxo add + 10 scrapers looping", n(200_000), 10, true, limitAdd),
+      await scrapeRow(peer, "utxo add + 50 scrapers looping", n(200_000), 50, true, limitAdd),
+    ];
+  } finally {
+    await Deno.remove(prefix, { recursive: true });
+  }
+}
+
 async function main() {
   const started = performance.now();
   const peer = await TestPeer.start();
@@ -626,24 +654,7 @@ async function main() {
         mode === "smoke" ? 1 : 3,
       ),
     ];
-    const prefix = await Deno.makeTempDir({ prefix: "bench-install-" });
-    const installed = await installBundle(prefix);
-    const scraping = [
-      await scrapeRow(peer, "utxo add + 1 scraper at 1/s", n(1_000_000, 2000), 1, false, limitAdd),
-      await scrapeRow(
-        peer,
-        "utxo add + 1 scraper at 1/s, the bundle as installed",
-        n(1_000_000, 2000),
-        1,
-        false,
-        limitAdd,
-        installed,
-      ),
-      await scrapeRow(peer, "utxo add + 5 scrapers at 1/s", n(400_000, 2000), 5, false, limitAdd),
-      await scrapeRow(peer, "utxo add + 10 scrapers looping", n(200_000), 10, true, limitAdd),
-      await scrapeRow(peer, "utxo add + 50 scrapers looping", n(200_000), 50, true, limitAdd),
-    ];
-    await Deno.remove(prefix, { recursive: true });
+    const scraping = await scrapingRows(peer, limitAdd);
     const stallResult = await stall(peer);
     const start = await startToUp(peer, mode === "full" ? 7 : 3);
     // Where the memory goes (bench/mem.ts), with the exporter's flags; not in the CI smoke run.
