@@ -442,6 +442,34 @@ Deno.test("stock v32: node gauges from JSON-RPC over IPC, blocks and reorgs deri
   });
 });
 
+Deno.test("stock v32: a tip that comes while the tip is read at connect waits for that read, never a second one", async () => {
+  await withPeer("master", async (peer) => {
+    await peer.ok(`set tip 105 ${H(105)} ${H(104)}`);
+    // block_events reads the tip at connect (getblockchaininfo): held until a tip has come during it.
+    await peer.ok("stall rpc.getblockchaininfo");
+    const exp = ExporterProc.start({ socketPath: peer.socketPath });
+    try {
+      await exp.waitLog(/watching the chain tip \(height 105\)/);
+      // block_events is attached and its read is held (the other collectors attach before it).
+      await peer.waitStatus((s) => s.held === "1");
+      await peer.ok(`set tip 106 ${H(106)} ${H(105)}`);
+      // The tip source has taken the tip (it waits again): its tip event has been handled.
+      await peer.waitStatus((s) => /(^|,)waitTipChanged:2(,|$)/.test(s.calls) && s.waiters === "1");
+      await peer.ok("stall none");
+      await scrapeUntil(() => exp.scrape(), (s) => s.get("bitcoin_tip_updates_total") === "1", "the tip");
+      // A per-tip read would come once the tips settle (DEFAULTS.perTipSettleMs, 500 ms): let that pass.
+      await new Promise((r) => setTimeout(r, 1500));
+      const st = await peer.status();
+      const count = (m: string) =>
+        Number(new RegExp(`(?:^|,)${m.replace(".", "\\.")}:(\\d+)`).exec(st.calls)?.[1] ?? 0);
+      // Every getblockchaininfo but the one at connect is a scrape round's (getchaintips counts the rounds).
+      assertEquals(count("rpc.getblockchaininfo") - count("rpc.getchaintips"), 1, st.calls);
+    } finally {
+      assertEquals(await exp.stop("SIGTERM"), 0, exp.lines.join("\n"));
+    }
+  });
+});
+
 /** What the recorded real node answered (tests/fixtures/stock-master-regtest), through the exporter. */
 const V32_BODY = `# HELP bitcoin_blocks_connected_total Blocks connected via ChainNotifications.
 # TYPE bitcoin_blocks_connected_total counter

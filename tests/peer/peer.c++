@@ -307,6 +307,19 @@ struct Peer {
     return kj::mv(pf.promise);
   }
 
+  // `stall rpc.<method>`: an executeRpc whose JSON-RPC request names that method (alone or in a batch) is
+  // held as `stall <method>` holds a call, until `stall none`.
+  kj::Promise<void> gateRpc(const std::string& request) {
+    for (const auto& s : stalled) {
+      if (s.rfind("rpc.", 0) != 0) continue;
+      if (request.find("\"method\":\"" + s.substr(4) + "\"") == std::string::npos) continue;
+      auto pf = kj::newPromiseAndFulfiller<void>();
+      stallWaiters.push_back(kj::mv(pf.fulfiller));
+      return kj::mv(pf.promise);
+    }
+    return kj::READY_NOW;
+  }
+
   void unstall() {
     stalled.clear();
     for (auto& f : stallWaiters) f->fulfill();
@@ -937,12 +950,15 @@ class RpcImpl final : public Rpc::Server {
  public:
   explicit RpcImpl(Peer& p) : p(p) {}
   kj::Promise<void> executeRpc(ExecuteRpcContext c) override {
-    return p.onThread(c.getParams().getContext(), "executeRpc", [this, c]() mutable {
-      auto params = c.getParams();
-      p.rpcLastUri = std::string(params.getUri().cStr());
-      p.rpcLastUser = std::string(params.getUser().cStr());
-      auto req = params.getRequest();
-      c.getResults().setResult(p.executeRpc(std::string(req.begin(), req.size())));
+    auto request = c.getParams().getRequest();
+    return p.gateRpc(std::string(request.begin(), request.size())).then([this, c]() mutable {
+      return p.onThread(c.getParams().getContext(), "executeRpc", [this, c]() mutable {
+        auto params = c.getParams();
+        p.rpcLastUri = std::string(params.getUri().cStr());
+        p.rpcLastUser = std::string(params.getUser().cStr());
+        auto req = params.getRequest();
+        c.getResults().setResult(p.executeRpc(std::string(req.begin(), req.size())));
+      });
     });
   }
   Peer& p;
@@ -1882,7 +1898,8 @@ void Peer::status() {
       " calls=" + (callsText.empty() ? "-" : callsText) + " flavour=" + flavour + " waiters=" +
       std::to_string(tipWaiters.size()) + " last_wait_timeout_ms=" + waitTimeout + " rpc_last_uri=" +
       statusText(rpcLastUri) + " rpc_last_user=" + statusText(rpcLastUser) +
-      " fee_estimate_last=" + statusText(b.lastFeeEstimate) + " templates_live=" + std::to_string(templatesLive));
+      " fee_estimate_last=" + statusText(b.lastFeeEstimate) + " templates_live=" + std::to_string(templatesLive) +
+      " held=" + std::to_string(stallWaiters.size()));
 }
 
 // Repeats `fire` n times back to back.
