@@ -89,8 +89,12 @@ export class BlockEventsCollector implements Collector {
     // getblockchaininfo through Rpc.executeRpc (v32, chain5) or Node.executeRpc (the branches).
     this.#read = session.rpc || session.node ? (s, ms) => this.#readRpc(s, ms) : undefined;
     if (!this.#read || !this.#reorgsKnown) return;
-    // The tip now, so the first block after connecting has a parent to measure from.
-    await this.#readTip(session).catch(() => {});
+    // The tip now, so the first block after connecting has a parent to measure from. A tip that comes
+    // while it is read waits for it (#reading): it may say IBD is over, and then no tip is read at all.
+    this.#again = false;
+    const first = this.#readTip(session);
+    this.#startReading(first.then(() => this.#readWhileTipsCome(session)));
+    await first;
   }
 
   detach(): void {
@@ -126,26 +130,39 @@ export class BlockEventsCollector implements Collector {
     }
     // Outside IBD nothing is read per tip; in it (or not knowing), IBD's end is read once tips settle.
     if (!this.#read || this.#ctx.events.ibd === false) return;
-    if (this.#reading) {
-      this.#again = true;
-      return;
-    }
+    this.#again = true;
+    if (this.#reading) return;
+    this.#startReading(this.#readWhileTipsCome(session));
+  }
+
+  /** Runs `run` as the reading in progress (what tips that come meanwhile wait for). */
+  #startReading(run: Promise<void>): void {
+    const reading: Promise<void> = run.finally(() => {
+      if (this.#reading === reading) this.#reading = undefined;
+    });
+    this.#reading = reading;
+  }
+
+  /**
+   * Per-tip reads while tips keep coming and IBD is not known to be over: one at a time, each once
+   * the tips settle (ChainEvents.perTipRead), the newest tip's.
+   */
+  async #readWhileTipsCome(session: Session): Promise<void> {
     const ended = this.#ended.signal;
-    this.#reading = (async () => {
-      do {
-        this.#again = false;
-        await this.#ctx.events.perTipRead(this.#lastReadAt, ended, async () => {
-          // Off the callback path: the read starts once the node has its answer (a call begun
-          // here would be encoded and written before the callback returns).
-          await new Promise((r) => setTimeout(r, 0));
-          if (this.#session !== session) return;
-          this.#inflight = this.#readTip(session);
-          await this.#inflight;
-          this.#inflight = undefined;
-          this.#lastReadAt = performance.now();
-        });
-      } while (this.#again && this.#session === session && this.#ctx.events.ibd !== false);
-    })().finally(() => this.#reading = undefined);
+    while (this.#again && this.#session === session && this.#ctx.events.ibd !== false) {
+      this.#again = false;
+      await this.#ctx.events.perTipRead(this.#lastReadAt, ended, async () => {
+        // Off the callback path: the read starts once the node has its answer (a call begun
+        // here would be encoded and written before the callback returns). IBD may have been
+        // learned over while this waited (another collector's read): then there is nothing to read.
+        await new Promise((r) => setTimeout(r, 0));
+        if (this.#session !== session || this.#ctx.events.ibd === false) return;
+        this.#inflight = this.#readTip(session);
+        await this.#inflight;
+        this.#inflight = undefined;
+        this.#lastReadAt = performance.now();
+      });
+    }
   }
 
   async #readTip(session: Session): Promise<void> {
