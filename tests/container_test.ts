@@ -29,6 +29,14 @@ async function podman(args: string[], env: Record<string, string> = {}) {
   return { code: out.code, stdout: dec.decode(out.stdout).trim(), stderr: dec.decode(out.stderr).trim() };
 }
 
+/**
+ * A one-off run of the image as the compose service runs it (its user, a read-only root with no tmpfs podman
+ * would add), removed when it exits; `args` go on from there (options, the image, its arguments).
+ */
+function oneOff(svc: Service, args: string[]) {
+  return podman(["run", "--rm", ...LIMITS, "--user", svc.user, "--read-only", "--read-only-tmpfs=false", ...args]);
+}
+
 /** The first ```yaml block after the line starting with `marker`. */
 function readmeYaml(readme: string, marker: string): string {
   const at = readme.indexOf(marker);
@@ -99,14 +107,7 @@ Deno.test("the image, run as README's compose example runs it: bitcoin_up 1 thro
     const entry: string[] = inspect.Config.Entrypoint;
     const main = entry.indexOf("/app/main.js");
     assert(main > 0, `the entrypoint runs /app/main.js: ${entry.join(" ")}`);
-    const cached = await podman([
-      "run",
-      "--rm",
-      ...LIMITS,
-      "--user",
-      svc.user,
-      "--read-only",
-      "--read-only-tmpfs=false",
+    const cached = await oneOff(svc, [
       "-e",
       "DENO_LOG=debug",
       "--entrypoint",
@@ -188,14 +189,7 @@ Deno.test("the image, run as README's compose example runs it: bitcoin_up 1 thro
     console.log(`container: podman run to bitcoin_up 1 in ${startup} ms`);
 
     // `--check` after the image name (README): the node is reached and detected, exit 0.
-    const check = await podman([
-      "run",
-      "--rm",
-      ...LIMITS,
-      "--user",
-      svc.user,
-      "--read-only",
-      "--read-only-tmpfs=false",
+    const check = await oneOff(svc, [
       "-v",
       `${ipc}:${mountTarget}`,
       tag,
