@@ -18,8 +18,12 @@ case "$out" in
   *) out="${INIT_CWD:-$(pwd -P)}/$out" ;; # deno task runs in the repository; INIT_CWD is where it was typed
 esac
 # The chunks' names carry a hash of their content: an earlier bundle's would stay beside the new one.
-# Only a directory that holds nothing but a bundle (and its Deno cache) is emptied.
-if [ -d "$out" ]; then
+# Only a directory that holds nothing but a bundle (its main.js, chunks and Deno cache) is emptied.
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ]; then
+  [ -f "$out/main.js" ] || {
+    echo "deno task bundle: $out is not empty and holds no bundle (main.js): choose an empty or new directory" >&2
+    exit 2
+  }
   for f in "$out"/* "$out"/.[!.]*; do
     [ -e "$f" ] || continue
     case "$f" in
