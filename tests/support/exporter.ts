@@ -42,6 +42,14 @@ function floorArgs(floor: string | null | undefined): string[] {
   return floor === null ? [] : [`--web.scrape-floor=${floor ?? "0s"}`];
 }
 
+/**
+ * A text log line without its timestamp and level: what a check on wording should read. A
+ * timestamp holds any digits ("…T00:05:51.401Z" once failed a check for "401" in CI).
+ */
+export function logMessage(line: string): string {
+  return line.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z [A-Z]+ +/, "");
+}
+
 export class ExporterProc {
   readonly lines: string[] = [];
   #waiters: (() => void)[] = [];
@@ -92,6 +100,11 @@ export class ExporterProc {
     }
     if (buf) this.lines.push(buf);
     for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** The log's messages, without timestamps and levels (`logMessage`). */
+  get messages(): string[] {
+    return this.lines.map(logMessage);
   }
 
   async waitLog(re: RegExp, timeoutMs = 15_000): Promise<string> {
