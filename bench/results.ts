@@ -72,6 +72,12 @@ export interface ScrapeRow {
   rss_steady_min_mib: number;
   rss_samples_mib: number[];
   /**
+   * V8 mark-compacts seen over the run (bench.ts markCompacts, from the exporter's heap at each scrape;
+   * 1 scraper at 1/s only). Until the first one the old space only grows: RSS before it is not steady.
+   * Absent in results from before it existed.
+   */
+  mark_compacts?: number;
+  /**
    * What ran: main.ts (absent: the Nix package and `deno task start` run it) or "bundle", the bundle as
    * `deno task install` lays it out, with its Deno cache (the image runs the same bundle and cache).
    */
