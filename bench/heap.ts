@@ -6,7 +6,8 @@
 /**
  * V8 mark-compacts seen in the exporter's own deno_heap_size_used_bytes, sampled by its scrapes: a fall
  * of more than 2 MiB between two samples. A scavenge frees at most the young generation (the launcher
- * fixes it at 1 MiB a semi-space), and a second at 1/s is too short to refill 2 MiB of old space.
+ * fixes it at 1 MiB a semi-space; a BENCH_EXPORTER_DENO_FLAGS with a larger one makes scavenges look
+ * like mark-compacts here), and a second at 1/s is too short to refill 2 MiB of old space.
  */
 export function markCompacts(heapUsedMiB: number[]): number {
   let seen = 0;
