@@ -296,6 +296,25 @@ Deno.test("garbage from the node: subscriptions are disconnected before we close
   });
 });
 
+Deno.test("garbage from the node during the handshake: Session.open fails with the framing error, no hang", async () => {
+  await withPeer(async (peer) => {
+    await peer.ok("stall Init.construct");
+    const errors: Error[] = [];
+    // A call timeout far longer than the test's bound: only the protocol error can end the handshake.
+    const opening = Session.open(peer.socketPath, { callTimeoutMs: 600_000, onProtocolError: (e) => errors.push(e) })
+      .then(() => undefined, (e: Error) => e);
+    await peer.waitStatus((x) => x.held === "1");
+    await peer.ok("garbage ffffffff00000000deadbeef");
+    const e = await opening;
+    assert(e instanceof Error, "the handshake failed");
+    assertStringIncludes(e.message, "segments");
+    assertEquals(errors.length, 1);
+    await peer.ok("stall none");
+    await peer.waitStatus((x) => x.connected === "0");
+    assert(!peer.exited, "peer (node) still alive");
+  });
+});
+
 Deno.test("a call whose Context.thread is not one of the node's Threads fails like libmultiprocess", async () => {
   await withPeer(async (peer) => {
     const s = await Session.open(peer.socketPath);

@@ -1059,8 +1059,8 @@ class InitImpl final : public Init::Server {
     auto params = c.getParams();
     p.clientThreadMapGiven = params.hasThreadMap();
     if (params.hasThreadMap()) p.clientThreadMap = params.getThreadMap();
-    c.getResults().setThreadMap(kj::heap<ThreadMapImpl>(p));
-    return kj::READY_NOW;
+    // `stall Init.construct` holds the answer: a test can act in the middle of the handshake.
+    return p.gate("Init.construct").then([this, c]() mutable { c.getResults().setThreadMap(kj::heap<ThreadMapImpl>(p)); });
   }
   kj::Promise<void> makeEcho(MakeEchoContext c) override {
     return p.onThread(c.getParams().getContext(), "makeEcho", [this, c]() mutable { c.getResults().setResult(kj::heap<EchoImpl>(p)); });
