@@ -8,7 +8,7 @@
  * calls and does nothing else.
  *
  *   deno task bench            full run (10^6 UTXO callbacks per workload, 3·10^6 for steady RSS; about 17 minutes on 2 cores)
- *   deno task bench --quick    reduced (1–2 minutes), same output shape
+ *   deno task bench --quick    reduced (about 5 minutes), same output shape
  *   deno task bench --smoke    tiny, for CI: proves the harness runs (asserts no ratio)
  *
  * Output: the table, the block-mix, scraping, stall, start and memory lines, a JSON document
@@ -238,7 +238,7 @@ const CALLBACK_WORKLOADS: { name: string; command: string; calls: number }[] = [
   { name: "utxo add", command: "fire utxoAdd 5000000000 800000 1 0", calls: n(1_000_000) },
   { name: "utxo spend", command: "fire utxoSpend 5000000000 800000 1 0", calls: n(1_000_000) },
   { name: "tx added 250 B", command: `fire txAdded ${tx(250)}`, calls: n(100_000) },
-  // The two heavy rows run 20,000 callbacks (~10 s a side for 2 MB blocks): with 2,000, a run's p99 was
+  // The two heavy rows run 20,000 callbacks (~2 s a run for 2 MB blocks): with 2,000, a run's p99 was
   // its 7th slowest call, and the row's p99 ratio swung 0.29–2.50 between full runs of one tree.
   { name: "tx added 100 kB", command: `fire txAdded ${tx(100_000)}`, calls: n(20_000, 20) },
   { name: "block connected", command: `fire blockConnected 800000 ${HASH} 0`, calls: n(100_000) },
