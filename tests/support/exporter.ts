@@ -107,10 +107,11 @@ export class ExporterProc {
     return this.lines.map(logMessage);
   }
 
-  async waitLog(re: RegExp, timeoutMs = 15_000): Promise<string> {
+  /** The first log line matching `re`, among lines `from` on (lines logged earlier do not count), waited for. */
+  async waitLog(re: RegExp, timeoutMs = 15_000, from = 0): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const hit = this.lines.find((l) => re.test(l));
+      const hit = this.lines.slice(from).find((l) => re.test(l));
       if (hit) return hit;
       if (Date.now() > deadline) throw new Error(`no log line ${re} within ${timeoutMs} ms:\n${this.lines.join("\n")}`);
       await new Promise<void>((resolve) => {
