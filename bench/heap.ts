@@ -2,6 +2,7 @@
  * The exporter's V8 heap as the bench reads it from its own exposition (deno_heap_size_used_bytes),
  * and the mark-compacts those samples show.
  */
+import { samples } from "../tests/support/exporter.ts";
 
 /**
  * V8 mark-compacts seen in the exporter's own deno_heap_size_used_bytes, sampled by its scrapes: a fall
@@ -17,6 +18,6 @@ export function markCompacts(heapUsedMiB: number[]): number {
 
 /** deno_heap_size_used_bytes of an exposition, in MiB (undefined: not in it). */
 export function heapUsedMiB(body: string): number | undefined {
-  const m = /^deno_heap_size_used_bytes (\S+)$/m.exec(body);
-  return m ? Number(m[1]) / (1024 * 1024) : undefined;
+  const v = samples(body).get("deno_heap_size_used_bytes");
+  return v === undefined ? undefined : Number(v) / (1024 * 1024);
 }

@@ -107,6 +107,10 @@ Deno.test("the UTXO trace's documented default: on, its cost said once per proce
     // is back: wait for a line logged since the restart (the first connection's line matched at once,
     // and a CI run read the log before the new line came).
     await exp.waitLog(/subscribed to UTXO cache trace/, 20_000, seen);
+    assert(exp.lines.slice(seen).some((l) => /subscribed to UTXO cache trace/.test(l)), "resubscribed after restart");
+    // The cost line would follow the subscription's; "connected to" comes after the whole attach, so
+    // a repeated cost line has been logged by then.
+    await exp.waitLog(/connected to /, 20_000, seen);
     assertEquals(costLines(), 1);
   } finally {
     assertEquals(await exp.stop(), 0, exp.lines.join("\n"));
