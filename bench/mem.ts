@@ -4,7 +4,8 @@
  *   deno run -A bench/mem.ts               the breakdown: RSS and V8 heap of a bare `deno run`, then
  *                                           with capnp-es, the generated schema modules,
  *                                           the exporter's whole module graph, the exporter connected,
- *                                           and after callbacks with a scrape a second
+ *                                           and after callbacks with a scrape a second; then a bare
+ *                                           exporter (bench/bare_exporter.ts) under the same load
  *   deno run -A bench/mem.ts --flags [N]   each candidate V8 flag set: steady RSS, callback p50/p99 and
  *                                           CPU per callback over N UTXO callbacks (default 300,000)
  *                                           with a scrape a second
@@ -12,7 +13,7 @@
  * Each step is a fresh process; RSS from /proc (VmRSS), the heap from Deno.memoryUsage() inside it.
  */
 import { TestPeer } from "../tests/support/peer.ts";
-import { ExporterProc } from "../tests/support/exporter.ts";
+import { ExporterProc, freePort } from "../tests/support/exporter.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const MiB = 1024 * 1024;
@@ -79,6 +80,98 @@ console.log(JSON.stringify({ ...m, status: Deno.readTextFileSync("/proc/self/sta
   return `| ${name} | ${rssParts(m.status)} | ${f1(m.heapUsed / MiB)} / ${f1(m.heapTotal / MiB)} | ${
     f1(m.external / MiB)
   } |`;
+}
+
+/** The bare exporter at the end of the run: its /proc status, and Deno.memoryUsage() as it reports it. */
+interface BareReport {
+  answered: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  status: string;
+}
+
+/**
+ * Runs bench/bare_exporter.ts for `messages` round trips with a scrape a second (this process plays the node
+ * and the scraper), then closes its socket. */
+async function runBareExporter(
+  messages: number,
+  flags: string[],
+  env: Record<string, string>,
+): Promise<BareReport> {
+  const dir = await Deno.makeTempDir({ prefix: "bare-exporter-" });
+  const socketPath = `${dir}/node.sock`;
+  const port = freePort();
+  const listener = Deno.listen({ transport: "unix", path: socketPath });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-config",
+      ...flags,
+      "--allow-net",
+      `--allow-read=${socketPath}`,
+      `--allow-write=${socketPath}`,
+      new URL("bare_exporter.ts", import.meta.url).pathname,
+      socketPath,
+      String(port),
+    ],
+    env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const output = child.output();
+  const exitedFirst = output.then((o) =>
+    Promise.reject(new Error(`the bare exporter exited (code ${o.code}) before it connected`))
+  );
+  exitedFirst.catch(() => {}); // read only by the race below; it rejects at every exit
+  try {
+    const conn = await Promise.race([listener.accept(), exitedFirst]);
+    const stop = { done: false };
+    const scraper = (async () => {
+      while (!stop.done) {
+        const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+        if (r.status !== 200) throw new Error(`bare exporter answered ${r.status}`);
+        await r.arrayBuffer();
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+    })();
+    const frame = new Uint8Array(64);
+    const answer = new Uint8Array(16);
+    for (let i = 0; i < messages; i++) {
+      for (let at = 0; at < frame.length;) at += await conn.write(frame.subarray(at));
+      for (let got = 0; got < answer.length;) {
+        const n = await conn.read(answer.subarray(got));
+        if (n === null) throw new Error("the bare exporter closed the socket");
+        got += n;
+      }
+    }
+    stop.done = true;
+    await scraper;
+    const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
+    conn.close();
+    const out = new TextDecoder().decode((await output).stdout).trim();
+    if (!out.startsWith("{")) throw new Error(`the bare exporter printed no report: ${out}`);
+    const report: BareReport = { ...JSON.parse(out), status };
+    if (report.answered !== messages) throw new Error(`the bare exporter answered ${report.answered} of ${messages}`);
+    return report;
+  } finally {
+    try {
+      child.kill();
+    } catch {
+      // already gone
+    }
+    await output;
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The bare exporter after `calls` round trips with a scrape a second: its row. */
+async function bareExporterStep(calls: number, flags: string[], env: Record<string, string>): Promise<string> {
+  const r = await runBareExporter(calls, flags, env);
+  return `| for comparison, a bare exporter (bench/bare_exporter.ts: a Unix socket answered per message, HTTP), ${calls} round trips, a scrape a second | ${
+    rssParts(r.status)
+  } | ${f1(r.heapUsed / MiB)} / ${f1(r.heapTotal / MiB)} | ${f1(r.external / MiB)} |`;
 }
 
 /** The exporter (the launcher's flags or `flags`), connected to the peer: RSS and heap idle, then under callbacks and scrapes. */
@@ -204,6 +297,7 @@ export async function memoryBreakdown(
     await importStep("+ capnp-es + every generated schema module", ["capnp-es", ...GEN], v8, env),
     await importStep("the exporter's module graph (src/app.ts, not started)", ["src/app.ts"], v8, env),
     ...await exporterSteps(peer, flags, calls, env),
+    await bareExporterStep(calls, v8, env),
   ];
 }
 
