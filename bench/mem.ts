@@ -169,7 +169,7 @@ async function runBareExporter(
 /** The bare exporter after `calls` round trips with a scrape a second: its row. */
 async function bareExporterStep(calls: number, flags: string[], env: Record<string, string>): Promise<string> {
   const r = await runBareExporter(calls, flags, env);
-  return `| for comparison, a bare exporter (bench/bare_exporter.ts: a Unix socket answered per message, HTTP), ${calls} round trips, a scrape a second | ${
+  return `| a bare exporter (bench/bare_exporter.ts), ${calls} round trips, a scrape a second | ${
     rssParts(r.status)
   } | ${f1(r.heapUsed / MiB)} / ${f1(r.heapTotal / MiB)} | ${f1(r.external / MiB)} |`;
 }
