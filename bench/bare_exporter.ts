@@ -37,6 +37,7 @@ async function answerFrames(conn: Deno.Conn): Promise<number> {
   const buf = new Uint8Array(65536);
   const view = new DataView(buf.buffer);
   const answer = new Uint8Array(16);
+  const answerView = new DataView(answer.buffer);
   let have = 0;
   let answered = 0;
   for (;;) {
@@ -45,8 +46,7 @@ async function answerFrames(conn: Deno.Conn): Promise<number> {
     have += n;
     let at = 0;
     for (; have - at >= FRAME; at += FRAME) {
-      view.setUint32(0, view.getUint32(at + 4, true), true); // read a word, as a decoder would
-      answer.set(buf.subarray(0, 4));
+      answerView.setUint32(0, view.getUint32(at + 4, true), true); // a word of the frame, as a decoder reads one
       await writeAll(conn, answer);
       answered++;
     }

@@ -93,7 +93,8 @@ interface BareReport {
 
 /**
  * Runs bench/bare_exporter.ts for `messages` round trips with a scrape a second (this process plays the node
- * and the scraper), then closes its socket. */
+ * and the scraper), then closes its socket.
+ */
 async function runBareExporter(
   messages: number,
   flags: string[],
