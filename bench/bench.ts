@@ -7,7 +7,7 @@
  * flags) and against the limit, a minimal C++ client (the peer's --client mode) that answers the same
  * calls and does nothing else.
  *
- *   deno task bench            full run (10^6 UTXO callbacks per workload, 3·10^6 for steady RSS; about 17 minutes on 2 cores)
+ *   deno task bench            full run (10^6 UTXO callbacks per workload, 3·10^6 for steady RSS; 17–21 minutes on 2 cores)
  *   deno task bench --quick    reduced (about 5 minutes), same output shape
  *   deno task bench --smoke    tiny, for CI: proves the harness runs (asserts no ratio)
  *

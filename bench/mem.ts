@@ -82,6 +82,21 @@ console.log(JSON.stringify({ ...m, status: Deno.readTextFileSync("/proc/self/sta
   } |`;
 }
 
+/** Runs `step` now and then a second after each run ends, until the returned function is called (which waits for the last run). */
+function everySecond(step: () => Promise<void>): () => Promise<void> {
+  let done = false;
+  const loop = (async () => {
+    while (!done) {
+      await step();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
+  return () => {
+    done = true;
+    return loop;
+  };
+}
+
 /** The bare exporter at the end of the run: its /proc status, and Deno.memoryUsage() as it reports it. */
 interface BareReport {
   answered: number;
@@ -127,15 +142,11 @@ async function runBareExporter(
   exitedFirst.catch(() => {}); // read only by the race below; it rejects at every exit
   try {
     const conn = await Promise.race([listener.accept(), exitedFirst]);
-    const stop = { done: false };
-    const scraper = (async () => {
-      while (!stop.done) {
-        const r = await fetch(`http://127.0.0.1:${port}/metrics`);
-        if (r.status !== 200) throw new Error(`bare exporter answered ${r.status}`);
-        await r.arrayBuffer();
-        await new Promise((res) => setTimeout(res, 1000));
-      }
-    })();
+    const stopScraping = everySecond(async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+      if (r.status !== 200) throw new Error(`bare exporter answered ${r.status}`);
+      await r.arrayBuffer();
+    });
     const frame = new Uint8Array(64);
     const answer = new Uint8Array(16);
     for (let i = 0; i < messages; i++) {
@@ -146,8 +157,7 @@ async function runBareExporter(
         got += n;
       }
     }
-    stop.done = true;
-    await scraper;
+    await stopScraping();
     const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
     conn.close();
     const out = new TextDecoder().decode((await output).stdout).trim();
@@ -201,16 +211,11 @@ async function exporterSteps(
     await exp.scrape();
     await new Promise((r) => setTimeout(r, 600));
     rows.push(`| + one scrape | ${rssOf(exp.child.pid)} | ${heap()} |`);
-    const stop = { done: false };
-    const scraper = (async () => {
-      while (!stop.done) {
-        await exp.scrape();
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    })();
+    const stopScraping = everySecond(async () => {
+      await exp.scrape();
+    });
     await peer.ok(`repeat ${calls} fire utxoAdd 5000000000 800000 1 0`, 600_000);
-    stop.done = true;
-    await scraper;
+    await stopScraping();
     await new Promise((r) => setTimeout(r, 600));
     rows.push(`| + ${calls} UTXO callbacks, a scrape a second | ${rssOf(exp.child.pid)} | ${heap()} |`);
     return rows;
@@ -258,19 +263,14 @@ async function flagRow(peer: TestPeer, c: Candidate, calls: number): Promise<str
     };
     const idle = rssMiB(pid);
     const rss: number[] = [];
-    const stop = { done: false };
-    const scraper = (async () => {
-      while (!stop.done) {
-        await exp.scrape();
-        rss.push(rssMiB(pid));
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    })();
+    const stopScraping = everySecond(async () => {
+      await exp.scrape();
+      rss.push(rssMiB(pid));
+    });
     const c0 = cpu();
     const r = await peer.ok(`repeat ${calls} fire utxoAdd 5000000000 800000 1 0`, 600_000);
     const c1 = cpu();
-    stop.done = true;
-    await scraper;
+    await stopScraping();
     const steady = rss.slice(Math.floor(rss.length / 2));
     const env = Object.entries(c.env ?? {}).map(([k, v]) => `${k}=${v} `).join("");
     return `| \`${env}${c.flags.join(" ") || "(none)"}\` | ${f1(idle)} | ${f1(Math.min(...steady))}–${
