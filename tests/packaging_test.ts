@@ -132,7 +132,7 @@ Deno.test("ExecStart and the permissions derived from it, for four option sets",
     const cmd = await wrapperCommand(execStart);
     assertStringIncludes(cmd, `deno run --cached-only --frozen --no-prompt `);
     // The V8 heap flags chosen from bench/mem.ts's measurements (BENCHMARKS.md "Memory").
-    assertStringIncludes(cmd, ` --v8-flags=--max-semi-space-size=1,--min-semi-space-size=1 `);
+    assertStringIncludes(cmd, ` --v8-flags=--max-semi-space-size=1,--min-semi-space-size=1,--heap-growing-percent=10 `);
     assertStringIncludes(cmd, perms);
     assert(!/--allow-(all|env|run|ffi|sys)|-A\b/.test(cmd), `no broad permissions: ${cmd}`);
   }

@@ -551,7 +551,7 @@ Deno.test("the launcher grants the web config's files as main.ts names them, and
       const listen = args.includes(":9400") ? "0.0.0.0:9400" : "127.0.0.1:9332";
       assertStringIncludes(
         stdout,
-        ` run --cached-only --frozen --no-prompt --v8-flags=--max-semi-space-size=1,--min-semi-space-size=1 --allow-read=/run/node.sock,${cfg.path},${cfg.dir}/cert.pem,${KEY} --allow-write=/run/node.sock --allow-net=unix:/run/node.sock,${listen} ${root}main.ts `,
+        ` run --cached-only --frozen --no-prompt --v8-flags=--max-semi-space-size=1,--min-semi-space-size=1,--heap-growing-percent=10 --allow-read=/run/node.sock,${cfg.path},${cfg.dir}/cert.pem,${KEY} --allow-write=/run/node.sock --allow-net=unix:/run/node.sock,${listen} ${root}main.ts `,
       );
       assertStringIncludes(stdout, cfg.path); // passed on absolute
       assert(!/--allow-(all|env|run|ffi|sys)|-A\b/.test(stdout), stdout);
