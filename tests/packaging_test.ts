@@ -92,6 +92,17 @@ async function wrapperCommand(execStart: string): Promise<string> {
   return r.stdout.trim();
 }
 
+Deno.test("the image and README's command run Deno with the launcher's V8 flags", async () => {
+  // One set of flags in four places. The image's two cache-filling runs must match its entrypoint too:
+  // V8 refuses a code cache made under other flags, and the exporter would run without it.
+  const launcher = /(?:^| )(--v8-flags=\S+) /.exec(await wrapperCommand(`${PKG} /var/lib/bitcoind/node.sock`))?.[1];
+  assert(launcher, "the launcher passes --v8-flags");
+  const image = [...Deno.readTextFileSync(`${root}Containerfile`).matchAll(/"(--v8-flags=[^"]*)"/g)].map((m) => m[1]);
+  assertEquals(image, [launcher, launcher, launcher], "Containerfile: two RUNs and the ENTRYPOINT");
+  const readme = [...Deno.readTextFileSync(`${root}README.md`).matchAll(/deno run (--v8-flags=\S+)/g)].map((m) => m[1]);
+  assertEquals(readme, [launcher], "README's command without the launcher");
+});
+
 Deno.test("ExecStart and the permissions derived from it, for four option sets", async () => {
   const cases: [string, string, string, number[]][] = [
     [
